@@ -1,0 +1,303 @@
+"""Build the Slack message for one deployment notification. Pure: model in, Block Kit out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks import ids
+from blocks.links import console_url
+from blocks.status import APPROVAL_LOOK, LOOKS, Look
+from blocks.text import (
+    code_block,
+    code_span,
+    date_token,
+    duration,
+    link,
+    mrkdwn,
+    plain,
+    safe_url,
+    units,
+)
+from bot.model import Commit, Deployment, Scope, Status
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+# Limits from Slack (../shared/slack/blockkit-limits.json), with room so that the whole
+# message stays far below the ~13k characters where Slack answers msg_blocks_too_long.
+HEADER_MAX = 150
+FIELD_MAX = 160
+COMMIT_MAX = 2500
+ERROR_MAX = 1500
+SUMMARY_MAX = 2000
+BUTTON_TEXT_MAX = 75
+BODY_LINES = 10
+
+
+def look_of(event: Deployment) -> Look:
+    """The emoji and words for the event's status."""
+    if event.scope is Scope.APPROVAL and not event.status.is_final:
+        return APPROVAL_LOOK
+    return LOOKS[event.status]
+
+
+def title_of(event: Deployment) -> str:
+    """What happened, in words, untrusted names included (not yet escaped)."""
+    look = look_of(event)
+    words = look.words
+    if event.status is Status.UNKNOWN and event.raw_status:
+        words = f"reported status {event.raw_status}"
+    match event.scope:
+        case Scope.DEPLOYMENT:
+            target = " → ".join(n for n in (event.application, event.deployment_group) if n)
+            what = "Rollback" if event.rollback else "Deployment"
+            return f"{what} {words}: {target or event.deployment_id}"
+        case Scope.INSTANCE:
+            return f"Instance {event.instance_id or '?'} {words} in {event.deployment_id}"
+        case Scope.PIPELINE:
+            return f"Pipeline {event.pipeline} {words}"
+        case Scope.STAGE:
+            return f"Stage {event.stage} {words} in {event.pipeline}"
+        case Scope.ACTION:
+            return f"Action {event.action} {words} in {event.pipeline}"
+        case Scope.APPROVAL:
+            return f"{event.pipeline}: {event.action or 'approval'} {words}"
+    return event.subject or "AWS notification"
+
+
+def build_message(
+    event: Deployment, *, site_url: str = "", mentions: tuple[str, ...] = ()
+) -> Message:
+    """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut."""
+    look = look_of(event)
+    title = title_of(event)
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": plain(f"{look.emoji} {title}", HEADER_MAX)},
+        }
+    ]
+    fields = _fields(event)
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    for section in (
+        _commit_section(event.commit),
+        _rollback_section(event),
+        _error_section(event),
+        _failed_actions_section(event),
+        _lifecycle_section(event),
+        _summary_section(event),
+        _mention_section(event, mentions),
+    ):
+        if section:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    buttons = _buttons(event, site_url)
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    context = _context(event)
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": _fallback_text(event, look, title, mentions), "blocks": blocks}
+
+
+def _field(label: str, value_mrkdwn: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{value_mrkdwn}"}
+
+
+def _fields(event: Deployment) -> list[dict[str, str]]:
+    names = (
+        ("Application", event.application),
+        ("Deployment group", event.deployment_group),
+        ("Pipeline", event.pipeline),
+        ("Stage", event.stage),
+        ("Action", event.action),
+        ("Instance", event.instance_id),
+    )
+    fields = [_field(label, mrkdwn(value, FIELD_MAX)) for label, value in names if value]
+    if event.scope is not Scope.GENERIC:
+        status = look_of(event).words
+        if event.status is Status.UNKNOWN and event.raw_status:
+            status = f"{status} ({event.raw_status})"
+        fields.append(_field("Status", mrkdwn(status, FIELD_MAX)))
+    seconds = event.duration_seconds
+    if seconds is not None:
+        fields.append(_field("Duration", duration(seconds)))
+    if event.instances is not None and event.instances.total:
+        fields.append(_field("Instances", _instances(event)))
+    started = event.started_at or event.occurred_at
+    if started is not None:
+        fields.append(_field("Started" if event.started_at else "At", date_token(started)))
+    return fields[:10]
+
+
+def _instances(event: Deployment) -> str:
+    counts = event.instances
+    assert counts is not None
+    parts = [
+        (counts.succeeded, "succeeded"),
+        (counts.failed, "failed"),
+        (counts.in_progress, "in progress"),
+        (counts.pending, "pending"),
+        (counts.ready, "ready"),
+        (counts.skipped, "skipped"),
+    ]
+    shown = ", ".join(f"{n} {word}" for n, word in parts if n)
+    return f"{shown} of {counts.total}"
+
+
+def body_excerpt(body: str) -> str:
+    """At most BODY_LINES lines of a commit body, then … when there was more."""
+    lines = body.strip("\n").split("\n")
+    if len(lines) <= BODY_LINES:
+        return "\n".join(lines)
+    return "\n".join(lines[:BODY_LINES]) + "\n" + "…"
+
+
+def _commit_section(commit: Commit | None) -> str:
+    if commit is None:
+        return ""
+    sha = link(commit.commit_url, code_span(commit.short_sha, 20))
+    label = "*Commit*" if commit.confirmed else "*Latest source revision (not confirmed)*"
+    head = f"{label} {sha}"
+    if commit.title:
+        head += " " + mrkdwn(commit.title, 300)
+    meta = []
+    if commit.author:
+        meta.append("by " + mrkdwn(commit.author, 100))
+    if commit.branch:
+        meta.append("on " + link(commit.branch_url, code_span(commit.branch, 120)))
+    if commit.repository:
+        meta.append("in " + mrkdwn(commit.repository, 150))
+    lines = [head]
+    if meta:
+        lines.append(" ".join(meta))
+    if commit.body:
+        room = COMMIT_MAX - sum(units(x) + 1 for x in lines) - 2 * (BODY_LINES + 1)
+        lines.extend("> " + line for line in mrkdwn(body_excerpt(commit.body), room).split("\n"))
+    return "\n".join(lines)
+
+
+def _rollback_section(event: Deployment) -> str:
+    if event.rollback is None:
+        return ""
+    text = ":rewind: This deployment rolls back"
+    if event.rollback.triggering_deployment_id:
+        text += " " + code_span(event.rollback.triggering_deployment_id, 60)
+    if event.rollback.message:
+        text += "\n" + mrkdwn(event.rollback.message, ERROR_MAX)
+    return text
+
+
+def _error_section(event: Deployment) -> str:
+    if event.error is None:
+        return ""
+    text = ":rotating_light: *Error*"
+    if event.error.code:
+        text += " " + code_span(event.error.code, 100)
+    if event.error.message:
+        text += "\n" + mrkdwn(event.error.message, ERROR_MAX)
+    return text
+
+
+def _failed_actions_section(event: Deployment) -> str:
+    if not event.failed_actions and not event.failed_stage:
+        return ""
+    lines = []
+    if event.failed_stage:
+        lines.append("*Failed stage* " + mrkdwn(event.failed_stage, 100))
+    shown = event.failed_actions[:10]
+    for failed in shown:
+        line = "• *" + mrkdwn(failed.action, 100) + "*"
+        if failed.info:
+            line += ": " + mrkdwn(failed.info, 200)
+        lines.append(line)
+    if len(event.failed_actions) > len(shown):
+        lines.append(f"…and {len(event.failed_actions) - len(shown)} more")
+    return "\n".join(lines)
+
+
+def _lifecycle_section(event: Deployment) -> str:
+    if not event.lifecycle_events:
+        return ""
+    lines = [f"• {mrkdwn(e.name, 60)}: {mrkdwn(e.status, 40)}" for e in event.lifecycle_events[:20]]
+    return "*Lifecycle events*\n" + "\n".join(lines)
+
+
+def _summary_section(event: Deployment) -> str:
+    if not event.summary:
+        return ""
+    if event.scope is Scope.GENERIC:
+        return code_block(event.summary, SUMMARY_MAX)
+    return mrkdwn(event.summary, SUMMARY_MAX)
+
+
+def _mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
+    if not mentions or not event.status.is_failure:
+        return ""
+    return "cc " + " ".join(_mention(m) for m in mentions)
+
+
+def _mention(mention: str) -> str:
+    """Config-validated ids only (bot.config checks the shape): user, user group or special."""
+    if mention in ("here", "channel"):
+        return f"<!{mention}>"
+    if mention.startswith("S"):
+        return f"<!subteam^{mention}>"
+    return f"<@{mention}>"
+
+
+def _button(text: str, url: str, action_id: str) -> Block | None:
+    safe = safe_url(url)
+    if not safe:
+        return None
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": plain(text, BUTTON_TEXT_MAX)},
+        "url": safe,
+        "action_id": action_id,
+    }
+
+
+def _buttons(event: Deployment, site_url: str) -> list[Block]:
+    commit = event.commit
+    candidates = [
+        _button("View commit", commit.commit_url, ids.LINK_COMMIT) if commit else None,
+        _button("Branch", commit.branch_url, ids.LINK_BRANCH) if commit else None,
+        _button("Open site", site_url, ids.LINK_SITE),
+        _button("AWS console", console_url(event), ids.LINK_CONSOLE),
+        _button(
+            "Approve or reject" if event.scope is Scope.APPROVAL else "Details",
+            event.external_url,
+            ids.LINK_DETAILS,
+        ),
+    ]
+    return [button for button in candidates if button is not None]
+
+
+def _context(event: Deployment) -> str:
+    parts = [
+        mrkdwn(event.region, 40) if event.region else "",
+        "account " + mrkdwn(event.account, 40) if event.account else "",
+        "deployment " + code_span(event.deployment_id, 60) if event.deployment_id else "",
+        "execution " + code_span(event.execution_id, 60) if event.execution_id else "",
+        mrkdwn(event.trigger, 200) if event.trigger else "",
+    ]
+    parts.extend(":information_source: " + mrkdwn(note, 300) for note in event.notes[:3])
+    return " · ".join(p for p in parts if p)
+
+
+def _fallback_text(event: Deployment, look: Look, title: str, mentions: tuple[str, ...]) -> str:
+    """What a notification banner shows: the title, the commit and how long it took."""
+    text = f"{look.emoji} {mrkdwn(title, 300)}"
+    if event.commit:
+        text += f" ({mrkdwn(event.commit.short_sha, 20)}"
+        if event.commit.title:
+            text += " " + mrkdwn(event.commit.title, 200)
+        text += ")"
+    seconds = event.duration_seconds
+    if seconds is not None:
+        text += f" in {duration(seconds)}"
+    mention = _mention_section(event, mentions)
+    if mention:
+        text += " " + mention
+    return text

@@ -1,0 +1,12 @@
+"""action_id values shared by the builders and the listeners that acknowledge them."""
+
+from __future__ import annotations
+
+LINK_COMMIT = "link_commit"
+LINK_BRANCH = "link_branch"
+LINK_SITE = "link_site"
+LINK_CONSOLE = "link_console"
+LINK_DETAILS = "link_details"
+
+# Every link button's action_id starts with this, so one listener can acknowledge them all.
+LINK_PREFIX = "link_"

@@ -1,0 +1,159 @@
+"""Safe text for Slack: mrkdwn escaping, limit-aware truncation, dates and durations.
+
+Lengths are counted in UTF-16 code units, which is never less than the character count Slack
+may use, so a string that fits here fits in Slack. Truncation never splits a character, a
+combining sequence, an emoji ZWJ sequence or a flag.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+ELLIPSIS = "…"
+LINK_URL_MAX = 500  # a longer URL in mrkdwn would crowd out the text around it
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def units(text: str) -> int:
+    """Length as Slack may count it at most (UTF-16 code units)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def escape(text: str) -> str:
+    """Escape the three characters mrkdwn treats as control characters."""
+    return text.translate(_ESCAPES)
+
+
+def _joins_previous(ch: str) -> bool:
+    """True when `ch` belongs to the cluster before it, so a cut must not fall before it."""
+    code = ord(ch)
+    return (
+        unicodedata.combining(ch) != 0
+        or unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or code == 0x200D  # zero-width joiner
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag characters (subdivision flags)
+    )
+
+
+def _is_regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _safe_cut(text: str, cut: int) -> int:
+    """Move `cut` left until text[:cut] ends on a whole grapheme cluster."""
+    while 0 < cut < len(text) and (_joins_previous(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    # A flag is a pair of regional indicators: do not keep half of one.
+    if 0 < cut < len(text) and _is_regional(text[cut]) and _is_regional(text[cut - 1]):
+        run = 0
+        while cut - run - 1 >= 0 and _is_regional(text[cut - run - 1]):
+            run += 1
+        if run % 2:
+            cut -= 1
+    return cut
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return `text` if it fits in `limit` units, else its longest whole-cluster prefix plus …."""
+    if units(text) <= limit:
+        return text
+    budget = limit - 1  # room for the ellipsis
+    cut, used = 0, 0
+    for ch in text:
+        step = 2 if ord(ch) > 0xFFFF else 1
+        if used + step > budget:
+            break
+        used += step
+        cut += 1
+    return text[: _safe_cut(text, cut)].rstrip() + ELLIPSIS
+
+
+def mrkdwn(text: str, limit: int) -> str:
+    """Escape untrusted text for mrkdwn, truncated so that the escaped form fits `limit`."""
+    escaped = escape(text)
+    if units(escaped) <= limit:
+        return escaped
+    # Cut the raw text, never an entity in half; shrink until the escaped result fits.
+    raw_limit = limit
+    while True:
+        candidate = escape(truncate(text, raw_limit))
+        if units(candidate) <= limit:
+            return candidate
+        raw_limit -= max(1, units(candidate) - limit)
+
+
+def plain(text: str, limit: int) -> str:
+    """Untrusted text for a plain_text object (not parsed by Slack), within `limit`."""
+    return truncate(" ".join(text.split()) if "\n" in text else text, limit)
+
+
+def code_span(text: str, limit: int) -> str:
+    """An inline code span of untrusted text; backticks inside cannot close it early."""
+    return "`" + mrkdwn(text.replace("`", "ˋ").replace("\n", " "), limit - 2) + "`"
+
+
+def code_block(text: str, limit: int, *, tail: bool = False) -> str:
+    """A fenced block of untrusted text within `limit`; `tail` keeps the last lines (logs)."""
+    raw = text.replace("```", "ˋˋˋ").strip("\n")
+    room = limit - 8  # the fences and their newlines
+    if not tail:
+        return f"```\n{mrkdwn(raw, room)}\n```"
+    lines = raw.split("\n")
+    kept: list[str] = []
+    for line in reversed(lines):
+        if units(escape("\n".join([line, *kept]))) + 2 > room:
+            break
+        kept.insert(0, line)
+    if not kept:  # one huge last line: keep its end (escaping grows text 5x at most)
+        end = lines[-1][-(room // 6) :]
+        while end and _joins_previous(end[0]):
+            end = end[1:]
+        kept = [end]
+        lines = [*lines, ""]  # something was dropped
+    body = escape("\n".join(kept))
+    if len(kept) < len(lines):
+        body = ELLIPSIS + "\n" + body
+    return f"```\n{body}\n```"
+
+
+def link(url: str, label_mrkdwn: str) -> str:
+    """A mrkdwn link with an already-escaped label; falls back to the label if `url` is unsafe."""
+    safe = safe_url(url, LINK_URL_MAX)
+    if not safe:
+        return label_mrkdwn
+    return f"<{escape(safe)}|{label_mrkdwn}>"
+
+
+def safe_url(url: str, limit: int = 3000) -> str:
+    """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made."""
+    if not url.startswith(("https://", "http://")):
+        return ""
+    cleaned = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    if any(ch in cleaned for ch in "\n\r\t") or units(cleaned) > limit:
+        return ""
+    return cleaned
+
+
+def date_token(moment: datetime) -> str:
+    """A Slack date token: readers see the time in their own time zone."""
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def duration(seconds: float) -> str:
+    """Human units, two at most: 45s, 8m 52s, 1h 3m, 2d 4h."""
+    total = round(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"

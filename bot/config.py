@@ -1,0 +1,238 @@
+"""Configuration: one TOML file (every key optional) plus secrets from the environment.
+
+This is the only module that reads the environment. Everything else receives a `Config`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.model import Deployment, Scope, Status
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_CHANNEL = "#deployments"
+
+# What the noise policy can say about one scope of notification.
+NOTIFY_CHOICES = ("all", "final", "failures", "none")
+DEFAULT_NOTIFY: Mapping[Scope, str] = {
+    Scope.PIPELINE: "all",
+    Scope.DEPLOYMENT: "all",
+    Scope.APPROVAL: "all",
+    Scope.GENERIC: "all",
+    Scope.STAGE: "failures",
+    Scope.ACTION: "failures",
+    Scope.INSTANCE: "failures",
+}
+
+_MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel)$")
+_CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or has a bad key; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Send matching notifications to `channel`; an empty matcher matches anything."""
+
+    channel: str
+    applications: tuple[str, ...] = ()
+    deployment_groups: tuple[str, ...] = ()
+    pipelines: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+
+    def matches(self, event: Deployment) -> bool:
+        """True when every non-empty matcher of this route accepts the event."""
+        checks = (
+            (self.applications, event.application),
+            (self.deployment_groups, event.deployment_group),
+            (self.pipelines, event.pipeline),
+        )
+        if any(names and value not in names for names, value in checks):
+            return False
+        return not self.statuses or event.status in self.statuses
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything deploybot is told, validated. Build it directly in tests."""
+
+    default_channel: str = DEFAULT_CHANNEL
+    routes: tuple[Route, ...] = ()
+    failure_mentions: tuple[str, ...] = ()
+    sites: Mapping[str, str] = field(default_factory=dict)
+    notify: Mapping[Scope, str] = field(default_factory=lambda: dict(DEFAULT_NOTIFY))
+    slack_bot_token: str = field(default="", repr=False)
+    slack_webhook_url: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+
+    def channel_for(self, event: Deployment) -> str:
+        """The first matching route's channel, else the default channel."""
+        for route in self.routes:
+            if route.matches(event):
+                return route.channel
+        return self.default_channel
+
+    def site_for(self, event: Deployment) -> str:
+        """The site URL of the event's environment: deployment group, pipeline or application."""
+        for key in (event.deployment_group, event.pipeline, event.application):
+            if key and key in self.sites:
+                return self.sites[key]
+        return ""
+
+    def skip_reason(self, event: Deployment) -> str:
+        """Why the noise policy drops this event, or "" when it is posted."""
+        rule = self.notify.get(event.scope, "all")
+        if rule == "all":
+            return ""
+        if rule == "none":
+            return f"{event.scope.value} notifications are off (notify.{event.scope.value})"
+        if rule == "final" and not event.status.is_final:
+            return (
+                f"{event.scope.value} is {event.status.value}, not final "
+                f"(notify.{event.scope.value} = final)"
+            )
+        if rule == "failures" and not event.status.is_failure:
+            return (
+                f"{event.scope.value} is {event.status.value}, not a failure "
+                f"(notify.{event.scope.value} = failures)"
+            )
+        return ""
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the TOML file at `path` (else $DEPLOYBOT_CONFIG, else defaults) plus the environment."""
+    chosen = path if path is not None else os.environ.get("DEPLOYBOT_CONFIG") or None
+    data: Mapping[str, Any] = {}
+    if chosen is not None:
+        try:
+            with Path(chosen).open("rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {chosen}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from None
+    return config_from_mapping(data, os.environ)
+
+
+def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    """Validate a decoded TOML document; every error names the offending key."""
+    _only(data, "", {"slack", "routes", "sites", "notify"})
+    slack = _table(data, "slack")
+    _only(slack, "slack.", {"channel", "failure_mentions"})
+    channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
+    mentions = tuple(_str_list(slack.get("failure_mentions", []), "slack.failure_mentions"))
+    for mention in mentions:
+        if not _MENTION.match(mention):
+            raise ConfigError(
+                f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
+                "id (S…), 'here' or 'channel'"
+            )
+    api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.endswith("/"):
+        api_url += "/"
+    return Config(
+        default_channel=channel,
+        routes=_routes(data.get("routes", [])),
+        failure_mentions=mentions,
+        sites=_sites(_table(data, "sites")),
+        notify=_notify(_table(data, "notify")),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
+        slack_api_url=api_url,
+    )
+
+
+def _only(table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"{prefix}{key}: unknown key (expected one of: {', '.join(sorted(allowed))})"
+            )
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: must be a table")
+    return value
+
+
+def _str_list(value: object, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key}: must be a string or a list of non-empty strings")
+    return list(value)
+
+
+def _channel(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string")
+    if _CHANNEL.match(value):
+        return value
+    raise ConfigError(f"{key}: {value!r} is not a channel id (C…) or a #channel-name")
+
+
+def _routes(value: object) -> tuple[Route, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("routes: must be an array of tables ([[routes]])")
+    routes = []
+    for index, item in enumerate(value):
+        key = f"routes[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key}: must be a table")
+        _only(item, f"{key}.", {"channel", "application", "deployment_group", "pipeline", "status"})
+        if "channel" not in item:
+            raise ConfigError(f"{key}.channel: is required")
+        statuses = []
+        for name in _str_list(item.get("status", []), f"{key}.status"):
+            try:
+                statuses.append(Status(name.upper()))
+            except ValueError:
+                raise ConfigError(
+                    f"{key}.status: {name!r} is not a status "
+                    f"(one of {', '.join(s.value for s in Status)})"
+                ) from None
+        routes.append(
+            Route(
+                channel=_channel(item["channel"], f"{key}.channel"),
+                applications=tuple(_str_list(item.get("application", []), f"{key}.application")),
+                deployment_groups=tuple(
+                    _str_list(item.get("deployment_group", []), f"{key}.deployment_group")
+                ),
+                pipelines=tuple(_str_list(item.get("pipeline", []), f"{key}.pipeline")),
+                statuses=tuple(statuses),
+            )
+        )
+    return tuple(routes)
+
+
+def _sites(table: Mapping[str, Any]) -> dict[str, str]:
+    sites = {}
+    for name, url in table.items():
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"sites.{name}: must be an http(s) URL")
+        sites[name] = url
+    return sites
+
+
+def _notify(table: Mapping[str, Any]) -> dict[Scope, str]:
+    rules = dict(DEFAULT_NOTIFY)
+    scopes = {scope.value: scope for scope in Scope}
+    _only(table, "notify.", set(scopes))
+    for name, rule in table.items():
+        if rule not in NOTIFY_CHOICES:
+            raise ConfigError(f"notify.{name}: must be one of {', '.join(NOTIFY_CHOICES)}")
+        rules[scopes[name]] = rule
+    return rules

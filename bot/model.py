@@ -1,0 +1,205 @@
+"""The domain model: what happened to a deployment, independent of how AWS reported it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class Source(Enum):
+    """The AWS service a notification came from."""
+
+    CODEDEPLOY = "codedeploy"
+    CODEPIPELINE = "codepipeline"
+    OTHER = "other"
+
+
+class Scope(Enum):
+    """What a notification is about; the noise policy decides per scope."""
+
+    PIPELINE = "pipeline"
+    STAGE = "stage"
+    ACTION = "action"
+    DEPLOYMENT = "deployment"
+    INSTANCE = "instance"
+    APPROVAL = "approval"
+    GENERIC = "generic"
+
+
+class Status(Enum):
+    """One vocabulary for CodeDeploy trigger, EventBridge and CodePipeline states."""
+
+    CREATED = "CREATED"
+    STARTED = "STARTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    READY = "READY"
+    RESUMED = "RESUMED"
+    STOPPING = "STOPPING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELED = "CANCELED"
+    ABANDONED = "ABANDONED"
+    SKIPPED = "SKIPPED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_final(self) -> bool:
+        """True when nothing more will happen to the deployment or execution."""
+        return self in _FINAL
+
+    @property
+    def is_failure(self) -> bool:
+        """True for outcomes a team must look at."""
+        return self in {Status.FAILED, Status.ABANDONED}
+
+
+_FINAL = frozenset(
+    {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.STOPPED,
+        Status.SUPERSEDED,
+        Status.CANCELED,
+        Status.ABANDONED,
+        Status.SKIPPED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The source revision a deployment shipped."""
+
+    sha: str
+    title: str = ""
+    body: str = ""
+    author: str = ""
+    branch: str = ""
+    repository: str = ""
+    commit_url: str = ""
+    branch_url: str = ""
+    confirmed: bool = True  # False when only the pipeline's latest source revision is known
+
+    @property
+    def short_sha(self) -> str:
+        """The first 7 characters, as git shows them."""
+        return self.sha[:7]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a deployment or action failed, as AWS states it."""
+
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCounts:
+    """How many targets of a deployment are in each state."""
+
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    in_progress: int = 0
+    pending: int = 0
+    ready: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every target, whatever its state."""
+        return (
+            self.succeeded
+            + self.failed
+            + self.skipped
+            + self.in_progress
+            + self.pending
+            + self.ready
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackInfo:
+    """Set on a CodeDeploy deployment that rolls back another one."""
+
+    triggering_deployment_id: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAction:
+    """One failed pipeline action, from a notification's additionalAttributes."""
+
+    action: str
+    info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """One lifecycle hook of a CodeDeploy instance."""
+
+    name: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureDetail:
+    """The first failed lifecycle event of a deployment target, with its log tail."""
+
+    lifecycle_event: str
+    target: str = ""
+    script: str = ""
+    error_code: str = ""
+    message: str = ""
+    log_tail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One notification about a deployment, pipeline execution, stage, action or instance."""
+
+    source: Source
+    scope: Scope
+    status: Status
+    raw_status: str = ""
+    region: str = ""
+    account: str = ""
+    event_id: str = ""  # SNS MessageId or EventBridge id: what makes a delivery unique
+    application: str = ""
+    deployment_group: str = ""
+    deployment_id: str = ""
+    pipeline: str = ""
+    execution_id: str = ""
+    stage: str = ""
+    action: str = ""
+    action_provider: str = ""
+    action_category: str = ""
+    instance_id: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    occurred_at: datetime | None = None  # when AWS emitted this notification
+    instances: InstanceCounts | None = None
+    error: ErrorInfo | None = None
+    rollback: RollbackInfo | None = None
+    commit: Commit | None = None
+    trigger: str = ""  # who or what started a pipeline execution
+    external_url: str = ""  # the link CodePipeline gives for an action's execution
+    summary: str = ""  # an action's summary, or a generic notification's text
+    subject: str = ""  # SNS subject, shown for generic notifications
+    failed_stage: str = ""
+    failed_actions: tuple[FailedAction, ...] = ()
+    lifecycle_events: tuple[LifecycleEvent, ...] = ()
+    failure_details: tuple[FailureDetail, ...] = ()
+    notes: tuple[str, ...] = field(default=())  # what enrichment could not find out, and why
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to finish, when both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, (self.finished_at - self.started_at).total_seconds())
