@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from blocks import ids
@@ -12,6 +13,7 @@ from blocks.text import (
     code_span,
     date_token,
     duration,
+    inline,
     link,
     mrkdwn,
     plain,
@@ -29,9 +31,13 @@ HEADER_MAX = 150
 FIELD_MAX = 160
 COMMIT_MAX = 2500
 ERROR_MAX = 1500
+LIST_MAX = 1500
 SUMMARY_MAX = 2000
 BUTTON_TEXT_MAX = 75
 BODY_LINES = 10
+BUTTON_URL_MAX = 1000
+# Slack answers msg_blocks_too_long somewhere near 13k characters of blocks (undocumented).
+BLOCKS_BUDGET = 11000
 
 
 def look_of(event: Deployment) -> Look:
@@ -71,7 +77,7 @@ def build_message(
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut."""
     look = look_of(event)
     title = title_of(event)
-    blocks: list[Block] = [
+    head: list[Block] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": plain(f"{look.emoji} {title}", HEADER_MAX)},
@@ -79,25 +85,39 @@ def build_message(
     ]
     fields = _fields(event)
     if fields:
-        blocks.append({"type": "section", "fields": fields})
-    for section in (
-        _commit_section(event.commit),
-        _rollback_section(event),
-        _error_section(event),
-        _failed_actions_section(event),
-        _lifecycle_section(event),
-        _summary_section(event),
-        _mention_section(event, mentions),
-    ):
-        if section:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+        head.append({"type": "section", "fields": fields})
+    # In the order shown; each is dropped, least useful first, if the whole would be too big.
+    sections = [
+        (2, _commit_section(event.commit)),
+        (3, _rollback_section(event)),
+        (1, _error_section(event)),
+        (4, _failed_actions_section(event)),
+        (5, _lifecycle_section(event)),
+        (6, _summary_section(event)),
+        (0, _mention_section(event, mentions)),
+    ]
+    tail: list[Block] = []
     buttons = _buttons(event, site_url)
     if buttons:
-        blocks.append({"type": "actions", "elements": buttons})
+        tail.append({"type": "actions", "elements": buttons})
     context = _context(event)
     if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": _fallback_text(event, look, title, mentions), "blocks": blocks}
+        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    kept = [(rank, text) for rank, text in sections if text]
+    while kept and _size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
+        kept.remove(max(kept))  # the least useful section goes first
+    return {
+        "text": _fallback_text(event, look, title, mentions),
+        "blocks": [*head, *_sections(kept), *tail],
+    }
+
+
+def _sections(ranked: list[tuple[int, str]]) -> list[Block]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for _, text in ranked]
+
+
+def _size(blocks: list[Block]) -> int:
+    return units(json.dumps(blocks, ensure_ascii=False))
 
 
 def _field(label: str, value_mrkdwn: str) -> dict[str, str]:
@@ -113,12 +133,12 @@ def _fields(event: Deployment) -> list[dict[str, str]]:
         ("Action", event.action),
         ("Instance", event.instance_id),
     )
-    fields = [_field(label, mrkdwn(value, FIELD_MAX)) for label, value in names if value]
+    fields = [_field(label, inline(value, FIELD_MAX)) for label, value in names if value]
     if event.scope is not Scope.GENERIC:
         status = look_of(event).words
         if event.status is Status.UNKNOWN and event.raw_status:
             status = f"{status} ({event.raw_status})"
-        fields.append(_field("Status", mrkdwn(status, FIELD_MAX)))
+        fields.append(_field("Status", inline(status, FIELD_MAX)))
     seconds = event.duration_seconds
     if seconds is not None:
         fields.append(_field("Duration", duration(seconds)))
@@ -160,14 +180,14 @@ def _commit_section(commit: Commit | None) -> str:
     label = "*Commit*" if commit.confirmed else "*Latest source revision (not confirmed)*"
     head = f"{label} {sha}"
     if commit.title:
-        head += " " + mrkdwn(commit.title, 300)
+        head += " " + inline(commit.title, 300)
     meta = []
     if commit.author:
-        meta.append("by " + mrkdwn(commit.author, 100))
+        meta.append("by " + inline(commit.author, 100))
     if commit.branch:
         meta.append("on " + link(commit.branch_url, code_span(commit.branch, 120)))
     if commit.repository:
-        meta.append("in " + mrkdwn(commit.repository, 150))
+        meta.append("in " + inline(commit.repository, 150))
     lines = [head]
     if meta:
         lines.append(" ".join(meta))
@@ -204,23 +224,34 @@ def _failed_actions_section(event: Deployment) -> str:
         return ""
     lines = []
     if event.failed_stage:
-        lines.append("*Failed stage* " + mrkdwn(event.failed_stage, 100))
-    shown = event.failed_actions[:10]
-    for failed in shown:
-        line = "• *" + mrkdwn(failed.action, 100) + "*"
+        lines.append("*Failed stage* " + inline(event.failed_stage, 100))
+    for failed in event.failed_actions:
+        line = "• *" + inline(failed.action, 100) + "*"
         if failed.info:
-            line += ": " + mrkdwn(failed.info, 200)
+            line += ": " + inline(failed.info, 200)
         lines.append(line)
-    if len(event.failed_actions) > len(shown):
-        lines.append(f"…and {len(event.failed_actions) - len(shown)} more")
-    return "\n".join(lines)
+    return _lines_within(lines, LIST_MAX)
 
 
 def _lifecycle_section(event: Deployment) -> str:
     if not event.lifecycle_events:
         return ""
-    lines = [f"• {mrkdwn(e.name, 60)}: {mrkdwn(e.status, 40)}" for e in event.lifecycle_events[:20]]
-    return "*Lifecycle events*\n" + "\n".join(lines)
+    lines = ["*Lifecycle events*"]
+    lines.extend(f"• {inline(e.name, 60)}: {inline(e.status, 40)}" for e in event.lifecycle_events)
+    return _lines_within(lines, LIST_MAX)
+
+
+def _lines_within(lines: list[str], limit: int) -> str:
+    """Whole lines while they fit in `limit`, then how many were left out."""
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        if used + units(line) + 1 > limit - 20:
+            kept.append(f"…and {len(lines) - index} more")
+            break
+        kept.append(line)
+        used += units(line) + 1
+    return "\n".join(kept)
 
 
 def _summary_section(event: Deployment) -> str:
@@ -247,7 +278,7 @@ def _mention(mention: str) -> str:
 
 
 def _button(text: str, url: str, action_id: str) -> Block | None:
-    safe = safe_url(url)
+    safe = safe_url(url, BUTTON_URL_MAX)
     if not safe:
         return None
     return {
@@ -276,23 +307,23 @@ def _buttons(event: Deployment, site_url: str) -> list[Block]:
 
 def _context(event: Deployment) -> str:
     parts = [
-        mrkdwn(event.region, 40) if event.region else "",
-        "account " + mrkdwn(event.account, 40) if event.account else "",
+        inline(event.region, 40) if event.region else "",
+        "account " + inline(event.account, 40) if event.account else "",
         "deployment " + code_span(event.deployment_id, 60) if event.deployment_id else "",
         "execution " + code_span(event.execution_id, 60) if event.execution_id else "",
-        mrkdwn(event.trigger, 200) if event.trigger else "",
+        inline(event.trigger, 200) if event.trigger else "",
     ]
-    parts.extend(":information_source: " + mrkdwn(note, 300) for note in event.notes[:3])
+    parts.extend(":information_source: " + inline(note, 300) for note in event.notes[:3])
     return " · ".join(p for p in parts if p)
 
 
 def _fallback_text(event: Deployment, look: Look, title: str, mentions: tuple[str, ...]) -> str:
     """What a notification banner shows: the title, the commit and how long it took."""
-    text = f"{look.emoji} {mrkdwn(title, 300)}"
+    text = f"{look.emoji} {inline(title, 300)}"
     if event.commit:
-        text += f" ({mrkdwn(event.commit.short_sha, 20)}"
+        text += f" ({inline(event.commit.short_sha, 20)}"
         if event.commit.title:
-            text += " " + mrkdwn(event.commit.title, 200)
+            text += " " + inline(event.commit.title, 200)
         text += ")"
     seconds = event.duration_seconds
     if seconds is not None:

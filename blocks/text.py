@@ -85,9 +85,20 @@ def mrkdwn(text: str, limit: int) -> str:
         raw_limit -= max(1, units(candidate) - limit)
 
 
+_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+
+
+def inline(text: str, limit: int) -> str:
+    """Untrusted text for mrkdwn on one line (a name, not a message), within `limit`."""
+    return mrkdwn(" ".join(text.split()), limit)
+
+
 def plain(text: str, limit: int) -> str:
-    """Untrusted text for a plain_text object (not parsed by Slack), within `limit`."""
-    return truncate(" ".join(text.split()) if "\n" in text else text, limit)
+    """Untrusted text for a plain_text object, on one line, within `limit`.
+
+    Angle brackets become look-alikes, so no client can ever read `<!channel>` as a mention.
+    """
+    return truncate(" ".join(text.split()).translate(_ANGLES), limit)
 
 
 def code_span(text: str, limit: int) -> str:

@@ -6,6 +6,7 @@ Lengths are checked in characters and in UTF-16 units, whichever is stricter.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -90,7 +91,7 @@ def violations(payload: dict[str, Any]) -> list[str]:
                 _element(element, f"{where}.elements[{j}]", problems)
         elif kind not in ("divider", "rich_text", "image"):
             problems.append(f"{where}: unknown block type {kind!r}")
-    total = sum(_len(str(b)) for b in blocks)
+    total = _len(json.dumps(blocks, ensure_ascii=False))
     if total > 13000:
         problems.append(f"blocks: {total} characters in all, past Slack's msg_blocks_too_long")
     return problems
