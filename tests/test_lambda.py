@@ -1,0 +1,93 @@
+"""The notification door end to end: a Lambda event through bot.lambda_function.handler."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot import lambda_function
+from bot.slack import DeliveryError
+from tests.conftest import load_sample
+from tests.fake_slack import TOKEN, FakeSlack
+
+
+@pytest.fixture
+def slack_env(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    lambda_function._config.cache_clear()
+    lambda_function._poster.cache_clear()
+    yield fake_slack
+    lambda_function._config.cache_clear()
+    lambda_function._poster.cache_clear()
+
+
+def test_sns_event_is_posted(slack_env: FakeSlack) -> None:
+    result = lambda_function.handler(load_sample("codedeploy-trigger-failure.json"), None)
+    assert result == {"posted": 1, "skipped": 0}
+    [post] = slack_env.posts
+    assert post["text"].startswith(":x: Deployment failed")
+
+
+def test_every_record_is_posted(slack_env: FakeSlack) -> None:
+    event = load_sample("codedeploy-trigger-failure.json")
+    second = copy.deepcopy(load_sample("codedeploy-trigger-succeeded-lyssna.json")["Records"][0])
+    event["Records"].append(second)
+    assert lambda_function.handler(event, None) == {"posted": 2, "skipped": 0}
+    assert len(slack_env.posts) == 2
+
+
+def test_one_bad_record_does_not_stop_the_others(
+    slack_env: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_sample("codedeploy-trigger-failure.json")
+    event["Records"].insert(0, {"EventSource": "aws:sqs", "body": "{}"})
+    with caplog.at_level(logging.ERROR):
+        assert lambda_function.handler(event, None) == {"posted": 1, "skipped": 0}
+    assert "ignored a record" in caplog.text
+    assert len(slack_env.posts) == 1
+
+
+def test_eventbridge_event_is_posted(slack_env: FakeSlack) -> None:
+    lambda_function.handler(load_sample("eventbridge-codepipeline-execution-failed.json"), None)
+    assert slack_env.posts[0]["text"].startswith(":x: Pipeline myPipeline failed")
+
+
+def test_skipped_event_is_logged(slack_env: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    sample = load_sample("eventbridge-codepipeline-stage-execution-lambda-go.json")
+    with caplog.at_level(logging.INFO):
+        assert lambda_function.handler(sample, None) == {"posted": 0, "skipped": 1}
+    assert "skipped stage STARTED" in caplog.text
+    assert slack_env.posts == []
+
+
+def test_final_slack_failure_raises_so_lambda_retries(slack_env: FakeSlack) -> None:
+    # GIVEN Slack failing every attempt for the first record, and fine for the second
+    event = load_sample("codedeploy-trigger-failure.json")
+    event["Records"].append(copy.deepcopy(event["Records"][0]))
+    slack_env.fail_next(("error", "channel_not_found"))
+    # WHEN the handler runs THEN it raises (Lambda retries) after posting what it could
+    with pytest.raises(DeliveryError, match="1 of 2 notifications were not posted"):
+        lambda_function.handler(event, None)
+    assert len(slack_env.posts) == 1
+
+
+def test_secrets_never_reach_the_log(
+    slack_env: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack_env.fail_next(("error", "invalid_auth"))
+    with caplog.at_level(logging.DEBUG), pytest.raises(DeliveryError):
+        lambda_function.handler(load_sample("codedeploy-trigger-failure.json"), None)
+    assert TOKEN not in caplog.text
+
+
+def test_no_network_or_client_at_import() -> None:
+    # The module's caches are empty until the first invocation builds them.
+    import importlib
+
+    module = importlib.reload(lambda_function)
+    assert module._config.cache_info().currsize == 0
+    assert module._poster.cache_info().currsize == 0
