@@ -30,6 +30,8 @@ FIELD_MAX = 160
 COMMIT_MAX = 2500
 ERROR_MAX = 1500
 SUMMARY_MAX = 2000
+FAILURE_MAX = 2900  # a section's text holds 3000
+LOG_TAIL_MAX = 1800
 BUTTON_TEXT_MAX = 75
 BODY_LINES = 10
 
@@ -81,9 +83,10 @@ def build_message(
     if fields:
         blocks.append({"type": "section", "fields": fields})
     for section in (
-        _commit_section(event.commit),
+        _commit_section(event.commit, rolled_back=event.rollback is not None),
         _rollback_section(event),
         _error_section(event),
+        _failure_detail_section(event),
         _failed_actions_section(event),
         _lifecycle_section(event),
         _summary_section(event),
@@ -153,11 +156,16 @@ def body_excerpt(body: str) -> str:
     return "\n".join(lines[:BODY_LINES]) + "\n" + "…"
 
 
-def _commit_section(commit: Commit | None) -> str:
+def _commit_section(commit: Commit | None, *, rolled_back: bool) -> str:
     if commit is None:
         return ""
     sha = link(commit.commit_url, code_span(commit.short_sha, 20))
-    label = "*Commit*" if commit.confirmed else "*Latest source revision (not confirmed)*"
+    if not commit.confirmed:
+        label = "*Latest source revision (not confirmed)*"
+    elif rolled_back:  # the commit of the deployment this one rolls back
+        label = "*Rolled back commit*"
+    else:
+        label = "*Commit*"
     head = f"{label} {sha}"
     if commit.title:
         head += " " + mrkdwn(commit.title, 300)
@@ -199,6 +207,31 @@ def _error_section(event: Deployment) -> str:
     return text
 
 
+def _failure_detail_section(event: Deployment) -> str:
+    """The first failed lifecycle event: where, which script, why, and the end of its log."""
+    if not event.failure_details:
+        return ""
+    detail = event.failure_details[0]
+    head = ":mag: *Failed at* " + code_span(detail.lifecycle_event or "?", 60)
+    if detail.target:
+        head += " on " + code_span(detail.target, 120)
+    lines = [head]
+    facts = []
+    if detail.script:
+        facts.append("script " + code_span(detail.script, 200))
+    if detail.error_code:
+        facts.append(code_span(detail.error_code, 60))
+    if facts:
+        lines.append(" · ".join(facts))
+    if detail.message:
+        lines.append(mrkdwn(detail.message, 500))
+    text = "\n".join(lines)
+    if detail.log_tail.strip():
+        room = min(LOG_TAIL_MAX, FAILURE_MAX - units(text) - 1)
+        text += "\n" + code_block(detail.log_tail, room, tail=True)
+    return text
+
+
 def _failed_actions_section(event: Deployment) -> str:
     if not event.failed_actions and not event.failed_stage:
         return ""
@@ -207,7 +240,7 @@ def _failed_actions_section(event: Deployment) -> str:
         lines.append("*Failed stage* " + mrkdwn(event.failed_stage, 100))
     shown = event.failed_actions[:10]
     for failed in shown:
-        line = "• *" + mrkdwn(failed.action, 100) + "*"
+        line = "• " + link(failed.url, "*" + mrkdwn(failed.action, 100) + "*")
         if failed.info:
             line += ": " + mrkdwn(failed.info, 200)
         lines.append(line)
