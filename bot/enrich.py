@@ -152,7 +152,11 @@ class _Run:
             raise LookupFailed(self.timeout_reason)
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-        """Start `fn` on the pool now; its result is awaited with `wait`."""
+        """Start `fn` on the pool now (not at all past the deadline); await it with `wait`."""
+        if self.now() >= self.deadline:
+            late: Future[T] = Future()
+            late.set_exception(LookupFailed(self.timeout_reason))
+            return late
         return self.pool.submit(fn, *args, **kwargs)
 
     def wait(self, future: Future[T]) -> T:
