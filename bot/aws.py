@@ -46,7 +46,7 @@ def unavailable_reason() -> str:
     """
     session = _session()
     if not session.region_name:
-        return "no AWS region is configured (AWS_REGION or a profile)"
+        return "no AWS region is configured (AWS_DEFAULT_REGION or a profile)"
     if session.get_credentials() is None:
         return "no AWS credentials were found"
     return ""
