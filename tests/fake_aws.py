@@ -10,6 +10,7 @@ start and end time, and can add a delay per call. POSTs to `/api/<method>` get a
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +70,12 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # keep output quiet
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK hold a large body back ~40 ms, which AWS does not do.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _reply(self, status: int, body: dict[str, Any], content_type: str) -> None:
             raw = json.dumps(body).encode()
