@@ -175,7 +175,11 @@ class _Run:
 @dataclass(frozen=True, slots=True)
 class _CommitResult:
     commit: Commit | None = None
-    missing: str = ""  # why there is no commit, or why it is not confirmed
+    missing: str = ""  # why there is no commit, or why it is only the latest source revision
+
+
+def _commit_note(commit: Commit | None, why: str) -> str:
+    return f"Commit unknown: {why}" if commit is None else f"Commit not confirmed: {why}"
 
 
 class Enricher:
@@ -269,7 +273,7 @@ class Enricher:
             if result.commit is None and facts and facts.creator in _NOT_PIPELINE_CREATORS:
                 missing = f"{deployment_id} was started by {facts.creator}, not by a pipeline"
             if missing:
-                run.notes.append(("Commit unknown: " if result.commit is None else "") + missing)
+                run.notes.append(_commit_note(result.commit, missing))
             event = replace(event, commit=result.commit or event.commit)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
@@ -439,7 +443,7 @@ class Enricher:
             return _CommitResult(missing=f"{why}; {pipeline} shows no Git source revision")
         confirmed = bool(execution_id) and source_execution == execution_id
         commit = lookups.commit_from_revision(revision, region, confirmed=confirmed)
-        return _CommitResult(commit, "" if confirmed else f"{why}, so the latest one is shown")
+        return _CommitResult(commit, "" if confirmed else why)
 
     def _optional(self, future: Future[PipelineInfo], run: _Run) -> PipelineInfo | None:
         """A pipeline definition that only adds detail (branch, provider): None if unavailable."""
@@ -473,8 +477,7 @@ class Enricher:
         if event.commit is None:
             result = self._commit_of_execution(pipeline, execution_id, event.region, run)
             if result.missing:
-                prefix = "Commit unknown: " if result.commit is None else ""
-                run.notes.append(prefix + result.missing)
+                run.notes.append(_commit_note(result.commit, result.missing))
             event = replace(event, commit=result.commit)
         if actions_future is not None:
             try:

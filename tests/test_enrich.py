@@ -362,8 +362,8 @@ def test_access_denied_falls_back_to_the_latest_source_revision(aws: Aws) -> Non
     assert enriched.commit is not None
     assert (enriched.commit.sha, enriched.commit.confirmed) == (SHA_B, False)
     assert enriched.notes == (
-        f"could not list the action executions of {PIPELINE}: access denied to "
-        "codepipeline:ListActionExecutions, so the latest one is shown",
+        f"Commit not confirmed: could not list the action executions of {PIPELINE}: access "
+        "denied to codepipeline:ListActionExecutions",
     )
     assert "Latest source revision (not confirmed)" in _text(enriched)
 

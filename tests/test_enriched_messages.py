@@ -93,8 +93,8 @@ def test_rollback_with_unconfirmed_fallback_commit(snapshot_json: SnapshotAssert
         rollback=RollbackInfo(DEPLOYMENT, "Alarm high-5xx fired"),
         commit=_commit(SHA_B, "Bump the cache size", confirmed=False),
         notes=(
-            "could not list the action executions of status-pipeline: access denied to "
-            "codepipeline:ListActionExecutions, so the latest one is shown",
+            "Commit not confirmed: could not list the action executions of status-pipeline: "
+            "access denied to codepipeline:ListActionExecutions",
         ),
     )
     # WHEN rendered, THEN "not confirmed" wins over "rolled back", and the note is shown
