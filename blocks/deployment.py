@@ -33,6 +33,8 @@ COMMIT_MAX = 2500
 ERROR_MAX = 1500
 LIST_MAX = 1500
 SUMMARY_MAX = 2000
+FAILURE_MAX = 2900  # a section's text holds 3000
+LOG_TAIL_MAX = 1800
 BUTTON_TEXT_MAX = 75
 BODY_LINES = 10
 BUTTON_URL_MAX = 1000
@@ -88,12 +90,13 @@ def build_message(
         head.append({"type": "section", "fields": fields})
     # In the order shown; each is dropped, least useful first, if the whole would be too big.
     sections = [
-        (2, _commit_section(event.commit)),
-        (3, _rollback_section(event)),
+        (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
+        (4, _rollback_section(event)),
         (1, _error_section(event)),
-        (4, _failed_actions_section(event)),
-        (5, _lifecycle_section(event)),
-        (6, _summary_section(event)),
+        (3, _failure_detail_section(event)),
+        (5, _failed_actions_section(event)),
+        (6, _lifecycle_section(event)),
+        (7, _summary_section(event)),
         (0, _mention_section(event, mentions)),
     ]
     tail: list[Block] = []
@@ -173,11 +176,16 @@ def body_excerpt(body: str) -> str:
     return "\n".join(lines[:BODY_LINES]) + "\n" + "…"
 
 
-def _commit_section(commit: Commit | None) -> str:
+def _commit_section(commit: Commit | None, *, rolled_back: bool) -> str:
     if commit is None:
         return ""
     sha = link(commit.commit_url, code_span(commit.short_sha, 20))
-    label = "*Commit*" if commit.confirmed else "*Latest source revision (not confirmed)*"
+    if not commit.confirmed:
+        label = "*Latest source revision (not confirmed)*"
+    elif rolled_back:  # the commit of the deployment this one rolls back
+        label = "*Rolled back commit*"
+    else:
+        label = "*Commit*"
     head = f"{label} {sha}"
     if commit.title:
         head += " " + inline(commit.title, 300)
@@ -219,6 +227,31 @@ def _error_section(event: Deployment) -> str:
     return text
 
 
+def _failure_detail_section(event: Deployment) -> str:
+    """The first failed lifecycle event: where, which script, why, and the end of its log."""
+    if not event.failure_details:
+        return ""
+    detail = event.failure_details[0]
+    head = ":mag: *Failed at* " + code_span(detail.lifecycle_event or "?", 60)
+    if detail.target:
+        head += " on " + code_span(detail.target, 120)
+    lines = [head]
+    facts = []
+    if detail.script:
+        facts.append("script " + code_span(detail.script, 200))
+    if detail.error_code:
+        facts.append(code_span(detail.error_code, 60))
+    if facts:
+        lines.append(" · ".join(facts))
+    if detail.message:
+        lines.append(mrkdwn(detail.message, 500))
+    text = "\n".join(lines)
+    if detail.log_tail.strip():
+        room = min(LOG_TAIL_MAX, FAILURE_MAX - units(text) - 1)
+        text += "\n" + code_block(detail.log_tail, room, tail=True)
+    return text
+
+
 def _failed_actions_section(event: Deployment) -> str:
     if not event.failed_actions and not event.failed_stage:
         return ""
@@ -226,7 +259,7 @@ def _failed_actions_section(event: Deployment) -> str:
     if event.failed_stage:
         lines.append("*Failed stage* " + inline(event.failed_stage, 100))
     for failed in event.failed_actions:
-        line = "• *" + inline(failed.action, 100) + "*"
+        line = "• " + link(failed.url, "*" + inline(failed.action, 100) + "*")
         if failed.info:
             line += ": " + inline(failed.info, 200)
         lines.append(line)

@@ -15,12 +15,19 @@ MAX_ATTEMPTS = 3
 
 
 @cache
+def _session() -> Any:
+    # Imported here: the Slack door's cold start does not pay for boto3.
+    import boto3
+
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
     """The shared boto3 client for `service` ("codepipeline", "codedeploy", ...)."""
-    import boto3  # imported here: the Slack door's cold start does not pay for it
     from botocore.config import Config as BotoConfig
 
-    return boto3.client(
+    return _session().client(
         service,
         config=BotoConfig(
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -28,3 +35,18 @@ def client(service: str) -> Any:
             retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
         ),
     )
+
+
+@cache
+def unavailable_reason() -> str:
+    """Why this environment cannot call AWS at all (no region, no credentials), else "".
+
+    Checked once per process, so a laptop without an AWS account renders at once instead of
+    failing every lookup one by one.
+    """
+    session = _session()
+    if not session.region_name:
+        return "no AWS region is configured (AWS_DEFAULT_REGION or a profile)"
+    if session.get_credentials() is None:
+        return "no AWS credentials were found"
+    return ""

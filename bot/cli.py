@@ -8,11 +8,11 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_config
+from bot.config import Config, ConfigError, load_config
 from bot.events import ParseError, parse_text
 from bot.preview import preview
 from bot.slack import make_poster
-from handlers.notifications import deliver, plan
+from handlers.notifications import Enrich, deliver, plan
 
 EXIT_OK = 0
 EXIT_DELIVERY = 1
@@ -28,6 +28,13 @@ def _read(source: str) -> str:
         raise ParseError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
+def _enricher(config: Config) -> Enrich:
+    # Imported here: --offline and parse errors never load boto3.
+    from bot.enrich import enricher_from_environment
+
+    return enricher_from_environment(config)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deploybot", description="Slack notifications for AWS CodePipeline and CodeDeploy."
@@ -36,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="print what would be posted, post nothing")
     render.add_argument("file", help="a payload file (SNS, EventBridge, ...), or - for stdin")
     render.add_argument("--json", action="store_true", help="print chat.postMessage arguments")
-    render.add_argument("--offline", action="store_true", help="make no AWS call")
+    render.add_argument(
+        "--offline", action="store_true", help="make no AWS call (no commit lookup)"
+    )
     render.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
     send = commands.add_parser("send", help="post the payload's notifications to Slack")
     send.add_argument("file", help="a payload file, or - for stdin")
@@ -50,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
-        planned = plan(parse_text(_read(args.file)), config)
+        events = parse_text(_read(args.file))
+        offline = getattr(args, "offline", False) or not config.enrich.enabled
+        planned = plan(events, config, None if offline else _enricher(config))
         poster = make_poster(config) if args.command == "send" else None
     except (ParseError, ConfigError) as exc:
         print(f"deploybot: {exc}", file=sys.stderr)

@@ -18,6 +18,13 @@ from bot.model import Deployment, Scope, Status
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CHANNEL = "#deployments"
 
+# AWS lookups (bot/enrich.py): the whole enrichment of one event must finish within the
+# timeout; discovered pipeline definitions are kept for cache_seconds per warm container.
+DEFAULT_ENRICH_TIMEOUT_SECONDS = 5.0
+MAX_TIMEOUT_SECONDS = 60.0
+DEFAULT_CACHE_SECONDS = 600.0
+DEFAULT_MAX_PAGES = 3
+
 # What the noise policy can say about one scope of notification.
 NOTIFY_CHOICES = ("all", "final", "failures", "none")
 DEFAULT_NOTIFY: Mapping[Scope, str] = {
@@ -61,6 +68,36 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class PipelineMapping:
+    """An explicit `[[pipelines]]` entry: which pipeline deploys which application/group."""
+
+    pipeline: str
+    applications: tuple[str, ...] = ()
+    deployment_groups: tuple[str, ...] = ()
+    source_action: str = ""  # the source action whose revision is "the commit"
+
+    def matches(self, application: str, deployment_group: str) -> bool:
+        """True when this entry names the pipeline that deploys `application`/`deployment_group`."""
+        if not self.applications and not self.deployment_groups:
+            return False
+        if self.applications and application not in self.applications:
+            return False
+        return not self.deployment_groups or deployment_group in self.deployment_groups
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    """The `[enrich]` table: how the AWS lookups behave."""
+
+    enabled: bool = True
+    timeout_seconds: float = DEFAULT_ENRICH_TIMEOUT_SECONDS
+    cache_seconds: float = DEFAULT_CACHE_SECONDS
+    discover: bool = True
+    max_pages: int = DEFAULT_MAX_PAGES
+    source_action: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything deploybot is told, validated. Build it directly in tests."""
 
@@ -72,6 +109,20 @@ class Config:
     slack_bot_token: str = field(default="", repr=False)
     slack_webhook_url: str = field(default="", repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    pipelines: tuple[PipelineMapping, ...] = ()
+    enrich: EnrichSettings = EnrichSettings()
+
+    def pipelines_for(self, application: str, deployment_group: str) -> tuple[str, ...]:
+        """Pipelines the config says deploy this application/group, in config order."""
+        names = (m.pipeline for m in self.pipelines if m.matches(application, deployment_group))
+        return tuple(dict.fromkeys(names))
+
+    def source_action_for(self, pipeline: str) -> str:
+        """The source action that names the commit of `pipeline` ("" = the first code source)."""
+        for mapping in self.pipelines:
+            if mapping.pipeline == pipeline and mapping.source_action:
+                return mapping.source_action
+        return self.enrich.source_action
 
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
@@ -127,7 +178,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
-    _only(data, "", {"slack", "routes", "sites", "notify"})
+    _only(data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich"})
     slack = _table(data, "slack")
     _only(slack, "slack.", {"channel", "failure_mentions"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
@@ -150,6 +201,8 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
         slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
         slack_api_url=api_url,
+        pipelines=_pipelines(data.get("pipelines", [])),
+        enrich=_enrich(_table(data, "enrich")),
     )
 
 
@@ -236,3 +289,65 @@ def _notify(table: Mapping[str, Any]) -> dict[Scope, str]:
             raise ConfigError(f"notify.{name}: must be one of {', '.join(NOTIFY_CHOICES)}")
         rules[scopes[name]] = rule
     return rules
+
+
+def _pipelines(value: object) -> tuple[PipelineMapping, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("pipelines: must be an array of tables ([[pipelines]])")
+    mappings = []
+    for index, item in enumerate(value):
+        key = f"pipelines[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key}: must be a table")
+        _only(item, f"{key}.", {"pipeline", "application", "deployment_group", "source_action"})
+        pipeline = item.get("pipeline")
+        if not isinstance(pipeline, str) or not pipeline:
+            raise ConfigError(f"{key}.pipeline: is required (a pipeline name)")
+        source_action = item.get("source_action", "")
+        if not isinstance(source_action, str):
+            raise ConfigError(f"{key}.source_action: must be a string (a source action name)")
+        mappings.append(
+            PipelineMapping(
+                pipeline=pipeline,
+                applications=tuple(_str_list(item.get("application", []), f"{key}.application")),
+                deployment_groups=tuple(
+                    _str_list(item.get("deployment_group", []), f"{key}.deployment_group")
+                ),
+                source_action=source_action,
+            )
+        )
+    return tuple(mappings)
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"enrich.{key}: must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _enrich(table: Mapping[str, Any]) -> EnrichSettings:
+    _only(
+        table,
+        "enrich.",
+        {"enabled", "timeout_seconds", "cache_seconds", "discover", "max_pages", "source_action"},
+    )
+    for key in ("enabled", "discover"):
+        if not isinstance(table.get(key, True), bool):
+            raise ConfigError(f"enrich.{key}: must be true or false")
+    max_pages = table.get("max_pages", DEFAULT_MAX_PAGES)
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
+        raise ConfigError("enrich.max_pages: must be a whole number from 1 to 20")
+    source_action = table.get("source_action", "")
+    if not isinstance(source_action, str):
+        raise ConfigError("enrich.source_action: must be a string (a source action name)")
+    return EnrichSettings(
+        enabled=table.get("enabled", True),
+        timeout_seconds=_number(
+            table, "timeout_seconds", DEFAULT_ENRICH_TIMEOUT_SECONDS, 0.1, MAX_TIMEOUT_SECONDS
+        ),
+        cache_seconds=_number(table, "cache_seconds", DEFAULT_CACHE_SECONDS, 0, 86400),
+        discover=table.get("discover", True),
+        max_pages=max_pages,
+        source_action=source_action,
+    )

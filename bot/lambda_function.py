@@ -15,6 +15,7 @@ from bot.config import Config, load_config
 from bot.events import is_aws_notification
 from bot.slack import Poster, make_poster
 from handlers import notifications
+from handlers.notifications import Enrich
 
 logging.getLogger().setLevel(logging.INFO)
 logger = logging.getLogger(__name__)
@@ -30,9 +31,20 @@ def _poster() -> Poster:
     return make_poster(_config())
 
 
+@cache
+def _enrich() -> Enrich | None:
+    config = _config()
+    if not config.enrich.enabled:
+        return None
+    # Imported here: boto3 loads only when a notification is to be enriched.
+    from bot.enrich import enricher_from_environment
+
+    return enricher_from_environment(config)
+
+
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Route one Lambda invocation."""
     if is_aws_notification(event):
-        return notifications.handle_lambda_event(event, _config(), _poster())
+        return notifications.handle_lambda_event(event, _config(), _poster(), _enrich())
     logger.warning("not an AWS notification; keys: %s", sorted(event)[:10])
     return {"statusCode": 400, "body": "deploybot: not an AWS notification"}

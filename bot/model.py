@@ -131,10 +131,11 @@ class RollbackInfo:
 
 @dataclass(frozen=True, slots=True)
 class FailedAction:
-    """One failed pipeline action, from a notification's additionalAttributes."""
+    """One failed pipeline action, from a notification's additionalAttributes or the API."""
 
     action: str
     info: str = ""
+    url: str = ""  # the action's execution page (CodeBuild build, CodeDeploy deployment, ...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,15 +55,24 @@ def build_post(event: Deployment, config: Config) -> dict[str, Any]:
     }
 
 
-def plan(events: Iterable[Deployment], config: Config) -> list[Planned]:
-    """Apply the noise policy and render what is posted."""
+Enrich = Callable[[Deployment], Deployment]
+
+
+def plan(
+    events: Iterable[Deployment], config: Config, enrich: Enrich | None = None
+) -> list[Planned]:
+    """Apply the noise policy, enrich what is posted (AWS lookups), and render it.
+
+    `enrich` never raises: a lookup that fails becomes a note on the message.
+    """
     planned = []
     for event in events:
         reason = config.skip_reason(event)
         if reason:
             planned.append(Planned(event, None, reason))
-        else:
-            planned.append(Planned(event, build_post(event, config)))
+            continue
+        enriched = enrich(event) if enrich is not None else event
+        planned.append(Planned(enriched, build_post(enriched, config)))
     return planned
 
 
@@ -89,7 +98,9 @@ def deliver(planned: Iterable[Planned], poster: Poster) -> list[DeliveryError]:
     return failures
 
 
-def handle_lambda_event(event: Mapping[str, Any], config: Config, poster: Poster) -> dict[str, int]:
+def handle_lambda_event(
+    event: Mapping[str, Any], config: Config, poster: Poster, enrich: Enrich | None = None
+) -> dict[str, int]:
     """Handle an SNS or EventBridge Lambda event; raise if any post failed so Lambda retries.
 
     Each SNS record is parsed on its own: one bad record is logged and does not stop the others.
@@ -104,7 +115,7 @@ def handle_lambda_event(event: Mapping[str, Any], config: Config, poster: Poster
             events.extend(parse_payload(unit))
         except ParseError:
             logger.exception("ignored a record that is not an AWS notification")
-    planned = plan(events, config)
+    planned = plan(events, config, enrich)
     failures = deliver(planned, poster)
     if failures:
         raise DeliveryError(f"{len(failures)} of {len(planned)} notifications were not posted")

@@ -1,0 +1,538 @@
+"""Enrich a notification with what CodePipeline and CodeDeploy know: the exact commit, why a
+deployment failed, which pipeline actions failed. The I/O edge of the notification path.
+
+Clients are injected (tests pass real botocore clients under `Stubber`). Every call runs on a
+thread pool and is waited for only until one deadline per event, so a slow, throttled or
+forbidden API never blocks the post: what could not be looked up becomes a note on the message.
+See DESIGN.md "Finding the commit" and ../shared/aws-facts.md §5-7.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from bot import aws, lookups
+from bot.config import Config
+from bot.lookups import ActionRun, PipelineInfo, Response
+from bot.model import Commit, Deployment, FailureDetail, Scope, Source
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Enrich = Callable[[Deployment], Deployment]
+
+PAGE_SIZE = 100  # list_action_executions' maximum
+LIST_PIPELINES_PAGE_SIZE = 1000
+LIST_PIPELINES_PAGES = 5
+POOL_SIZE = 8
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
+# Creators of deployments that no pipeline action started (aws-facts.md §5).
+_NOT_PIPELINE_CREATORS = frozenset(
+    {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
+)
+
+
+class LookupFailed(Exception):
+    """One lookup failed; `reason` says why in words fit for the message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _client_error_reason(exc: ClientError, service: str) -> str:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    action = f"{service}:{exc.operation_name}"
+    if code in _ACCESS_DENIED:
+        return f"access denied to {action}"
+    if code in _THROTTLED:
+        return f"throttled by AWS ({action})"
+    return f"{code or 'error'} from {action}"
+
+
+def _call(client: Any, operation: str, **params: Any) -> Any:
+    """Call one AWS API operation; any failure becomes LookupFailed with a readable reason."""
+    try:
+        return getattr(client, operation)(**params)
+    except ClientError as exc:
+        raise LookupFailed(
+            _client_error_reason(exc, client.meta.service_model.service_name)
+        ) from exc
+    except NoCredentialsError as exc:
+        raise LookupFailed("no AWS credentials") from exc
+    except BotoCoreError as exc:  # connect or read timeout, unreachable endpoint, ...
+        raise LookupFailed(f"AWS did not answer ({type(exc).__name__})") from exc
+
+
+def wants_lookup(event: Deployment) -> bool:
+    """True for events that AWS lookups can add to: deployments and pipeline executions."""
+    if event.source is Source.CODEDEPLOY:
+        return event.scope is Scope.DEPLOYMENT and bool(event.deployment_id)
+    return (
+        event.source is Source.CODEPIPELINE
+        and event.scope in (Scope.PIPELINE, Scope.STAGE, Scope.ACTION)
+        and bool(event.pipeline and event.execution_id)
+    )
+
+
+def with_notes(event: Deployment, *notes: str) -> Deployment:
+    """The event with `notes` added to what enrichment could not find out."""
+    return replace(event, notes=(*event.notes, *notes)) if notes else event
+
+
+def skip_lookups(event: Deployment, reason: str) -> Deployment:
+    """No AWS call is possible (`reason`): say so on the events that would have had lookups."""
+    return with_notes(event, f"AWS lookups skipped: {reason}") if wants_lookup(event) else event
+
+
+class PipelineCache:
+    """Pipeline names and definitions, kept `ttl` seconds per warm container."""
+
+    def __init__(self, ttl: float, now: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._now = now
+        self._lock = threading.Lock()
+        self._infos: dict[str, tuple[float, PipelineInfo]] = {}
+        self._names: tuple[float, tuple[str, ...]] | None = None
+
+    def get(self, name: str) -> PipelineInfo | None:
+        """The definition of `name`, if fetched less than `ttl` seconds ago."""
+        with self._lock:
+            entry = self._infos.get(name)
+        return entry[1] if entry and entry[0] > self._now() else None
+
+    def put(self, name: str, info: PipelineInfo) -> None:
+        """Keep a definition (called from worker threads, even after the deadline passed)."""
+        with self._lock:
+            self._infos[name] = (self._now() + self._ttl, info)
+
+    def names(self) -> tuple[str, ...] | None:
+        """Every pipeline's name, if listed less than `ttl` seconds ago."""
+        with self._lock:
+            entry = self._names
+        return entry[1] if entry and entry[0] > self._now() else None
+
+    def put_names(self, names: tuple[str, ...]) -> None:
+        """Keep the list of pipeline names."""
+        with self._lock:
+            self._names = (self._now() + self._ttl, names)
+
+
+class _Run:
+    """One event's lookups: a shared deadline, and the notes for what could not be found."""
+
+    def __init__(self, pool: Executor, deadline: float, budget: float, now: Callable[[], float]):
+        self.pool = pool
+        self.deadline = deadline
+        self.now = now
+        self.timeout_reason = f"no answer within {budget:g} s"
+        self.notes: list[str] = []
+
+    def check(self) -> None:
+        """Raise LookupFailed once the deadline has passed (between sequential calls)."""
+        if self.now() >= self.deadline:
+            raise LookupFailed(self.timeout_reason)
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Start `fn` on the pool now (not at all past the deadline); await it with `wait`."""
+        if self.now() >= self.deadline:
+            late: Future[T] = Future()
+            late.set_exception(LookupFailed(self.timeout_reason))
+            return late
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def wait(self, future: Future[T]) -> T:
+        """The result of `future`, or LookupFailed when it failed or the deadline passed."""
+        try:
+            return future.result(timeout=max(0.0, self.deadline - self.now()))
+        except FutureTimeout:
+            raise LookupFailed(self.timeout_reason) from None
+        except LookupFailed:
+            raise
+        except Exception as exc:
+            logger.exception("an AWS lookup failed unexpectedly")
+            raise LookupFailed(f"unexpected {type(exc).__name__}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _CommitResult:
+    commit: Commit | None = None
+    missing: str = ""  # why there is no commit, or why it is only the latest source revision
+
+
+def _commit_note(commit: Commit | None, why: str) -> str:
+    return f"Commit unknown: {why}" if commit is None else f"Commit not confirmed: {why}"
+
+
+class Enricher:
+    """Adds commit, failure reason and failed actions to events, within a deadline per event.
+
+    Build once per container: it keeps a thread pool and the pipeline cache.
+    """
+
+    def __init__(
+        self,
+        codepipeline: Any,
+        codedeploy: Any,
+        config: Config,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        executor: Executor | None = None,
+    ) -> None:
+        self._cp = codepipeline
+        self._cd = codedeploy
+        self._config = config
+        self._settings = config.enrich
+        self._now = now
+        self._pool = executor or ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
+        self._cache = PipelineCache(self._settings.cache_seconds, now)
+        self._region = str(codepipeline.meta.region_name or "")
+
+    def __call__(self, event: Deployment) -> Deployment:
+        """Same as `enrich`, so an Enricher is the `enrich` callable of the notification path."""
+        return self.enrich(event)
+
+    def enrich(self, event: Deployment) -> Deployment:
+        """The event with what AWS knows added; never raises, never waits past the deadline."""
+        if not wants_lookup(event):
+            return event
+        if event.region and self._region and event.region != self._region:
+            return skip_lookups(
+                event, f"the event is from {event.region}, the AWS clients use {self._region}"
+            )
+        budget = self._settings.timeout_seconds
+        run = _Run(self._pool, self._now() + budget, budget, self._now)
+        try:
+            if event.source is Source.CODEDEPLOY:
+                enriched = self._deployment(event, run)
+            else:
+                enriched = self._pipeline_event(event, run)
+        except Exception:
+            logger.exception("enrichment failed for %s", event.deployment_id or event.execution_id)
+            return with_notes(event, "AWS lookups failed unexpectedly (see the logs)")
+        return with_notes(enriched, *run.notes)
+
+    # --- CodeDeploy deployments ----------------------------------------------------------------
+
+    def _deployment(self, event: Deployment, run: _Run) -> Deployment:
+        deployment_id = event.deployment_id
+        # A trigger message carries overview, error and rollback; an EventBridge event does not.
+        facts_future = (
+            run.submit(_call, self._cd, "get_deployment", deploymentId=deployment_id)
+            if event.instances is None
+            else None
+        )
+        failure_future = (
+            run.submit(self._failure, deployment_id, run) if event.status.is_failure else None
+        )
+        pipelines = self._pipelines_for(event.application, event.deployment_group, run)
+        rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
+        result = None
+        if pipelines:
+            result = self._commit_of_deployment(
+                rollback_of or deployment_id, pipelines, event.region, run, fallback=not rollback_of
+            )
+        facts = None
+        if facts_future is not None:
+            try:
+                facts = lookups.parse_deployment(run.wait(facts_future))
+            except LookupFailed as exc:
+                run.notes.append(f"Deployment details unknown: {exc.reason}")
+            else:
+                event = replace(
+                    event,
+                    error=event.error or facts.error,
+                    rollback=event.rollback or facts.rollback,
+                )
+        if result is not None and result.commit is None and not rollback_of and event.rollback:
+            # Only get_deployment told us this is a rollback: find the original's commit.
+            rollback_of = event.rollback.triggering_deployment_id
+            result = self._commit_of_deployment(
+                rollback_of, pipelines, event.region, run, fallback=False
+            )
+        if result is not None:
+            missing = result.missing
+            if result.commit is None and facts and facts.creator in _NOT_PIPELINE_CREATORS:
+                missing = f"{deployment_id} was started by {facts.creator}, not by a pipeline"
+            if missing:
+                run.notes.append(_commit_note(result.commit, missing))
+            event = replace(event, commit=result.commit or event.commit)
+        if failure_future is not None:
+            event = self._with_failure(event, failure_future, run)
+        return event
+
+    def _pipelines_for(self, application: str, group: str, run: _Run) -> tuple[str, ...]:
+        """The pipelines that deploy application/group: from config, else discovered."""
+        mapped = self._config.pipelines_for(application, group)
+        if mapped:
+            return mapped
+        target = f"{application} → {group}"
+        if not self._settings.discover:
+            run.notes.append(
+                f"Commit unknown: no [[pipelines]] entry maps {target} and discovery is off"
+            )
+            return ()
+        try:
+            infos, failures = self._discover(run)
+        except LookupFailed as exc:
+            run.notes.append(f"Commit unknown: could not list the pipelines: {exc.reason}")
+            return ()
+        found = tuple(info.name for info in infos if info.deploys(application, group))
+        if not found and failures:
+            run.notes.append(f"Commit unknown: could not read every pipeline: {failures[0]}")
+        elif not found:
+            run.notes.append(
+                f"Commit unknown: no pipeline deploys {target}, so it was started outside "
+                "CodePipeline"
+            )
+        return found
+
+    def _discover(self, run: _Run) -> tuple[list[PipelineInfo], list[str]]:
+        names = self._cache.names()
+        if names is None:
+            listed: list[str] = []
+            params: dict[str, Any] = {"maxResults": LIST_PIPELINES_PAGE_SIZE}
+            for _ in range(LIST_PIPELINES_PAGES):
+                page = run.wait(run.submit(_call, self._cp, "list_pipelines", **params))
+                listed.extend(lookups.pipeline_names(page))
+                if not page.get("nextToken"):
+                    break
+                params["nextToken"] = page["nextToken"]
+            names = tuple(listed)
+            self._cache.put_names(names)
+        futures = [self._info(name, run) for name in names]
+        infos, failures = [], []
+        for future in futures:
+            try:
+                infos.append(run.wait(future))
+            except LookupFailed as exc:
+                failures.append(exc.reason)
+        return infos, failures
+
+    def _info(self, pipeline: str, run: _Run) -> Future[PipelineInfo]:
+        """The pipeline's definition: from the cache, else fetched (and cached) on the pool."""
+        cached = self._cache.get(pipeline)
+        if cached is not None:
+            done: Future[PipelineInfo] = Future()
+            done.set_result(cached)
+            return done
+        return run.submit(self._fetch_info, pipeline)
+
+    def _fetch_info(self, pipeline: str) -> PipelineInfo:
+        info = lookups.parse_pipeline(_call(self._cp, "get_pipeline", name=pipeline))
+        self._cache.put(pipeline, info)  # kept even if this event's deadline has passed
+        return info
+
+    def _search(
+        self, pipeline: str, deployment_id: str, run: _Run
+    ) -> tuple[ActionRun | None, list[Response]]:
+        """Page through the pipeline's action executions, newest first, for the deployment."""
+        details: list[Response] = []
+        params: dict[str, Any] = {"pipelineName": pipeline, "maxResults": PAGE_SIZE}
+        for _ in range(self._settings.max_pages):
+            run.check()
+            page = _call(self._cp, "list_action_executions", **params)
+            batch = list(page.get("actionExecutionDetails", []))
+            details.extend(batch)
+            found = lookups.find_deployment_action(batch, deployment_id)
+            if found is not None or not page.get("nextToken"):
+                return found, details
+            params["nextToken"] = page["nextToken"]
+        return None, details
+
+    def _commit_of_deployment(
+        self,
+        deployment_id: str,
+        pipelines: tuple[str, ...],
+        region: str,
+        run: _Run,
+        *,
+        fallback: bool,
+    ) -> _CommitResult:
+        """The commit of the pipeline execution whose Deploy action ran `deployment_id`."""
+        searches = [(p, run.submit(self._search, p, deployment_id, run)) for p in pipelines]
+        errors: list[tuple[str, str]] = []
+        for pipeline, future in searches:
+            try:
+                found, details = run.wait(future)
+            except LookupFailed as exc:
+                errors.append((pipeline, exc.reason))
+                continue
+            if found is None:
+                continue
+            execution_id = found.pipeline_execution_id
+            revision = lookups.pick_revision(
+                lookups.revisions_from_action_executions(details, execution_id),
+                self._config.source_action_for(pipeline),
+            )
+            if revision is not None:
+                return _CommitResult(lookups.commit_from_revision(revision, region))
+            return self._commit_of_execution(pipeline, execution_id, region, run)
+        if errors:
+            pipeline, reason = errors[0]
+            why = f"could not list the action executions of {pipeline}: {reason}"
+            if fallback:
+                return self._latest_source(pipeline, "", why, region, run)
+            return _CommitResult(missing=why)
+        pages = self._settings.max_pages * PAGE_SIZE
+        return _CommitResult(
+            missing=f"{deployment_id} is not among the last {pages} action executions of "
+            f"{', '.join(pipelines)}: it was started outside the pipeline, or long ago"
+        )
+
+    # --- pipeline executions -------------------------------------------------------------------
+
+    def _commit_of_execution(
+        self, pipeline: str, execution_id: str, region: str, run: _Run
+    ) -> _CommitResult:
+        """The commit of one pipeline execution, from its artifact revisions."""
+        execution = run.submit(
+            _call,
+            self._cp,
+            "get_pipeline_execution",
+            pipelineName=pipeline,
+            pipelineExecutionId=execution_id,
+        )
+        info = self._info(pipeline, run)
+        try:
+            response = run.wait(execution)
+        except LookupFailed as exc:
+            why = f"could not read execution {execution_id} of {pipeline}: {exc.reason}"
+            return self._latest_source(pipeline, execution_id, why, region, run)
+        revision = lookups.pick_revision(
+            lookups.revisions_from_execution(response, self._optional(info, run)),
+            self._config.source_action_for(pipeline),
+        )
+        if revision is None:
+            return _CommitResult(missing=f"execution {execution_id} has no Git source revision")
+        return _CommitResult(lookups.commit_from_revision(revision, region))
+
+    def _latest_source(
+        self, pipeline: str, execution_id: str, why: str, region: str, run: _Run
+    ) -> _CommitResult:
+        """The fallback: the Source stage's current revision, confirmed only if it is ours."""
+        state = run.submit(_call, self._cp, "get_pipeline_state", name=pipeline)
+        info = self._info(pipeline, run)
+        try:
+            response = run.wait(state)
+        except LookupFailed as exc:
+            return _CommitResult(missing=f"{why}; pipeline state: {exc.reason}")
+        source_execution, revisions = lookups.revisions_from_state(
+            response, self._optional(info, run)
+        )
+        revision = lookups.pick_revision(revisions, self._config.source_action_for(pipeline))
+        if revision is None:
+            return _CommitResult(missing=f"{why}; {pipeline} shows no Git source revision")
+        confirmed = bool(execution_id) and source_execution == execution_id
+        commit = lookups.commit_from_revision(revision, region, confirmed=confirmed)
+        return _CommitResult(commit, "" if confirmed else why)
+
+    def _optional(self, future: Future[PipelineInfo], run: _Run) -> PipelineInfo | None:
+        """A pipeline definition that only adds detail (branch, provider): None if unavailable."""
+        try:
+            return run.wait(future)
+        except LookupFailed as exc:
+            logger.info("pipeline definition unavailable: %s", exc.reason)
+            return None
+
+    def _pipeline_event(self, event: Deployment, run: _Run) -> Deployment:
+        pipeline, execution_id = event.pipeline, event.execution_id
+        actions_future = None
+        if (
+            event.status.is_failure
+            and event.scope in (Scope.PIPELINE, Scope.STAGE)
+            and not event.failed_actions
+        ):
+            actions_future = run.submit(
+                _call,
+                self._cp,
+                "list_action_executions",
+                pipelineName=pipeline,
+                filter={"pipelineExecutionId": execution_id},
+                maxResults=PAGE_SIZE,
+            )
+        failure_future = (
+            run.submit(self._failure, event.deployment_id, run)
+            if event.deployment_id and event.status.is_failure
+            else None
+        )
+        if event.commit is None:
+            result = self._commit_of_execution(pipeline, execution_id, event.region, run)
+            if result.missing:
+                run.notes.append(_commit_note(result.commit, result.missing))
+            event = replace(event, commit=result.commit)
+        if actions_future is not None:
+            try:
+                page = run.wait(actions_future)
+            except LookupFailed as exc:
+                run.notes.append(f"Failed actions unknown: {exc.reason}")
+            else:
+                stage, failed = lookups.failed_actions(
+                    page.get("actionExecutionDetails", []), execution_id
+                )
+                event = replace(
+                    event, failed_stage=event.failed_stage or stage, failed_actions=failed
+                )
+        if failure_future is not None:
+            event = self._with_failure(event, failure_future, run)
+        return event
+
+    # --- why a deployment failed ---------------------------------------------------------------
+
+    def _failure(self, deployment_id: str, run: _Run) -> FailureDetail | None:
+        """The first failed lifecycle event of the deployment's first failed target."""
+        page = _call(
+            self._cd,
+            "list_deployment_targets",
+            deploymentId=deployment_id,
+            targetFilters={"TargetStatus": ["Failed"]},
+        )
+        ids = lookups.target_ids(page)[:1]
+        if not ids:
+            return None
+        run.check()
+        targets = _call(
+            self._cd, "batch_get_deployment_targets", deploymentId=deployment_id, targetIds=ids
+        )
+        return lookups.first_failure(targets)
+
+    def _with_failure(
+        self, event: Deployment, future: Future[FailureDetail | None], run: _Run
+    ) -> Deployment:
+        try:
+            detail = run.wait(future)
+        except LookupFailed as exc:
+            run.notes.append(f"Failure reason unknown: {exc.reason}")
+            return event
+        if detail is None:
+            return event
+        return replace(event, failure_details=(*event.failure_details, detail))
+
+
+def enricher_from_environment(config: Config) -> Enrich:
+    """The enrich callable for this environment: AWS through the standard boto3 setup.
+
+    Without a region or credentials every event gets a note instead of failing lookups.
+    """
+    reason = aws.unavailable_reason()
+    if reason:
+        return lambda event: skip_lookups(event, reason)
+    return Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config)

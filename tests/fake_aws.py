@@ -1,0 +1,127 @@
+"""A local fake of the CodePipeline and CodeDeploy APIs (AWS JSON 1.1) over real HTTP on loopback.
+
+Point real boto3 clients at it with `endpoint_url` or `AWS_ENDPOINT_URL_CODEPIPELINE` /
+`AWS_ENDPOINT_URL_CODEDEPLOY`. It dispatches on the `X-Amz-Target` header
+(`CodePipeline_20150709.ListActionExecutions`) to canned answers, records every call with its
+start and end time, and can add a delay per call. POSTs to `/api/<method>` get a Slack-style
+`{"ok": true}`, so one server can stand in for both sides of a benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Call:
+    """One request: the operation ("ListActionExecutions", "chat.postMessage"), its body, when."""
+
+    operation: str
+    params: dict[str, Any]
+    started: float
+    ended: float = 0.0
+
+
+@dataclass
+class FakeAws:
+    """Start with `FakeAws.start(answers, delay=...)`; stop with `close()`."""
+
+    answers: dict[str, Answer]
+    delay: float = 0.0
+    calls: list[Call] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, answers: dict[str, Answer], delay: float = 0.0) -> FakeAws:
+        fake = cls(answers=answers, delay=delay)
+        fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
+        fake.server.daemon_threads = True
+        threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+        return fake
+
+    def close(self) -> None:
+        assert self.server is not None
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def operations(self) -> list[str]:
+        with self.lock:
+            return [c.operation for c in self.calls]
+
+
+def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep output quiet
+            pass
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK hold a large body back ~40 ms, which AWS does not do.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _reply(self, status: int, body: dict[str, Any], content_type: str) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_POST(self) -> None:
+            started = time.monotonic()
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            target = self.headers.get("X-Amz-Target", "")
+            if target:
+                operation = target.rsplit(".", 1)[-1]
+                params = json.loads(raw or b"{}")
+            else:
+                operation = self.path.split("?")[0].removeprefix("/api/")
+                params = {}
+            call = Call(operation, params, started)
+            with fake.lock:
+                fake.calls.append(call)
+            time.sleep(fake.delay)
+            if not target:
+                status, body = 200, {"ok": True, "ts": f"{time.time():.6f}"}
+                content_type = "application/json; charset=utf-8"
+            elif operation in fake.answers:
+                answer = fake.answers[operation]
+                status, body = 200, answer(params) if callable(answer) else answer
+                content_type = "application/x-amz-json-1.1"
+            else:
+                status = 400
+                body = {"__type": "ValidationException", "message": f"no answer for {operation}"}
+                content_type = "application/x-amz-json-1.1"
+            call.ended = time.monotonic()
+            self._reply(status, body, content_type)
+
+    return Handler
+
+
+def critical_path(calls: list[Call]) -> int:
+    """The longest chain of calls where each starts after the previous one ended."""
+    ordered = sorted(calls, key=lambda c: c.started)
+    depth: list[int] = []
+    for i, call in enumerate(ordered):
+        before = [depth[j] for j in range(i) if ordered[j].ended <= call.started]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
