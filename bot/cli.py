@@ -10,9 +10,10 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
 from bot.events import ParseError, parse_text
+from bot.model import Enrich
 from bot.preview import preview
 from bot.slack import make_poster
-from handlers.notifications import Enrich, deliver, plan
+from handlers.notifications import deliver, plan
 
 EXIT_OK = 0
 EXIT_DELIVERY = 1

@@ -23,12 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from bot import aws, lookups
 from bot.config import Config
 from bot.lookups import ActionRun, PipelineInfo, Response
-from bot.model import Commit, Deployment, FailureDetail, Scope, Source
+from bot.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Enrich = Callable[[Deployment], Deployment]
 
 PAGE_SIZE = 100  # list_action_executions' maximum
 LIST_PIPELINES_PAGE_SIZE = 1000

@@ -13,9 +13,9 @@ from typing import Any
 
 from bot.config import Config, load_config
 from bot.events import is_aws_notification
+from bot.model import Enrich
 from bot.slack import Poster, make_poster
 from handlers import notifications
-from handlers.notifications import Enrich
 
 logging.getLogger().setLevel(logging.INFO)
 logger = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -204,3 +205,7 @@ class Deployment:
         if self.started_at is None or self.finished_at is None:
             return None
         return max(0.0, (self.finished_at - self.started_at).total_seconds())
+
+
+# Adds what AWS knows to an event (commit, failure reason); never raises (bot/enrich.py).
+Enrich = Callable[[Deployment], Deployment]

@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from blocks.deployment import build_message
 from bot.config import Config
 from bot.events import ParseError, parse_payload
-from bot.model import Deployment
+from bot.model import Deployment, Enrich
 from bot.slack import DeliveryError, Poster
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,6 @@ def build_post(event: Deployment, config: Config) -> dict[str, Any]:
             },
         },
     }
-
-
-Enrich = Callable[[Deployment], Deployment]
 
 
 def plan(
