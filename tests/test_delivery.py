@@ -59,7 +59,7 @@ def test_retry_after_is_honoured(fake_slack: FakeSlack) -> None:
 
 def test_final_failure_raises(fake_slack: FakeSlack) -> None:
     fake_slack.fail_next(*[("500", None)] * 5)
-    with pytest.raises(DeliveryError, match="chat.postMessage failed"):
+    with pytest.raises(DeliveryError, match=r"chat\.postMessage failed"):
         make_poster(_config(fake_slack)).post(_message())
     assert fake_slack.posts == []
 
