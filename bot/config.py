@@ -72,6 +72,9 @@ class Config:
     slack_bot_token: str = field(default="", repr=False)
     slack_webhook_url: str = field(default="", repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
 
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
@@ -127,7 +130,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
-    _only(data, "", {"slack", "routes", "sites", "notify"})
+    _only(data, "", {"slack", "routes", "sites", "notify", "status"})
     slack = _table(data, "slack")
     _only(slack, "slack.", {"channel", "failure_mentions"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
@@ -138,6 +141,9 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
                 f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
                 "id (S…), 'here' or 'channel'"
             )
+    status = _table(data, "status")
+    _only(status, "status.", {"pipelines"})
+    watched = tuple(_str_list(status.get("pipelines", []), "status.pipelines"))
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -150,6 +156,9 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
         slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
         slack_api_url=api_url,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        watched_pipelines=watched,
     )
 
 
