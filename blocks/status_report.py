@@ -267,7 +267,8 @@ def _stage_line(pipeline: PipelineStatus, stage: StageState) -> str:
         line += " · holds " + link(url, code_span(stage.execution_id[:8], 12))
         held = next((e for e in pipeline.executions if e.execution_id == stage.execution_id), None)
         if held is not None and held.commit is not None:
-            line += " " + link(held.commit.commit_url, code_span(held.commit.short_sha, 20))
+            # No link here: the same long commit URL on every stage would crowd the message.
+            line += " " + code_span(held.commit.short_sha, 20)
     if stage.action:
         line += f"\n      {mrkdwn(stage.action, NAME_MAX)}"
         if stage.detail:
