@@ -9,6 +9,9 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from botocore.stub import Stubber
+
+from bot import aws
 from tests.conftest import load_fixture
 
 _TIME_KEYS = {"startTime", "lastUpdateTime", "lastStatusChange", "created", "updated"}
@@ -95,3 +98,21 @@ def group_infos() -> dict[str, Any]:
             }
         ]
     }
+
+
+class Aws:
+    """Stubbed CodePipeline and CodeDeploy clients, counting every call that reaches them."""
+
+    def __init__(self) -> None:
+        self.pipeline = Stubber(aws.client("codepipeline"))
+        self.deploy = Stubber(aws.client("codedeploy"))
+        self.calls: list[str] = []
+        for stub in (self.pipeline, self.deploy):
+            stub.client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def done(self) -> None:
+        self.pipeline.assert_no_pending_responses()
+        self.deploy.assert_no_pending_responses()

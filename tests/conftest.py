@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,9 @@ from bot import aws, lambda_function
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import SECRET
+
+if TYPE_CHECKING:
+    from tests.aws_responses import Aws
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -91,3 +94,13 @@ def slack_env(monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack) -> FakeSla
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     return fake_slack
+
+
+@pytest.fixture
+def stubs(aws_env: FakeLambda, slack_env: FakeSlack) -> Iterator[Aws]:
+    """Stubber on the real shared CodePipeline and CodeDeploy clients."""
+    from tests.aws_responses import Aws  # it loads fixtures through this module
+
+    stubs = Aws()
+    with stubs.pipeline, stubs.deploy:
+        yield stubs

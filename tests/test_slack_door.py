@@ -7,18 +7,16 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.stub import Stubber
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
-from bot import aws
 from bot.lambda_function import handler
 from tests import aws_responses as r
+from tests.aws_responses import Aws
 from tests.blockkit import violations
 from tests.conftest import load_sample
 from tests.fake_lambda import FakeLambda
@@ -30,31 +28,6 @@ from tests.slack_requests import (
     function_url_event,
     slash_command,
 )
-
-
-class Aws:
-    """Stubbed CodePipeline and CodeDeploy clients, counting every call that reaches them."""
-
-    def __init__(self) -> None:
-        self.pipeline = Stubber(aws.client("codepipeline"))
-        self.deploy = Stubber(aws.client("codedeploy"))
-        self.calls: list[str] = []
-        for stub in (self.pipeline, self.deploy):
-            stub.client.meta.events.register("before-call", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-
-    def done(self) -> None:
-        self.pipeline.assert_no_pending_responses()
-        self.deploy.assert_no_pending_responses()
-
-
-@pytest.fixture
-def stubs(aws_env: FakeLambda, slack_env: FakeSlack) -> Iterator[Aws]:
-    stubs = Aws()
-    with stubs.pipeline, stubs.deploy:
-        yield stubs
 
 
 @pytest.fixture
