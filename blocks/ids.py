@@ -10,3 +10,6 @@ LINK_DETAILS = "link_details"
 
 # Every link button's action_id starts with this, so one listener can acknowledge them all.
 LINK_PREFIX = "link_"
+
+# The "Share in channel" button under a /deploy-status answer; its value is the query.
+SHARE_STATUS = "share_status"

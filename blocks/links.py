@@ -1,4 +1,4 @@
-"""AWS console addresses for a deployment or a pipeline execution. Pure."""
+"""AWS console addresses for deployments, pipelines and deployment groups. Pure."""
 
 from __future__ import annotations
 
@@ -7,22 +7,46 @@ from urllib.parse import quote
 from bot.model import Deployment
 
 
-def console_url(event: Deployment) -> str:
-    """The console page that shows this deployment or pipeline execution, or "" if unknown."""
-    region = event.region
+def _base(region: str) -> str:
+    """The CodeSuite console root for `region`, or "" when the region is not a plain name."""
     if not region or not region.replace("-", "").isalnum():
         return ""
-    base = f"https://{region}.console.aws.amazon.com/codesuite"
+    return f"https://{region}.console.aws.amazon.com/codesuite"
+
+
+def deployment_url(region: str, deployment_id: str) -> str:
+    """The console page of one CodeDeploy deployment."""
+    base = _base(region)
+    if not base or not deployment_id:
+        return ""
+    return f"{base}/codedeploy/deployments/{quote(deployment_id, safe='')}?region={region}"
+
+
+def pipeline_url(region: str, pipeline: str, execution_id: str = "") -> str:
+    """The console page of a pipeline, or of one of its executions."""
+    base = _base(region)
+    if not base or not pipeline:
+        return ""
+    name = quote(pipeline, safe="")
+    if execution_id:
+        execution = quote(execution_id, safe="")
+        return (
+            f"{base}/codepipeline/pipelines/{name}/executions/{execution}/timeline?region={region}"
+        )
+    return f"{base}/codepipeline/pipelines/{name}/view?region={region}"
+
+
+def group_url(region: str, application: str, group: str) -> str:
+    """The console page of a CodeDeploy deployment group."""
+    base = _base(region)
+    if not base or not application or not group:
+        return ""
+    app, dg = quote(application, safe=""), quote(group, safe="")
+    return f"{base}/codedeploy/applications/{app}/deployment-groups/{dg}?region={region}"
+
+
+def console_url(event: Deployment) -> str:
+    """The console page that shows this deployment or pipeline execution, or "" if unknown."""
     if event.deployment_id:
-        deployment = quote(event.deployment_id, safe="")
-        return f"{base}/codedeploy/deployments/{deployment}?region={region}"
-    if event.pipeline:
-        pipeline = quote(event.pipeline, safe="")
-        if event.execution_id:
-            execution = quote(event.execution_id, safe="")
-            return (
-                f"{base}/codepipeline/pipelines/{pipeline}/executions/{execution}/timeline"
-                f"?region={region}"
-            )
-        return f"{base}/codepipeline/pipelines/{pipeline}/view?region={region}"
-    return ""
+        return deployment_url(event.region, event.deployment_id)
+    return pipeline_url(event.region, event.pipeline, event.execution_id)

@@ -1,4 +1,4 @@
-"""The `deploybot` command line: render or send a notification payload."""
+"""The `deploybot` command line: render or send a notification, serve the app, print status."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from pathlib import Path
 from bot.config import Config, ConfigError, load_config
 from bot.events import ParseError, parse_text
 from bot.model import Enrich
-from bot.preview import preview
+from bot.preview import preview, render_blocks
 from bot.slack import make_poster
 from handlers.notifications import deliver, plan
 
 EXIT_OK = 0
 EXIT_DELIVERY = 1
 EXIT_USAGE = 2
+EXIT_PROBLEM = 1  # `status`: AWS could not be read, or the name matches nothing
+DEFAULT_PORT = 3000
 
 
 def _read(source: str) -> str:
@@ -51,7 +53,48 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="post the payload's notifications to Slack")
     send.add_argument("file", help="a payload file, or - for stdin")
     send.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
+    serve = commands.add_parser(
+        "serve", help="run the Slack app locally (Socket Mode with SLACK_APP_TOKEN, else HTTP)"
+    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="HTTP port (default 3000)")
+    serve.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
+    status = commands.add_parser("status", help="print the /deploy-status answer")
+    status.add_argument("name", nargs="?", default="", help="a pipeline, application or group")
+    status.add_argument("--json", action="store_true", help="print the Block Kit message")
+    status.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
     return parser
+
+
+def _status(config: Config, name: str, as_json: bool) -> int:
+    """Print the same answer /deploy-status gives; exit 1 when it reports a problem."""
+    from blocks.status_report import build_answer
+    from bot.model import AwsProblem, NotFound
+    from bot.status import look_up
+
+    lookup = look_up(name, config)
+    message = build_answer(lookup, query=name, share=False)
+    if as_json:
+        print(json.dumps(message, indent=2, ensure_ascii=False))
+    else:
+        print(render_blocks(message["blocks"]).rstrip())
+    return EXIT_PROBLEM if isinstance(lookup, AwsProblem | NotFound) else EXIT_OK
+
+
+def _serve(config: Config, port: int) -> int:
+    """Run the Bolt app until interrupted."""
+    from bot.app import create_app
+
+    if config.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        app = create_app(config, socket_mode=True)
+        print("deploybot: connecting to Slack in Socket Mode", file=sys.stderr)
+        SocketModeHandler(app, config.slack_app_token).start()  # type: ignore[no-untyped-call]
+        return EXIT_OK
+    app = create_app(config)
+    print(f"deploybot: listening on http://localhost:{port}/slack/events", file=sys.stderr)
+    app.start(port=port)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
+        if args.command == "status":
+            return _status(config, args.name, args.json)
+        if args.command == "serve":
+            return _serve(config, args.port)
         events = parse_text(_read(args.file))
         offline = getattr(args, "offline", False) or not config.enrich.enabled
         planned = plan(events, config, None if offline else _enricher(config))

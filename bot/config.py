@@ -124,6 +124,10 @@ class Config:
                 return mapping.source_action
         return self.enrich.source_action
 
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
+
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
         for route in self.routes:
@@ -178,7 +182,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
-    _only(data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich"})
+    _only(data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich", "status"})
     slack = _table(data, "slack")
     _only(slack, "slack.", {"channel", "failure_mentions"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
@@ -189,6 +193,9 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
                 f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
                 "id (S…), 'here' or 'channel'"
             )
+    status = _table(data, "status")
+    _only(status, "status.", {"pipelines"})
+    watched = tuple(_str_list(status.get("pipelines", []), "status.pipelines"))
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -203,6 +210,9 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_api_url=api_url,
         pipelines=_pipelines(data.get("pipelines", [])),
         enrich=_enrich(_table(data, "enrich")),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        watched_pipelines=watched,
     )
 
 

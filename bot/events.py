@@ -31,7 +31,15 @@ from bot.model import (
     Status,
 )
 
-__all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text", "parse_time"]
+__all__ = [
+    "ParseError",
+    "describe_trigger",
+    "is_aws_notification",
+    "parse_payload",
+    "parse_status",
+    "parse_text",
+    "parse_time",
+]
 
 _SUMMARY_LIMIT = 2000
 
@@ -102,6 +110,8 @@ def parse_time(value: object) -> datetime | None:
     """
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, datetime):  # boto3 parses API timestamps itself
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         if isinstance(value, int | float):
             return datetime.fromtimestamp(float(value), tz=UTC)
@@ -489,9 +499,15 @@ def _list(value: object) -> list[Any]:
 
 
 def _trigger_text(trigger: Mapping[str, Any]) -> str:
-    kind = _str(trigger.get("trigger-type"))
-    who = _str(trigger.get("author-display-name") or trigger.get("author-id"))
-    detail = _str(trigger.get("trigger-detail"))
+    return describe_trigger(
+        _str(trigger.get("trigger-type")),
+        _str(trigger.get("trigger-detail")),
+        _str(trigger.get("author-display-name") or trigger.get("author-id")),
+    )
+
+
+def describe_trigger(kind: str, detail: str, who: str = "") -> str:
+    """Who or what started a pipeline execution: "StartPipelineExecution by alice", "Webhook"."""
     if kind == "StartPipelineExecution" and detail:
         who = detail.rsplit("/", 1)[-1]  # an IAM ARN: show the user or role session
     if kind and who:

@@ -1,21 +1,26 @@
 """The Lambda entry point: `bot.lambda_function.handler`.
 
 One routing decision: AWS notifications (SNS records, EventBridge events) go to the notification
-handler. Nothing here runs at import time beyond imports; clients are built on first use and
-kept for the life of the container.
+handler; everything else (Function URL requests from Slack, and Bolt's lazy-listener
+re-invocations of this same function) goes to Bolt. Nothing here runs at import time beyond
+imports; the app and clients are built on first use and kept for the life of the container.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Config, load_config
+from bot import aws
+from bot.config import Config, ConfigError, load_config
 from bot.events import is_aws_notification
 from bot.model import Enrich
 from bot.slack import Poster, make_poster
 from handlers import notifications
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 logging.getLogger().setLevel(logging.INFO)
 logger = logging.getLogger(__name__)
@@ -42,9 +47,35 @@ def _enrich() -> Enrich | None:
     return enricher_from_environment(config)
 
 
-def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+@cache
+def _slack_handler() -> SlackRequestHandler:
+    # Imported here: the notification door does not pay for Bolt.
+    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+    from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
+
+    from bot.app import create_app
+
+    class LazyInvoker(LambdaLazyListenerRunner):
+        """Bolt's re-invocation, through the shared client with short timeouts and retries."""
+
+        def start(self, *args: Any, **kwargs: Any) -> None:
+            if self.lambda_client is None:
+                self.lambda_client = aws.client("lambda")
+            super().start(*args, **kwargs)
+
+    slack = SlackRequestHandler(create_app(_config()))
+    slack.app.listener_runner.lazy_listener_runner = LazyInvoker(slack.logger)
+    return slack
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     if is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich())
-    logger.warning("not an AWS notification; keys: %s", sorted(event)[:10])
-    return {"statusCode": 400, "body": "deploybot: not an AWS notification"}
+    try:
+        slack = _slack_handler()
+    except ConfigError:
+        logger.exception("the Slack door is not configured")
+        return {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
+    response: dict[str, Any] = slack.handle(event, context)  # type: ignore[no-untyped-call]
+    return response

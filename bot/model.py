@@ -207,5 +207,87 @@ class Deployment:
         return max(0.0, (self.finished_at - self.started_at).total_seconds())
 
 
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One pipeline execution: how it went, what it shipped, who or what started it."""
+
+    execution_id: str
+    status: Status
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    commit: Commit | None = None
+    trigger: str = ""
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to the last update, once the execution is over."""
+        if not self.status.is_final or self.started_at is None or self.updated_at is None:
+            return None
+        return max(0.0, (self.updated_at - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class StageState:
+    """Where one stage of a pipeline stands; stages may hold different executions."""
+
+    name: str
+    status: Status | None = None  # None: the stage has never run
+    execution_id: str = ""
+    action: str = ""  # the action worth naming: the failed or running one
+    detail: str = ""  # its error message or summary
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStatus:
+    """A pipeline's latest execution, its stages and its recent history (newest first)."""
+
+    name: str
+    region: str = ""
+    latest: Execution | None = None
+    stages: tuple[StageState, ...] = ()
+    executions: tuple[Execution, ...] = ()
+    targets: tuple[tuple[str, str], ...] = ()  # (application, deployment group) it deploys to
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """A CodeDeploy deployment group and its deployments, newest first."""
+
+    application: str
+    group: str
+    region: str = ""
+    deployments: tuple[Deployment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwsProblem:
+    """Why an AWS read failed, in terms a reader can act on."""
+
+    kind: str  # "denied", "throttled", "timeout", "credentials" or "error"
+    action: str  # the IAM action of the failed call, e.g. "codepipeline:GetPipelineState"
+    message: str = ""  # what AWS said
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Every watched pipeline, the deployment groups no pipeline deploys to, what was unreadable."""
+
+    pipelines: tuple[PipelineStatus, ...] = ()
+    groups: tuple[GroupStatus, ...] = ()
+    problems: tuple[AwsProblem, ...] = ()
+    title: str = "Deployments"
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """A /deploy-status name that matches nothing, with the closest names that exist."""
+
+    name: str
+    suggestions: tuple[str, ...] = ()
+
+
+Lookup = StatusReport | PipelineStatus | GroupStatus | NotFound | AwsProblem
+
+
 # Adds what AWS knows to an event (commit, failure reason); never raises (bot/enrich.py).
 Enrich = Callable[[Deployment], Deployment]

@@ -45,12 +45,19 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     return [json.dumps(block)]
 
 
+def render_blocks(blocks: list[dict[str, Any]]) -> str:
+    """Blocks as terminal text, one paragraph per block."""
+    lines: list[str] = []
+    for block in blocks:
+        lines.extend(_block_lines(block))
+        lines.append("")
+    return "\n".join(lines)
+
+
 def preview(message: dict[str, Any]) -> str:
     """What a reader would see, roughly, in plain text."""
     lines = [f"to {message.get('channel', '(webhook channel)')}", ""]
-    for block in message.get("blocks", []):
-        lines.extend(_block_lines(block))
-        lines.append("")
+    lines.append(render_blocks(message.get("blocks", [])))
     lines.append(f"notification text: {_readable(str(message.get('text', '')))}")
     lines.append(f"Block Kit Builder: {builder_url(message)}")
     return "\n".join(lines)

@@ -86,30 +86,40 @@ class WebApiPoster:
 
 
 class WebhookPoster:
-    """Posts through an incoming webhook (its channel is fixed when the webhook is made)."""
+    """Posts through an incoming webhook or an interaction's `response_url`.
 
-    def __init__(self, client: WebhookClient) -> None:
+    An incoming webhook's channel is fixed when the webhook is made; a `response_url` also
+    takes `response_type`, `replace_original` and `delete_original` from the message.
+    """
+
+    def __init__(self, client: WebhookClient, what: str = "incoming webhook") -> None:
         self._client = client
+        self._what = what
 
     def post(self, message: dict[str, Any]) -> None:
         """Send text and blocks; if the blocks are rejected, the text alone; else raise."""
-        status, body = self._send(message.get("text"), message.get("blocks"))
+        status, body = self._send(message, message.get("blocks"))
         if status != 200 and body.strip() in _BLOCK_ERRORS:
             logger.warning("Slack rejected the blocks (%s); posting the text alone", body)
-            status, body = self._send(message.get("text"), None)
+            status, body = self._send(message, None)
         if status != 200:
-            raise DeliveryError(f"incoming webhook answered {status}: {body[:200]}")
+            raise DeliveryError(f"{self._what} answered {status}: {body[:200]}")
 
-    def _send(self, text: object, blocks: object) -> tuple[int, str]:
+    def _send(self, message: dict[str, Any], blocks: object) -> tuple[int, str]:
+        text = message.get("text")
+        response_type = message.get("response_type")
         try:
             response = self._client.send(
                 text=text if isinstance(text, str) else None,
                 blocks=blocks if isinstance(blocks, list) else None,
+                response_type=response_type if isinstance(response_type, str) else None,
+                replace_original=message.get("replace_original"),
+                delete_original=message.get("delete_original"),
                 unfurl_links=False,
                 unfurl_media=False,
             )
         except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"incoming webhook failed: {exc}") from exc
+            raise DeliveryError(f"{self._what} failed: {exc}") from exc
         return response.status_code, str(response.body)
 
 
@@ -124,3 +134,11 @@ def make_poster(config: Config) -> Poster:
             )
         )
     raise ConfigError("set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to post to Slack")
+
+
+def make_responder(response_url: str) -> Poster:
+    """A poster for an interaction's `response_url`, with the same retries as every post."""
+    return WebhookPoster(
+        WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()),
+        "response_url",
+    )

@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.fake_slack import FakeSlack
+from bot import aws, lambda_function
+from tests.fake_lambda import FakeLambda
+from tests.fake_slack import TOKEN, FakeSlack
+from tests.slack_requests import SECRET
+
+if TYPE_CHECKING:
+    from tests.aws_responses import Aws
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -41,8 +47,60 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_containers() -> Iterator[None]:
+    """Each test starts a cold container: no cached config, Slack app or AWS client."""
+    caches = (aws.client, lambda_function._config, lambda_function._poster)
+    for cached in (*caches, lambda_function._slack_handler):
+        cached.cache_clear()
+    yield
+    for cached in (*caches, lambda_function._slack_handler):
+        cached.cache_clear()
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     fake = FakeSlack.start()
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def fake_lambda() -> Iterator[FakeLambda]:
+    fake = FakeLambda.start()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda) -> FakeLambda:
+    """Fake credentials and region; Lambda invokes go to the local stand-in."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", fake_lambda.url)
+    return fake_lambda
+
+
+@pytest.fixture
+def slack_env(monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack) -> FakeSlack:
+    """The Lambda's Slack settings, aimed at the fake Slack."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    return fake_slack
+
+
+@pytest.fixture
+def stubs(aws_env: FakeLambda, slack_env: FakeSlack) -> Iterator[Aws]:
+    """Stubber on the real shared CodePipeline and CodeDeploy clients."""
+    from tests.aws_responses import Aws  # it loads fixtures through this module
+
+    stubs = Aws()
+    with stubs.pipeline, stubs.deploy:
+        yield stubs

@@ -1,0 +1,65 @@
+"""The Bolt app factory: one `App` per container, built from a `Config`, with no network call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+from bot.config import Config, ConfigError
+from bot.slack import make_web_client
+from handlers import deploy_status, links, retries
+
+
+def create_app(
+    config: Config, client: WebClient | None = None, *, socket_mode: bool = False
+) -> App:
+    """The Slack app with every handler registered.
+
+    `client` is the Web API client listeners use (default: the configured token and API URL).
+    In Socket Mode no HTTP request reaches the app, so no signing secret is needed; otherwise
+    an empty secret would accept requests signed with an empty key, so it is refused.
+    """
+    if not socket_mode and not config.slack_signing_secret:
+        raise ConfigError("set SLACK_SIGNING_SECRET: Slack's requests cannot be checked without it")
+    web = client if client is not None else make_web_client(config)
+    bot_token = web.token or config.slack_bot_token or None
+
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        # With a token on the app's client, Bolt calls auth.test on the first request: a Slack
+        # round trip on every cold start. The workspace is known, so authorize from config.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token
+        )
+
+    app = App(
+        name="deploybot",  # without a name, Bolt inspects the call stack: slow on a cold start
+        signing_secret=config.slack_signing_secret,
+        client=WebClient(
+            base_url=web.base_url,
+            timeout=web.timeout,
+            retry_handlers=web.retry_handlers,
+            logger=web.logger,
+        ),
+        authorize=authorize,
+        process_before_response=True,  # on Lambda nothing runs after the response is sent
+        token_verification_enabled=False,
+    )
+    app.middleware(_with_config(config))
+    for module in (retries, links, deploy_status):
+        module.register(app)
+    return app
+
+
+def _with_config(config: Config) -> Callable[[BoltContext, Callable[[], None]], None]:
+    """Middleware that hands listeners the config (lazy listeners get a fresh context)."""
+
+    def attach_config(context: BoltContext, next_: Callable[[], None]) -> None:
+        context["deploybot_config"] = config
+        next_()
+
+    return attach_config

@@ -1,0 +1,416 @@
+"""What /deploy-status looks up: AWS reads at the edge, pure parsers from responses to the model.
+
+The `parse_*` functions are pure (API response dicts in, model out) and take the region they
+cannot know. `look_up` does the reads through the shared clients of `bot.aws`; any AWS failure
+becomes an `AwsProblem` that names the IAM action to grant, never an exception for the caller.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from bot import aws
+from bot.commits import build_commit, parse_revision_summary
+from bot.config import Config
+from bot.events import describe_trigger, parse_status, parse_time
+from bot.model import (
+    AwsProblem,
+    Commit,
+    Deployment,
+    ErrorInfo,
+    Execution,
+    GroupStatus,
+    Lookup,
+    NotFound,
+    PipelineStatus,
+    Scope,
+    Source,
+    StageState,
+    Status,
+    StatusReport,
+)
+
+HISTORY = 5  # executions or deployments in a detailed answer
+SUGGESTIONS = 5
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    }
+)
+_THROTTLED = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+# --- pure parsers ----------------------------------------------------------------------------
+
+
+def parse_source_commit(revisions: Sequence[Mapping[str, Any]]) -> Commit | None:
+    """The commit of an execution's first source revision (`sourceRevisions[]`), if any."""
+    for revision in revisions:
+        sha = _str(revision.get("revisionId"))
+        if not sha:
+            continue
+        provider, message = parse_revision_summary(_str(revision.get("revisionSummary")))
+        return build_commit(
+            sha=sha,
+            message=message,
+            provider=provider,
+            commit_url=_str(revision.get("revisionUrl")),
+        )
+    return None
+
+
+def parse_execution(summary: Mapping[str, Any]) -> Execution:
+    """One `list_pipeline_executions` summary."""
+    trigger = _map(summary.get("trigger"))
+    return Execution(
+        execution_id=_str(summary.get("pipelineExecutionId")),
+        status=parse_status(summary.get("status")),
+        started_at=parse_time(summary.get("startTime")),
+        updated_at=parse_time(summary.get("lastUpdateTime")),
+        commit=parse_source_commit(
+            [_map(r) for r in _list(summary.get("sourceRevisions"))],
+        ),
+        trigger=describe_trigger(
+            _str(trigger.get("triggerType")), _str(trigger.get("triggerDetail"))
+        ),
+    )
+
+
+def parse_stages(state: Mapping[str, Any]) -> tuple[StageState, ...]:
+    """Each stage of a `get_pipeline_state` response, naming its failed or running action."""
+    stages = []
+    for stage in map(_map, _list(state.get("stageStates"))):
+        latest = _map(stage.get("latestExecution"))
+        action, detail = "", ""
+        for wanted in (Status.FAILED, Status.IN_PROGRESS):
+            for item in map(_map, _list(stage.get("actionStates"))):
+                execution = _map(item.get("latestExecution"))
+                if parse_status(execution.get("status")) is wanted:
+                    action = _str(item.get("actionName"))
+                    error = _map(execution.get("errorDetails"))
+                    detail = _str(error.get("message")) or _str(execution.get("summary"))
+                    break
+            if action:
+                break
+        stages.append(
+            StageState(
+                name=_str(stage.get("stageName")),
+                status=parse_status(latest.get("status")) if latest else None,
+                execution_id=_str(latest.get("pipelineExecutionId")),
+                action=action,
+                detail=parse_revision_summary(detail)[1],
+            )
+        )
+    return tuple(stages)
+
+
+def parse_targets(pipeline: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(application, deployment group) of every CodeDeploy action in a `get_pipeline` response."""
+    targets = []
+    for stage in map(_map, _list(_map(pipeline.get("pipeline")).get("stages"))):
+        for action in map(_map, _list(stage.get("actions"))):
+            config = _map(action.get("configuration"))
+            application = _str(config.get("ApplicationName"))
+            group = _str(config.get("DeploymentGroupName"))
+            if application and group and (application, group) not in targets:
+                targets.append((application, group))
+    return tuple(targets)
+
+
+def _github_commit(revision: Mapping[str, Any]) -> Commit | None:
+    github = _map(revision.get("gitHubLocation"))
+    sha = _str(github.get("commitId"))
+    if not sha:
+        return None
+    return build_commit(sha=sha, repository=_str(github.get("repository")), provider="GitHub")
+
+
+def parse_last_deployment(group: Mapping[str, Any], region: str) -> Deployment | None:
+    """The last attempted deployment of a `batch_get_deployment_groups` entry, if any."""
+    last = _map(group.get("lastAttemptedDeployment"))
+    if not last.get("deploymentId"):
+        return None
+    return Deployment(
+        source=Source.CODEDEPLOY,
+        scope=Scope.DEPLOYMENT,
+        status=parse_status(last.get("status")),
+        raw_status=_str(last.get("status")),
+        region=region,
+        application=_str(group.get("applicationName")),
+        deployment_group=_str(group.get("deploymentGroupName")),
+        deployment_id=_str(last.get("deploymentId")),
+        started_at=parse_time(last.get("createTime")),
+        finished_at=parse_time(last.get("endTime")),
+    )
+
+
+def parse_deployment(info: Mapping[str, Any], region: str) -> Deployment:
+    """One `batch_get_deployments` entry."""
+    error = _map(info.get("errorInformation"))
+    code, message = _str(error.get("code")), _str(error.get("message"))
+    return Deployment(
+        source=Source.CODEDEPLOY,
+        scope=Scope.DEPLOYMENT,
+        status=parse_status(info.get("status")),
+        raw_status=_str(info.get("status")),
+        region=region,
+        application=_str(info.get("applicationName")),
+        deployment_group=_str(info.get("deploymentGroupName")),
+        deployment_id=_str(info.get("deploymentId")),
+        started_at=parse_time(info.get("createTime")),
+        finished_at=parse_time(info.get("completeTime")),
+        commit=_github_commit(_map(info.get("revision"))),
+        trigger=_str(info.get("creator")),
+        error=ErrorInfo(code, message) if code or message else None,
+    )
+
+
+def closest(name: str, candidates: Sequence[str]) -> tuple[str, ...]:
+    """The names most like `name`: case-insensitive prefix or substring hits, then difflib's."""
+    lowered = {c.lower(): c for c in candidates}
+    key = name.lower()
+    hits = [c for c in candidates if key and key in c.lower()]
+    fuzzy = difflib.get_close_matches(key, list(lowered), n=SUGGESTIONS, cutoff=0.5)
+    ordered = dict.fromkeys([*hits, *(lowered[f] for f in fuzzy)])
+    return tuple(ordered)[:SUGGESTIONS]
+
+
+def describe_failure(exc: BaseException, service: str, operation: str) -> AwsProblem:
+    """Turn a botocore exception into what went wrong and which IAM action it needed."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    action = f"{service}:{operation}"
+    if isinstance(exc, ClientError):
+        error = _map(exc.response.get("Error"))
+        code, message = _str(error.get("Code")), _str(error.get("Message"))
+        if code in _DENIED:
+            return AwsProblem("denied", action, message)
+        if code in _THROTTLED:
+            return AwsProblem("throttled", action, message)
+        return AwsProblem("error", action, f"{code}: {message}" if code else message)
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        return AwsProblem("timeout", action, str(exc))
+    if isinstance(exc, NoCredentialsError):
+        return AwsProblem("credentials", action, str(exc))
+    if isinstance(exc, ConnectionError):
+        return AwsProblem("timeout", action, str(exc))
+    return AwsProblem("error", action, str(exc))
+
+
+# --- AWS reads -------------------------------------------------------------------------------
+
+
+class Unavailable(Exception):
+    """An AWS read failed; `problem` says how."""
+
+    def __init__(self, problem: AwsProblem) -> None:
+        super().__init__(f"{problem.kind}: {problem.action}")
+        self.problem = problem
+
+
+def _operation(method: str) -> str:
+    return "".join(part.title() for part in method.split("_"))
+
+
+def _call(service: str, method: str, **params: Any) -> Mapping[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response: Mapping[str, Any] = getattr(aws.client(service), method)(**params)
+    except (BotoCoreError, ClientError) as exc:
+        raise Unavailable(describe_failure(exc, service, _operation(method))) from exc
+    return response
+
+
+def _pages(service: str, method: str, key: str, **params: Any) -> Iterator[Any]:
+    token = ""
+    while True:
+        page = _call(service, method, **params, **({"nextToken": token} if token else {}))
+        yield from _list(page.get(key))
+        token = _str(page.get("nextToken"))
+        if not token:
+            return
+
+
+def _region() -> str:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return str(aws.client("codepipeline").meta.region_name or "")
+    except BotoCoreError as exc:  # no region configured, or a broken profile
+        raise Unavailable(describe_failure(exc, "codepipeline", "ListPipelines")) from exc
+
+
+def _pipeline_names(config: Config) -> list[str]:
+    if config.watched_pipelines:
+        return list(config.watched_pipelines)
+    return [
+        _str(_map(p).get("name")) for p in _pages("codepipeline", "list_pipelines", "pipelines")
+    ]
+
+
+def _latest(name: str, count: int) -> tuple[Execution, ...]:
+    response = _call(
+        "codepipeline", "list_pipeline_executions", pipelineName=name, maxResults=count
+    )
+    return tuple(
+        parse_execution(_map(s)) for s in _list(response.get("pipelineExecutionSummaries"))
+    )
+
+
+def _summary(name: str, region: str) -> PipelineStatus:
+    targets = parse_targets(_call("codepipeline", "get_pipeline", name=name))
+    executions = _latest(name, 1)
+    return PipelineStatus(
+        name=name,
+        region=region,
+        latest=executions[0] if executions else None,
+        targets=targets,
+    )
+
+
+def _detail(name: str, region: str) -> PipelineStatus:
+    stages = parse_stages(_call("codepipeline", "get_pipeline_state", name=name))
+    executions = _latest(name, HISTORY)
+    return PipelineStatus(
+        name=name,
+        region=region,
+        latest=executions[0] if executions else None,
+        stages=stages,
+        executions=executions,
+    )
+
+
+def _groups_by_application() -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for application in _pages("codedeploy", "list_applications", "applications"):
+        groups[application] = list(
+            _pages(
+                "codedeploy",
+                "list_deployment_groups",
+                "deploymentGroups",
+                applicationName=application,
+            )
+        )
+    return groups
+
+
+def _group_summaries(application: str, names: Sequence[str], region: str) -> list[GroupStatus]:
+    # batch_get_deployment_groups takes at most 100 names; nobody shows more in one answer.
+    response = _call(
+        "codedeploy",
+        "batch_get_deployment_groups",
+        applicationName=application,
+        deploymentGroupNames=list(names[:100]),
+    )
+    summaries = []
+    for info in map(_map, _list(response.get("deploymentGroupsInfo"))):
+        last = parse_last_deployment(info, region)
+        summaries.append(
+            GroupStatus(
+                application=application,
+                group=_str(info.get("deploymentGroupName")),
+                region=region,
+                deployments=(last,) if last else (),
+            )
+        )
+    return summaries
+
+
+def _group_detail(application: str, group: str, region: str) -> GroupStatus:
+    response = _call(
+        "codedeploy", "list_deployments", applicationName=application, deploymentGroupName=group
+    )
+    ids = [_str(i) for i in _list(response.get("deployments"))][:HISTORY]
+    deployments: list[Deployment] = []
+    if ids:
+        infos = _call("codedeploy", "batch_get_deployments", deploymentIds=ids)
+        deployments = [
+            parse_deployment(_map(i), region) for i in _list(infos.get("deploymentsInfo"))
+        ]
+        deployments.sort(
+            key=lambda d: d.started_at.timestamp() if d.started_at else 0, reverse=True
+        )
+    return GroupStatus(application, group, region, tuple(deployments))
+
+
+def _overview(config: Config, region: str) -> StatusReport:
+    pipelines = tuple(_summary(name, region) for name in _pipeline_names(config))
+    covered = {target for pipeline in pipelines for target in pipeline.targets}
+    groups: list[GroupStatus] = []
+    problems: list[AwsProblem] = []
+    try:
+        for application, names in _groups_by_application().items():
+            unpiped = [n for n in names if (application, n) not in covered]
+            if unpiped:
+                groups.extend(_group_summaries(application, unpiped, region))
+    except Unavailable as exc:
+        # The pipelines are still worth showing; the answer says what is missing and why.
+        problems.append(exc.problem)
+    return StatusReport(pipelines=pipelines, groups=tuple(groups), problems=tuple(problems))
+
+
+def _named(name: str, config: Config, region: str) -> Lookup:
+    pipelines = _pipeline_names(config)
+    exact = [p for p in pipelines if p == name] or [
+        p for p in pipelines if p.lower() == name.lower()
+    ]
+    if len(exact) == 1:
+        return _detail(exact[0], region)
+    groups = _groups_by_application()
+    key = name.lower()
+    for application, names in groups.items():
+        if application.lower() == key and names:
+            return StatusReport(
+                groups=tuple(_group_summaries(application, names, region)),
+                title=f"Application {application}",
+            )
+    matches = [
+        (application, group)
+        for application, names in groups.items()
+        for group in names
+        if key in (group.lower(), f"{application}/{group}".lower())
+    ]
+    if len(matches) == 1:
+        return _group_detail(*matches[0], region)
+    candidates = [
+        *pipelines,
+        *groups,
+        *(f"{application}/{group}" for application, names in groups.items() for group in names),
+    ]
+    return NotFound(name, closest(name, candidates))
+
+
+def look_up(query: str, config: Config) -> Lookup:
+    """The answer to `/deploy-status [query]`: an overview, one thing in detail, or why not."""
+    try:
+        region = _region()
+        name = query.strip()
+        return _named(name, config, region) if name else _overview(config, region)
+    except Unavailable as exc:
+        return exc.problem

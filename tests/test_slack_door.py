@@ -1,0 +1,330 @@
+"""End to end through `bot.lambda_function.handler`: signed Function URL requests from Slack,
+the lazy re-invocation replayed from the local Lambda stand-in, AWS checked with Stubber, and
+answers arriving at the fake Slack's response_url."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from blocks import ids
+from bot.lambda_function import handler
+from tests import aws_responses as r
+from tests.aws_responses import Aws
+from tests.blockkit import violations
+from tests.conftest import load_sample
+from tests.fake_lambda import FakeLambda
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import (
+    FUNCTION_ARN,
+    LambdaContext,
+    block_actions,
+    function_url_event,
+    slash_command,
+)
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def _invoke(event: dict[str, Any]) -> dict[str, Any]:
+    return handler(event, LambdaContext())
+
+
+def _replay_lazy(fake_lambda: FakeLambda) -> None:
+    """Do what AWS does with Bolt's asynchronous invoke: run the function on its payload."""
+    for invocation in fake_lambda.invocations:
+        assert _invoke(invocation.payload)["statusCode"] == 200
+
+
+def _answers(fake_slack: FakeSlack) -> list[dict[str, Any]]:
+    answers = [dict(a) for a in fake_slack.calls_to("response_url")]
+    for answer in answers:
+        assert answer.pop("_ok") is True
+    return answers
+
+
+def _stub_overview(stubs: Aws) -> None:
+    source_only = copy.deepcopy(r.demo_pipeline())
+    source_only["pipeline"].update(name=r.PIPELINE, stages=source_only["pipeline"]["stages"][:1])
+    stubs.pipeline.add_response(
+        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}, {"name": r.DEMO_PIPELINE}]}, {}
+    )
+    stubs.pipeline.add_response("get_pipeline", source_only, {"name": r.PIPELINE})
+    latest = {"pipelineExecutionSummaries": r.executions()["pipelineExecutionSummaries"][:1]}
+    stubs.pipeline.add_response(
+        "list_pipeline_executions", latest, {"pipelineName": r.PIPELINE, "maxResults": 1}
+    )
+    stubs.pipeline.add_response("get_pipeline", r.demo_pipeline(), {"name": r.DEMO_PIPELINE})
+    demo_latest = {"pipelineExecutionSummaries": r.executions()["pipelineExecutionSummaries"][1:2]}
+    stubs.pipeline.add_response(
+        "list_pipeline_executions", demo_latest, {"pipelineName": r.DEMO_PIPELINE, "maxResults": 1}
+    )
+    stubs.deploy.add_response(
+        "list_applications", {"applications": ["CodePipelineDemoApplication", "legacy-app"]}, {}
+    )
+    stubs.deploy.add_response(
+        "list_deployment_groups",
+        {"deploymentGroups": ["CodePipelineDemoFleet"]},
+        {"applicationName": "CodePipelineDemoApplication"},
+    )
+    stubs.deploy.add_response(
+        "list_deployment_groups", {"deploymentGroups": ["prod"]}, {"applicationName": "legacy-app"}
+    )
+    stubs.deploy.add_response(
+        "batch_get_deployment_groups",
+        r.group_infos(),
+        {"applicationName": "legacy-app", "deploymentGroupNames": ["prod"]},
+    )
+
+
+def test_overview_is_acked_at_once_then_answered_privately(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack, snapshot_json: SnapshotAssertion
+) -> None:
+    # GIVEN two pipelines, one CodeDeploy group that a pipeline covers and one that none does
+    _stub_overview(stubs)
+    response_url = f"{slack_env.url}/commands/T000/1/secret"
+    # WHEN Slack sends a signed `/deploy-status`
+    ack = _invoke(function_url_event(slash_command("", response_url)))
+    # THEN the ack says it is looking, and no AWS call or Slack post happened yet
+    assert ack["statusCode"] == 200
+    assert json.loads(ack["body"]) == {
+        "text": ":mag: Looking up every pipeline…",
+        "response_type": "ephemeral",
+    }
+    assert stubs.calls == []
+    assert slack_env.calls == []
+    # AND the slow part was handed to an asynchronous invocation of this same function
+    [invocation] = aws_env.invocations
+    assert invocation.function == FUNCTION_ARN
+    assert invocation.invocation_type == "Event"
+    assert invocation.payload["headers"]["x-slack-bolt-lazy-only"] == "1"
+    # WHEN AWS runs that invocation
+    _replay_lazy(aws_env)
+    # THEN AWS was read exactly as stubbed and one private answer reached the response_url
+    stubs.done()
+    [answer] = _answers(slack_env)
+    assert answer["response_type"] == "ephemeral"
+    assert violations(answer) == []
+    assert answer == snapshot_json
+    # AND the cold start made no auth.test call
+    assert slack_env.calls_to("auth.test") == []
+
+
+def test_a_pipeline_name_answers_its_stages_and_history(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack, snapshot_json: SnapshotAssertion
+) -> None:
+    # GIVEN a pipeline whose stages hold a failed execution
+    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
+    stubs.pipeline.add_response(
+        "list_pipeline_executions", r.executions(), {"pipelineName": r.PIPELINE, "maxResults": 5}
+    )
+    # WHEN someone asks for it by name, in lower case
+    event = function_url_event(slash_command("sentinelawsmonitorci", f"{slack_env.url}/r/1"))
+    assert _invoke(event)["statusCode"] == 200
+    _replay_lazy(aws_env)
+    # THEN the answer details it, with the Share button carrying the query
+    stubs.done()
+    [answer] = _answers(slack_env)
+    assert violations(answer) == []
+    assert answer["blocks"][-1]["elements"][0]["value"] == "sentinelawsmonitorci"
+    assert answer == snapshot_json
+
+
+def test_an_unknown_name_answers_with_the_closest_ones(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN one pipeline and one CodeDeploy application
+    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.deploy.add_response("list_applications", {"applications": ["legacy-app"]}, {})
+    stubs.deploy.add_response(
+        "list_deployment_groups", {"deploymentGroups": ["prod"]}, {"applicationName": "legacy-app"}
+    )
+    # WHEN someone mistypes the pipeline's name
+    _invoke(function_url_event(slash_command("SentinelAwsMonitorCl", f"{slack_env.url}/r/1")))
+    _replay_lazy(aws_env)
+    # THEN the answer offers the real name and no Share button
+    stubs.done()
+    [answer] = _answers(slack_env)
+    assert "Did you mean `SentinelAwsMonitorCI`?" in answer["text"]
+    assert all(b["type"] != "actions" for b in answer["blocks"])
+
+
+def test_access_denied_says_which_iam_action_to_grant(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN a role without codepipeline:ListPipelines
+    stubs.pipeline.add_client_error(
+        "list_pipelines",
+        service_error_code="AccessDeniedException",
+        service_message="User: arn:aws:sts::123456789012:assumed-role/deploybot/x is not "
+        "authorized to perform: codepipeline:ListPipelines",
+        http_status_code=400,
+    )
+    # WHEN someone asks for the overview
+    _invoke(function_url_event(slash_command("", f"{slack_env.url}/r/1")))
+    _replay_lazy(aws_env)
+    # THEN the answer says AWS denied it and what to grant, instead of staying silent
+    stubs.done()
+    [answer] = _answers(slack_env)
+    text = answer["blocks"][0]["text"]["text"]
+    assert "AWS denied `codepipeline:ListPipelines`" in text
+    assert "Grant `codepipeline:ListPipelines`" in text
+
+
+def test_help_is_answered_in_the_ack_without_aws(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # WHEN someone asks for help
+    ack = _invoke(function_url_event(slash_command("help", f"{slack_env.url}/r/1")))
+    # THEN the usage comes back in the HTTP response, with nothing run lazily
+    body = json.loads(ack["body"])
+    assert body["response_type"] == "ephemeral"
+    assert "`/deploy-status NAME`" in body["blocks"][0]["text"]["text"]
+    assert aws_env.invocations == []
+    assert stubs.calls == []
+
+
+def test_share_posts_a_fresh_answer_for_everyone_and_drops_the_private_one(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN the private answer's Share button, for one pipeline
+    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
+    stubs.pipeline.add_response(
+        "list_pipeline_executions", r.executions(), {"pipelineName": r.PIPELINE, "maxResults": 5}
+    )
+    body = block_actions(
+        ids.SHARE_STATUS, f"{slack_env.url}/actions/1", value=r.PIPELINE, user_id="U0SHARER"
+    )
+    # WHEN it is clicked
+    ack = _invoke(function_url_event(body))
+    # THEN the click is acked at once and the lookup runs in the lazy invocation
+    assert ack["statusCode"] == 200
+    assert stubs.calls == []
+    _replay_lazy(aws_env)
+    stubs.done()
+    # AND the answer is posted in the channel, marked as shared, then the private copy deleted
+    shared, deleted = _answers(slack_env)
+    assert shared["response_type"] == "in_channel"
+    assert shared["replace_original"] is False
+    assert (
+        shared["blocks"][-1]["elements"][0]["text"] == "Shared by <@U0SHARER> with `/deploy-status`"
+    )
+    assert violations(shared) == []
+    assert deleted["delete_original"] is True
+
+
+@pytest.mark.parametrize(
+    "action_id",
+    [ids.LINK_COMMIT, ids.LINK_BRANCH, ids.LINK_SITE, ids.LINK_CONSOLE, ids.LINK_DETAILS],
+)
+def test_link_buttons_are_acknowledged(
+    action_id: str, stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # WHEN a link button is clicked
+    ack = _invoke(function_url_event(block_actions(action_id, f"{slack_env.url}/r/1")))
+    # THEN Slack gets a 200 (no warning icon) and nothing else happens
+    assert ack["statusCode"] == 200
+    assert aws_env.invocations == []
+    assert slack_env.calls == []
+
+
+def _tampered() -> dict[str, Any]:
+    event = function_url_event(slash_command("", "http://127.0.0.1:1/r"), encode=False)
+    event["body"] = event["body"].replace("text=", "text=prod")
+    return event
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(
+            lambda: function_url_event(slash_command("", "http://x/r"), secret=None), id="unsigned"
+        ),
+        pytest.param(
+            lambda: function_url_event(slash_command("", "http://x/r"), secret="wrong"),
+            id="wrong-secret",
+        ),
+        pytest.param(
+            lambda: function_url_event(
+                slash_command("", "http://x/r"), timestamp=int(time.time()) - 301
+            ),
+            id="stale",
+        ),
+        pytest.param(_tampered, id="tampered"),
+    ],
+)
+def test_requests_not_signed_by_slack_get_401(
+    event: Any, stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN a request that Slack did not sign, signed too long ago, or changed after signing
+    # WHEN it reaches the function
+    response = _invoke(event())
+    # THEN it is refused, with no AWS call, no lazy invocation and no Slack post
+    assert response["statusCode"] == 401
+    assert stubs.calls == []
+    assert aws_env.invocations == []
+    assert slack_env.calls == []
+
+
+def test_a_retried_events_api_request_is_acked_without_work(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN an Events API delivery that Slack retries after a timeout
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T000",
+            "api_app_id": "A0DEPLOYBOT",
+            "event": {"type": "app_mention", "user": "U0DEVELOP", "text": "hi", "ts": "1.2"},
+            "event_id": "Ev000001",
+            "event_time": 1700000000,
+        }
+    )
+    retry = {"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    event = function_url_event(body, content_type="application/json", headers=retry)
+    # WHEN it arrives
+    response = _invoke(event)
+    # THEN it gets a 200 and runs nothing
+    assert response["statusCode"] == 200
+    assert aws_env.invocations == []
+    assert slack_env.calls == []
+    # AND a retry that is not signed is still refused
+    event["headers"]["x-slack-signature"] = "v0=" + "0" * 64
+    assert _invoke(event)["statusCode"] == 401
+
+
+def test_aws_notifications_still_take_the_notification_door(
+    aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN a CodeDeploy trigger delivered by SNS
+    event = load_sample("codedeploy-trigger-failure.json")
+    # WHEN the function receives it
+    result = _invoke(event)
+    # THEN it is posted with chat.postMessage, and Bolt never saw it
+    assert result == {"posted": 1, "skipped": 0}
+    assert len(slack_env.posts) == 1
+    assert aws_env.invocations == []
+
+
+def test_without_a_signing_secret_the_slack_door_stays_shut(
+    monkeypatch: pytest.MonkeyPatch, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    # GIVEN a deployment that forgot SLACK_SIGNING_SECRET
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    # WHEN a signed request arrives
+    response = _invoke(function_url_event(slash_command("", f"{slack_env.url}/r")))
+    # THEN the function says the door is not configured and does nothing
+    assert response == {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
+    assert aws_env.invocations == []
+    assert slack_env.calls == []
