@@ -194,6 +194,19 @@ def test_help_is_answered_in_the_ack_without_aws(
     assert stubs.calls == []
 
 
+def test_the_bolt_app_is_built_once_per_container(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    from bot import lambda_function
+
+    # WHEN two requests reach the same warm container
+    for _ in range(2):
+        _invoke(function_url_event(slash_command("help", f"{slack_env.url}/r/1")))
+    # THEN the app and its handler were built for the first one only
+    assert lambda_function._slack_handler.cache_info().misses == 1
+    assert lambda_function._slack_handler.cache_info().hits == 1
+
+
 def test_share_posts_a_fresh_answer_for_everyone_and_drops_the_private_one(
     stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
 ) -> None:
