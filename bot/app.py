@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
+from bot import logs
 from bot.config import Config, ConfigError
 from bot.slack import make_web_client
 from handlers import deploy_status, links, retries
@@ -50,6 +52,7 @@ def create_app(
         token_verification_enabled=False,
     )
     app.middleware(_with_config(config))
+    app.middleware(_log_request_ids)
     for module in (retries, links, deploy_status):
         module.register(app)
     return app
@@ -63,3 +66,23 @@ def _with_config(config: Config) -> Callable[[BoltContext, Callable[[], None]], 
         next_()
 
     return attach_config
+
+
+def _log_request_ids(body: dict[str, Any], next_: Callable[[], None]) -> None:
+    """Name the Slack request (workspace, user, trigger, command or action) in every log line."""
+
+    def nested(key: str) -> str:
+        value = body.get(key)
+        return str(value.get("id", "")) if isinstance(value, dict) else ""
+
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else {}
+    action_id = str(first.get("action_id", "")) if isinstance(first, dict) else ""
+    logs.append_keys(
+        slack_team=str(body.get("team_id") or nested("team")),
+        slack_user=str(body.get("user_id") or nested("user")),
+        slack_trigger_id=str(body.get("trigger_id", "")),
+        slack_command=str(body.get("command", "")),
+        slack_action=action_id,
+    )
+    next_()

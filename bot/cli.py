@@ -12,6 +12,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.events import ParseError, parse_text
 from bot.model import Enrich
 from bot.preview import preview, render_blocks
+from bot.secrets import with_secrets
 from bot.slack import make_poster
 from handlers.notifications import deliver, plan
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config)
+        config = with_secrets(load_config(args.config))
         if args.command == "status":
             return _status(config, args.name, args.json)
         if args.command == "serve":

@@ -126,6 +126,10 @@ class Config:
 
     slack_signing_secret: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
+    # On AWS the secrets are not in the environment: these name where bot/secrets.py reads them.
+    slack_bot_token_parameter: str = ""  # SSM SecureString name
+    slack_signing_secret_parameter: str = ""  # SSM SecureString name
+    slack_secrets_id: str = ""  # Secrets Manager id of {"SLACK_BOT_TOKEN": ..., ...}
     watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
 
     def channel_for(self, event: Deployment) -> str:
@@ -212,6 +216,9 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         enrich=_enrich(_table(data, "enrich")),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
+        slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
+        slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
         watched_pipelines=watched,
     )
 

@@ -15,20 +15,22 @@ from typing import TYPE_CHECKING, Any
 from bot import aws
 from bot.config import Config, ConfigError, load_config
 from bot.events import is_aws_notification
+from bot.logs import configure_json_logs, start_invocation
 from bot.model import Enrich
+from bot.secrets import with_secrets
 from bot.slack import Poster, make_poster
 from handlers import notifications
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
-logging.getLogger().setLevel(logging.INFO)
+configure_json_logs()
 logger = logging.getLogger(__name__)
 
 
 @cache
 def _config() -> Config:
-    return load_config()
+    return with_secrets(load_config())
 
 
 @cache
@@ -70,6 +72,7 @@ def _slack_handler() -> SlackRequestHandler:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
+    start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
     if is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich())
     try:

@@ -73,6 +73,16 @@ def plan(
     return planned
 
 
+def _keys(event: Deployment) -> dict[str, str]:
+    """The ids a log line about this event carries as structured keys."""
+    return {
+        "deployment_id": event.deployment_id,
+        "pipeline": event.pipeline,
+        "pipeline_execution_id": event.execution_id,
+        "event_id": event.event_id,
+    }
+
+
 def _describe(event: Deployment) -> str:
     names = [event.pipeline, event.application, event.deployment_group, event.deployment_id]
     return f"{event.scope.value} {event.status.value} " + "/".join(n for n in names if n)
@@ -83,15 +93,22 @@ def deliver(planned: Iterable[Planned], poster: Poster) -> list[DeliveryError]:
     failures = []
     for item in planned:
         if item.message is None:
-            logger.info("skipped %s: %s", _describe(item.event), item.skip_reason)
+            logger.info(
+                "skipped %s: %s", _describe(item.event), item.skip_reason, extra=_keys(item.event)
+            )
             continue
         try:
             poster.post(item.message)
         except DeliveryError as exc:
-            logger.exception("could not post %s", _describe(item.event))
+            logger.exception("could not post %s", _describe(item.event), extra=_keys(item.event))
             failures.append(exc)
         else:
-            logger.info("posted %s to %s", _describe(item.event), item.message["channel"])
+            logger.info(
+                "posted %s to %s",
+                _describe(item.event),
+                item.message["channel"],
+                extra=_keys(item.event),
+            )
     return failures
 
 

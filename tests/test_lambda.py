@@ -91,3 +91,25 @@ def test_no_network_or_client_at_import() -> None:
     module = importlib.reload(lambda_function)
     assert module._config.cache_info().currsize == 0
     assert module._poster.cache_info().currsize == 0
+
+
+def test_logs_are_json_with_the_deployment_and_request_ids(
+    slack_env: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from bot import logs
+
+    # WHEN a notification is handled on Lambda
+    context = SimpleNamespace(aws_request_id="req-123")
+    with caplog.at_level(logging.INFO):
+        lambda_function.handler(load_sample("codedeploy-trigger-failure.json"), context)
+    # THEN the line about the post, as the Lambda's log handlers format it, is one JSON object
+    # carrying the ids as keys
+    [record] = [r for r in caplog.records if r.getMessage().startswith("posted")]
+    line = json.loads(logs._formatter.format(record))
+    assert line["service"] == "deploybot"
+    assert line["lambda_request_id"] == "req-123"
+    assert line["deployment_id"] == "d-MainDeployment"
+    assert line["event_id"] == "d29fdec1-9819-5ac0-b9c2-8502bc0284e5"

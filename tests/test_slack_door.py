@@ -194,6 +194,21 @@ def test_help_is_answered_in_the_ack_without_aws(
     assert stubs.calls == []
 
 
+def test_log_lines_name_the_slack_request(
+    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
+) -> None:
+    from bot import logs
+
+    # WHEN a slash command arrives
+    _invoke(function_url_event(slash_command("help", f"{slack_env.url}/r/1")))
+    # THEN every log line of this invocation carries the Slack request's ids
+    keys = logs._formatter.get_current_keys()
+    assert keys["slack_team"] == "T000"
+    assert keys["slack_user"] == "U0DEVELOP"
+    assert keys["slack_trigger_id"] == "1.2.3"
+    assert keys["slack_command"] == "/deploy-status"
+
+
 def test_the_bolt_app_is_built_once_per_container(
     stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
 ) -> None:
