@@ -63,7 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("name", nargs="?", default="", help="a pipeline, application or group")
     status.add_argument("--json", action="store_true", help="print the Block Kit message")
     status.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
+    check = commands.add_parser("check", help="check the config, Slack and AWS access")
+    check.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
     return parser
+
+
+def _check(config: Config) -> int:
+    """Print the checklist; exit 1 when something needs fixing."""
+    from bot import aws
+    from bot.check import Check, check_aws, check_signing_secret, check_slack, format_checklist
+    from bot.slack import make_web_client
+
+    checks = [Check("config", True, "valid")]
+    checks.extend(check_slack(config, make_web_client(config)))
+    checks.append(check_signing_secret(config))
+    reason = aws.unavailable_reason()
+    if reason:
+        checks.append(Check("AWS", False, reason, "configure AWS credentials and a region"))
+    else:
+        checks.extend(check_aws(config, aws.client("codepipeline"), aws.client("codedeploy")))
+    print(format_checklist(checks))
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_PROBLEM
 
 
 def _status(config: Config, name: str, as_json: bool) -> int:
@@ -106,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         config = with_secrets(load_config(args.config))
         if args.command == "status":
             return _status(config, args.name, args.json)
+        if args.command == "check":
+            return _check(config)
         if args.command == "serve":
             return _serve(config, args.port)
         events = parse_text(_read(args.file))

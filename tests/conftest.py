@@ -50,7 +50,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_containers() -> Iterator[None]:
     """Each test starts a cold container: no cached config, Slack app or AWS client."""
-    caches = (aws.client, lambda_function._config, lambda_function._poster, lambda_function._enrich)
+    caches = (
+        aws.client,
+        aws._session,
+        aws.unavailable_reason,
+        lambda_function._config,
+        lambda_function._poster,
+        lambda_function._enrich,
+    )
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()
     yield

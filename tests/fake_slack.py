@@ -39,6 +39,9 @@ class FakeSlack:
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # What auth.test reports in x-oauth-scopes, and the workspace's channels by id.
+    scopes: str = "chat:write,chat:write.public,commands,channels:read,groups:read"
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -156,7 +159,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
                 return
             args["_ok"] = True
-            self._reply(200, _answer(fake, method, args))
+            headers = {"x-oauth-scopes": fake.scopes} if method == "auth.test" else None
+            self._reply(200, _answer(fake, method, args), headers)
 
     return Handler
 
@@ -166,5 +170,18 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
     if method in ("chat.postMessage", "chat.update"):
         return {"ok": True, "channel": args.get("channel", "C000"), "ts": args.get("ts", ts)}
     if method == "auth.test":
-        return {"ok": True, "user_id": "UBOT", "team_id": "T000", "bot_id": "B000"}
+        return {
+            "ok": True,
+            "user_id": "UBOT",
+            "team": "Example",
+            "team_id": "T000",
+            "bot_id": "B000",
+        }
+    if method == "conversations.info":
+        info = fake.channels.get(args.get("channel", ""))
+        return (
+            {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}
+        )
+    if method == "conversations.list":
+        return {"ok": True, "channels": list(fake.channels.values()), "response_metadata": {}}
     return {"ok": True, "ts": ts}
