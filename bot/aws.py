@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from bot.model import AwsProblem
+
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
 MAX_ATTEMPTS = 3
@@ -50,3 +52,48 @@ def unavailable_reason() -> str:
     if session.get_credentials() is None:
         return "no AWS credentials were found"
     return ""
+
+
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    }
+)
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
+
+
+def describe_failure(exc: BaseException, service: str, operation: str) -> AwsProblem:
+    """Turn a botocore exception into what went wrong and which IAM action it needed."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    action = f"{service}:{operation}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error") or {}
+        code, message = str(error.get("Code") or ""), str(error.get("Message") or "")
+        if code in _DENIED:
+            return AwsProblem("denied", action, message, code)
+        if code in _THROTTLED:
+            return AwsProblem("throttled", action, message, code)
+        return AwsProblem("error", action, f"{code}: {message}" if code else message, code)
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | ConnectionError):
+        return AwsProblem("timeout", action, str(exc))
+    if isinstance(exc, NoCredentialsError):
+        return AwsProblem("credentials", action, str(exc))
+    return AwsProblem("error", action, str(exc))

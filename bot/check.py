@@ -166,15 +166,19 @@ def _attempt(label: str, action: str, call: Callable[..., Any], **params: Any) -
     """Make one read call; a refusal names the IAM action to grant."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from bot.aws import describe_failure
+
     try:
         call(**params)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        fix = f"grant {action} to deploybot's role" if "AccessDenied" in code else ""
-        return Check(label, False, f"{code}: {error.get('Message', '')}", fix)
-    except BotoCoreError as exc:
-        return Check(label, False, f"AWS unreachable: {exc}", "check credentials and region")
+    except (ClientError, BotoCoreError) as exc:
+        service, operation = action.split(":")
+        problem = describe_failure(exc, service, operation)
+        fix = {
+            "denied": f"grant {action} to deploybot's role",
+            "credentials": "configure AWS credentials",
+            "timeout": "check the network path to AWS and the region",
+        }.get(problem.kind, "")
+        return Check(label, False, problem.message or problem.reason, fix)
     return Check(label, True, "readable" if params else "permitted")
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bot import aws, lookups
 from bot.config import Config
@@ -33,16 +33,6 @@ PAGE_SIZE = 100  # list_action_executions' maximum
 LIST_PIPELINES_PAGE_SIZE = 1000
 LIST_PIPELINES_PAGES = 5
 POOL_SIZE = 8
-_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-_THROTTLED = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-    }
-)
 # Creators of deployments that no pipeline action started (aws-facts.md §5).
 _NOT_PIPELINE_CREATORS = frozenset(
     {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
@@ -57,28 +47,14 @@ class LookupFailed(Exception):
         self.reason = reason
 
 
-def _client_error_reason(exc: ClientError, service: str) -> str:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    action = f"{service}:{exc.operation_name}"
-    if code in _ACCESS_DENIED:
-        return f"access denied to {action}"
-    if code in _THROTTLED:
-        return f"throttled by AWS ({action})"
-    return f"{code or 'error'} from {action}"
-
-
 def _call(client: Any, operation: str, **params: Any) -> Any:
     """Call one AWS API operation; any failure becomes LookupFailed with a readable reason."""
     try:
         return getattr(client, operation)(**params)
-    except ClientError as exc:
-        raise LookupFailed(
-            _client_error_reason(exc, client.meta.service_model.service_name)
-        ) from exc
-    except NoCredentialsError as exc:
-        raise LookupFailed("no AWS credentials") from exc
-    except BotoCoreError as exc:  # connect or read timeout, unreachable endpoint, ...
-        raise LookupFailed(f"AWS did not answer ({type(exc).__name__})") from exc
+    except (ClientError, BotoCoreError) as exc:
+        service = client.meta.service_model.service_name
+        api = client.meta.method_to_api_mapping.get(operation, operation)
+        raise LookupFailed(aws.describe_failure(exc, service, api).reason) from exc
 
 
 def wants_lookup(event: Deployment) -> bool:

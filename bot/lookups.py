@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.coerce import as_map, as_str, mappings
 from bot.commits import build_commit, parse_revision_summary
 from bot.events import parse_status
 from bot.model import Commit, ErrorInfo, FailedAction, FailureDetail, RollbackInfo, Status
@@ -24,18 +25,6 @@ _GITHUB_PATH = re.compile(r"^/(?:repos/)?([^/]+/[^/]+)/")
 _CODECOMMIT_PATH = re.compile(r"/codecommit/repositories/([^/]+)")
 
 Response = Mapping[str, Any]
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _items(value: object) -> Iterable[Mapping[str, Any]]:
-    return (item for item in value if isinstance(item, Mapping)) if isinstance(value, list) else ()
 
 
 # --- pipeline definitions (get_pipeline) ------------------------------------------------------
@@ -74,49 +63,51 @@ class PipelineInfo:
 
 def _repository(provider: str, configuration: Mapping[str, Any]) -> str:
     if configuration.get("FullRepositoryId"):
-        return _str(configuration.get("FullRepositoryId"))
+        return as_str(configuration.get("FullRepositoryId"))
     if provider == "GitHub" and configuration.get("Owner") and configuration.get("Repo"):
-        return f"{_str(configuration.get('Owner'))}/{_str(configuration.get('Repo'))}"
-    return _str(configuration.get("RepositoryName"))
+        return f"{as_str(configuration.get('Owner'))}/{as_str(configuration.get('Repo'))}"
+    return as_str(configuration.get("RepositoryName"))
 
 
 def parse_pipeline(response: Response) -> PipelineInfo:
     """Deploy targets and source actions of a `get_pipeline` response."""
-    pipeline = _map(response.get("pipeline"))
+    pipeline = as_map(response.get("pipeline"))
     targets: list[tuple[str, str]] = []
     sources: list[SourceAction] = []
-    for stage in _items(pipeline.get("stages")):
-        for action in _items(stage.get("actions")):
-            kind = _map(action.get("actionTypeId"))
-            provider = _str(kind.get("provider"))
-            configuration = _map(action.get("configuration"))
+    for stage in mappings(pipeline.get("stages")):
+        for action in mappings(stage.get("actions")):
+            kind = as_map(action.get("actionTypeId"))
+            provider = as_str(kind.get("provider"))
+            configuration = as_map(action.get("configuration"))
             if kind.get("category") == "Deploy" and provider in DEPLOY_PROVIDERS:
                 targets.append(
                     (
-                        _str(configuration.get("ApplicationName")),
-                        _str(configuration.get("DeploymentGroupName")),
+                        as_str(configuration.get("ApplicationName")),
+                        as_str(configuration.get("DeploymentGroupName")),
                     )
                 )
             elif kind.get("category") == "Source":
                 sources.append(
                     SourceAction(
-                        name=_str(action.get("name")),
+                        name=as_str(action.get("name")),
                         provider=provider,
                         artifacts=tuple(
-                            _str(a.get("name")) for a in _items(action.get("outputArtifacts"))
+                            as_str(a.get("name")) for a in mappings(action.get("outputArtifacts"))
                         ),
                         repository=_repository(provider, configuration),
-                        branch=_str(configuration.get("BranchName") or configuration.get("Branch")),
+                        branch=as_str(
+                            configuration.get("BranchName") or configuration.get("Branch")
+                        ),
                     )
                 )
     return PipelineInfo(
-        name=_str(pipeline.get("name")), deploy_targets=tuple(targets), sources=tuple(sources)
+        name=as_str(pipeline.get("name")), deploy_targets=tuple(targets), sources=tuple(sources)
     )
 
 
 def pipeline_names(response: Response) -> list[str]:
     """The pipeline names of one `list_pipelines` page."""
-    return [_str(p.get("name")) for p in _items(response.get("pipelines")) if p.get("name")]
+    return [as_str(p.get("name")) for p in mappings(response.get("pipelines")) if p.get("name")]
 
 
 # --- action executions (list_action_executions) -----------------------------------------------
@@ -134,12 +125,12 @@ class ActionRun:
 def find_deployment_action(details: Iterable[Response], deployment_id: str) -> ActionRun | None:
     """The action execution whose external execution id is `deployment_id`, if listed."""
     for detail in details:
-        result = _map(_map(detail.get("output")).get("executionResult"))
+        result = as_map(as_map(detail.get("output")).get("executionResult"))
         if deployment_id and result.get("externalExecutionId") == deployment_id:
             return ActionRun(
-                pipeline_execution_id=_str(detail.get("pipelineExecutionId")),
-                stage=_str(detail.get("stageName")),
-                action=_str(detail.get("actionName")),
+                pipeline_execution_id=as_str(detail.get("pipelineExecutionId")),
+                stage=as_str(detail.get("stageName")),
+                action=as_str(detail.get("actionName")),
             )
     return None
 
@@ -157,17 +148,17 @@ def failed_actions(
     failed.reverse()  # the API lists the newest first
     actions = []
     for detail in failed:
-        result = _map(_map(detail.get("output")).get("executionResult"))
-        error = _map(result.get("errorDetails"))
-        info = _str(error.get("message")) or _str(result.get("externalExecutionSummary"))
+        result = as_map(as_map(detail.get("output")).get("executionResult"))
+        error = as_map(result.get("errorDetails"))
+        info = as_str(error.get("message")) or as_str(result.get("externalExecutionSummary"))
         actions.append(
             FailedAction(
-                action=_str(detail.get("actionName")),
+                action=as_str(detail.get("actionName")),
                 info=info,
-                url=_str(result.get("externalExecutionUrl")),
+                url=as_str(result.get("externalExecutionUrl")),
             )
         )
-    stage = _str(failed[0].get("stageName")) if failed else ""
+    stage = as_str(failed[0].get("stageName")) if failed else ""
     return stage, tuple(actions)
 
 
@@ -218,32 +209,32 @@ def revisions_from_action_executions(
     """Source revisions of one execution from its Source action executions' outputs."""
     revisions = []
     for detail in details:
-        kind = _map(_map(detail.get("input")).get("actionTypeId"))
+        kind = as_map(as_map(detail.get("input")).get("actionTypeId"))
         if detail.get("pipelineExecutionId") != execution_id or kind.get("category") != "Source":
             continue
-        output = _map(detail.get("output"))
-        result = _map(output.get("executionResult"))
-        variables = _map(output.get("outputVariables"))
-        configuration = _map(_map(detail.get("input")).get("configuration"))
-        provider = _str(kind.get("provider"))
-        sha = _str(variables.get("CommitId")) or _str(result.get("externalExecutionId"))
+        output = as_map(detail.get("output"))
+        result = as_map(output.get("executionResult"))
+        variables = as_map(output.get("outputVariables"))
+        configuration = as_map(as_map(detail.get("input")).get("configuration"))
+        provider = as_str(kind.get("provider"))
+        sha = as_str(variables.get("CommitId")) or as_str(result.get("externalExecutionId"))
         if not sha:
             continue
         revisions.append(
             SourceRevision(
                 sha=sha,
-                action=_str(detail.get("actionName")),
+                action=as_str(detail.get("actionName")),
                 artifact=next(
-                    (_str(a.get("name")) for a in _items(output.get("outputArtifacts"))), ""
+                    (as_str(a.get("name")) for a in mappings(output.get("outputArtifacts"))), ""
                 ),
                 provider=provider,
-                summary=_str(result.get("externalExecutionSummary")),
-                message=_str(variables.get("CommitMessage")),
-                branch=_str(variables.get("BranchName"))
-                or _str(configuration.get("BranchName") or configuration.get("Branch")),
-                repository=_str(variables.get("FullRepositoryName"))
+                summary=as_str(result.get("externalExecutionSummary")),
+                message=as_str(variables.get("CommitMessage")),
+                branch=as_str(variables.get("BranchName"))
+                or as_str(configuration.get("BranchName") or configuration.get("Branch")),
+                repository=as_str(variables.get("FullRepositoryName"))
                 or _repository(provider, configuration),
-                url=_str(result.get("externalExecutionUrl")),
+                url=as_str(result.get("externalExecutionUrl")),
             )
         )
     return revisions
@@ -257,21 +248,35 @@ def revisions_from_execution(
     Artifact revisions carry the output artifact's name, not the action's; the pipeline
     definition (when known) maps one to the other and adds provider, repository and branch.
     """
-    execution = _map(response.get("pipelineExecution"))
+    execution = as_map(response.get("pipelineExecution"))
     revisions = []
-    for item in _items(execution.get("artifactRevisions")):
-        sha = _str(item.get("revisionId"))
+    for item in mappings(execution.get("artifactRevisions")):
+        sha = as_str(item.get("revisionId"))
         if not sha:
             continue
-        name = _str(item.get("name"))
+        name = as_str(item.get("name"))
         revision = SourceRevision(
             sha=sha,
             artifact=name,
-            summary=_str(item.get("revisionSummary")),
-            url=_str(item.get("revisionUrl")),
+            summary=as_str(item.get("revisionSummary")),
+            url=as_str(item.get("revisionUrl")),
         )
         revisions.append(_with_definition(revision, info.source(name) if info else None))
     return revisions
+
+
+def revisions_from_summary(summary: Response) -> list[SourceRevision]:
+    """The `sourceRevisions` of a `list_pipeline_executions` entry, named after their actions."""
+    return [
+        SourceRevision(
+            sha=as_str(item.get("revisionId")),
+            action=as_str(item.get("actionName")),
+            summary=as_str(item.get("revisionSummary")),
+            url=as_str(item.get("revisionUrl")),
+        )
+        for item in mappings(summary.get("sourceRevisions"))
+        if as_str(item.get("revisionId"))
+    ]
 
 
 def revisions_from_state(
@@ -281,22 +286,22 @@ def revisions_from_state(
 
     CodePipeline requires the first stage to hold the source actions.
     """
-    stage = next(iter(_items(response.get("stageStates"))), None)
+    stage = next(iter(mappings(response.get("stageStates"))), None)
     if stage is None:
         return "", []
-    execution_id = _str(_map(stage.get("latestExecution")).get("pipelineExecutionId"))
+    execution_id = as_str(as_map(stage.get("latestExecution")).get("pipelineExecutionId"))
     revisions = []
-    for state in _items(stage.get("actionStates")):
-        latest = _map(state.get("latestExecution"))
-        sha = _str(_map(state.get("currentRevision")).get("revisionId"))
+    for state in mappings(stage.get("actionStates")):
+        latest = as_map(state.get("latestExecution"))
+        sha = as_str(as_map(state.get("currentRevision")).get("revisionId"))
         if not sha:
             continue
-        name = _str(state.get("actionName"))
+        name = as_str(state.get("actionName"))
         revision = SourceRevision(
             sha=sha,
             action=name,
-            summary=_str(latest.get("summary")),
-            url=_str(state.get("revisionUrl")),
+            summary=as_str(latest.get("summary")),
+            url=as_str(state.get("revisionUrl")),
         )
         revisions.append(_with_definition(revision, info.source(name) if info else None))
     return execution_id, revisions
@@ -365,16 +370,16 @@ class DeploymentFacts:
 
 def parse_deployment(response: Response) -> DeploymentFacts:
     """Creator, error and rollback facts of a `get_deployment` response."""
-    info = _map(response.get("deploymentInfo"))
-    error = _map(info.get("errorInformation"))
-    rollback = _map(info.get("rollbackInfo"))
-    code, message = _str(error.get("code")), _str(error.get("message"))
-    triggering = _str(rollback.get("rollbackTriggeringDeploymentId"))
+    info = as_map(response.get("deploymentInfo"))
+    error = as_map(info.get("errorInformation"))
+    rollback = as_map(info.get("rollbackInfo"))
+    code, message = as_str(error.get("code")), as_str(error.get("message"))
+    triggering = as_str(rollback.get("rollbackTriggeringDeploymentId"))
     return DeploymentFacts(
-        creator=_str(info.get("creator")),
+        creator=as_str(info.get("creator")),
         error=ErrorInfo(code=code, message=message) if code or message else None,
         rollback=RollbackInfo(
-            triggering_deployment_id=triggering, message=_str(rollback.get("rollbackMessage"))
+            triggering_deployment_id=triggering, message=as_str(rollback.get("rollbackMessage"))
         )
         if triggering
         else None,
@@ -388,23 +393,23 @@ def first_failure(response: Response) -> FailureDetail | None:
     """The first failed lifecycle event of the first failed target, with its diagnostics."""
     targets = [
         target
-        for item in _items(response.get("deploymentTargets"))
+        for item in mappings(response.get("deploymentTargets"))
         for key in _TARGET_KEYS
-        if (target := _map(item.get(key)))
+        if (target := as_map(item.get(key)))
     ]
     targets.sort(key=lambda t: parse_status(t.get("status")) is not Status.FAILED)
     for target in targets:
-        for event in _items(target.get("lifecycleEvents")):
+        for event in mappings(target.get("lifecycleEvents")):
             if parse_status(event.get("status")) is not Status.FAILED:
                 continue
-            diagnostics = _map(event.get("diagnostics"))
+            diagnostics = as_map(event.get("diagnostics"))
             return FailureDetail(
-                lifecycle_event=_str(event.get("lifecycleEventName")),
-                target=_str(target.get("targetId")),
-                script=_str(diagnostics.get("scriptName")),
-                error_code=_str(diagnostics.get("errorCode")),
-                message=_str(diagnostics.get("message")),
-                log_tail=_str(diagnostics.get("logTail")),
+                lifecycle_event=as_str(event.get("lifecycleEventName")),
+                target=as_str(target.get("targetId")),
+                script=as_str(diagnostics.get("scriptName")),
+                error_code=as_str(diagnostics.get("errorCode")),
+                message=as_str(diagnostics.get("message")),
+                log_tail=as_str(diagnostics.get("logTail")),
             )
     return None
 

@@ -266,6 +266,21 @@ class AwsProblem:
     kind: str  # "denied", "throttled", "timeout", "credentials" or "error"
     action: str  # the IAM action of the failed call, e.g. "codepipeline:GetPipelineState"
     message: str = ""  # what AWS said
+    code: str = ""  # AWS's error code, when it answered with one
+
+    @property
+    def reason(self) -> str:
+        """A few words for a message's note: "access denied to codepipeline:GetPipeline"."""
+        match self.kind:
+            case "denied":
+                return f"access denied to {self.action}"
+            case "throttled":
+                return f"throttled by AWS ({self.action})"
+            case "timeout":
+                return f"AWS did not answer ({self.action})"
+            case "credentials":
+                return "no AWS credentials"
+        return f"{self.code or 'error'} from {self.action}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from bot import aws
+from bot.coerce import as_list, as_map, as_str, mappings
 from bot.commits import build_commit, parse_revision_summary
 from bot.config import Config
 from bot.events import describe_trigger, parse_status, parse_time
+from bot.lookups import commit_from_revision, pick_revision, revisions_from_summary
 from bot.model import (
     AwsProblem,
     Commit,
@@ -34,63 +36,23 @@ from bot.model import (
 
 HISTORY = 5  # executions or deployments in a detailed answer
 SUGGESTIONS = 5
-_DENIED = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnrecognizedClientException",
-    }
-)
-_THROTTLED = frozenset(
-    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
-)
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 # --- pure parsers ----------------------------------------------------------------------------
 
 
-def parse_source_commit(revisions: Sequence[Mapping[str, Any]]) -> Commit | None:
-    """The commit of an execution's first source revision (`sourceRevisions[]`), if any."""
-    for revision in revisions:
-        sha = _str(revision.get("revisionId"))
-        if not sha:
-            continue
-        provider, message = parse_revision_summary(_str(revision.get("revisionSummary")))
-        return build_commit(
-            sha=sha,
-            message=message,
-            provider=provider,
-            commit_url=_str(revision.get("revisionUrl")),
-        )
-    return None
-
-
-def parse_execution(summary: Mapping[str, Any]) -> Execution:
+def parse_execution(summary: Mapping[str, Any], region: str = "") -> Execution:
     """One `list_pipeline_executions` summary."""
-    trigger = _map(summary.get("trigger"))
+    trigger = as_map(summary.get("trigger"))
+    revision = pick_revision(revisions_from_summary(summary))
     return Execution(
-        execution_id=_str(summary.get("pipelineExecutionId")),
+        execution_id=as_str(summary.get("pipelineExecutionId")),
         status=parse_status(summary.get("status")),
         started_at=parse_time(summary.get("startTime")),
         updated_at=parse_time(summary.get("lastUpdateTime")),
-        commit=parse_source_commit(
-            [_map(r) for r in _list(summary.get("sourceRevisions"))],
-        ),
+        commit=commit_from_revision(revision, region) if revision else None,
         trigger=describe_trigger(
-            _str(trigger.get("triggerType")), _str(trigger.get("triggerDetail"))
+            as_str(trigger.get("triggerType")), as_str(trigger.get("triggerDetail"))
         ),
     )
 
@@ -98,24 +60,24 @@ def parse_execution(summary: Mapping[str, Any]) -> Execution:
 def parse_stages(state: Mapping[str, Any]) -> tuple[StageState, ...]:
     """Each stage of a `get_pipeline_state` response, naming its failed or running action."""
     stages = []
-    for stage in map(_map, _list(state.get("stageStates"))):
-        latest = _map(stage.get("latestExecution"))
+    for stage in mappings(state.get("stageStates")):
+        latest = as_map(stage.get("latestExecution"))
         action, detail = "", ""
         for wanted in (Status.FAILED, Status.IN_PROGRESS):
-            for item in map(_map, _list(stage.get("actionStates"))):
-                execution = _map(item.get("latestExecution"))
+            for item in mappings(stage.get("actionStates")):
+                execution = as_map(item.get("latestExecution"))
                 if parse_status(execution.get("status")) is wanted:
-                    action = _str(item.get("actionName"))
-                    error = _map(execution.get("errorDetails"))
-                    detail = _str(error.get("message")) or _str(execution.get("summary"))
+                    action = as_str(item.get("actionName"))
+                    error = as_map(execution.get("errorDetails"))
+                    detail = as_str(error.get("message")) or as_str(execution.get("summary"))
                     break
             if action:
                 break
         stages.append(
             StageState(
-                name=_str(stage.get("stageName")),
+                name=as_str(stage.get("stageName")),
                 status=parse_status(latest.get("status")) if latest else None,
-                execution_id=_str(latest.get("pipelineExecutionId")),
+                execution_id=as_str(latest.get("pipelineExecutionId")),
                 action=action,
                 detail=parse_revision_summary(detail)[1],
             )
@@ -126,38 +88,38 @@ def parse_stages(state: Mapping[str, Any]) -> tuple[StageState, ...]:
 def parse_targets(pipeline: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """(application, deployment group) of every CodeDeploy action in a `get_pipeline` response."""
     targets = []
-    for stage in map(_map, _list(_map(pipeline.get("pipeline")).get("stages"))):
-        for action in map(_map, _list(stage.get("actions"))):
-            config = _map(action.get("configuration"))
-            application = _str(config.get("ApplicationName"))
-            group = _str(config.get("DeploymentGroupName"))
+    for stage in mappings(as_map(pipeline.get("pipeline")).get("stages")):
+        for action in mappings(stage.get("actions")):
+            config = as_map(action.get("configuration"))
+            application = as_str(config.get("ApplicationName"))
+            group = as_str(config.get("DeploymentGroupName"))
             if application and group and (application, group) not in targets:
                 targets.append((application, group))
     return tuple(targets)
 
 
 def _github_commit(revision: Mapping[str, Any]) -> Commit | None:
-    github = _map(revision.get("gitHubLocation"))
-    sha = _str(github.get("commitId"))
+    github = as_map(revision.get("gitHubLocation"))
+    sha = as_str(github.get("commitId"))
     if not sha:
         return None
-    return build_commit(sha=sha, repository=_str(github.get("repository")), provider="GitHub")
+    return build_commit(sha=sha, repository=as_str(github.get("repository")), provider="GitHub")
 
 
 def parse_last_deployment(group: Mapping[str, Any], region: str) -> Deployment | None:
     """The last attempted deployment of a `batch_get_deployment_groups` entry, if any."""
-    last = _map(group.get("lastAttemptedDeployment"))
+    last = as_map(group.get("lastAttemptedDeployment"))
     if not last.get("deploymentId"):
         return None
     return Deployment(
         source=Source.CODEDEPLOY,
         scope=Scope.DEPLOYMENT,
         status=parse_status(last.get("status")),
-        raw_status=_str(last.get("status")),
+        raw_status=as_str(last.get("status")),
         region=region,
-        application=_str(group.get("applicationName")),
-        deployment_group=_str(group.get("deploymentGroupName")),
-        deployment_id=_str(last.get("deploymentId")),
+        application=as_str(group.get("applicationName")),
+        deployment_group=as_str(group.get("deploymentGroupName")),
+        deployment_id=as_str(last.get("deploymentId")),
         started_at=parse_time(last.get("createTime")),
         finished_at=parse_time(last.get("endTime")),
     )
@@ -165,21 +127,21 @@ def parse_last_deployment(group: Mapping[str, Any], region: str) -> Deployment |
 
 def parse_deployment(info: Mapping[str, Any], region: str) -> Deployment:
     """One `batch_get_deployments` entry."""
-    error = _map(info.get("errorInformation"))
-    code, message = _str(error.get("code")), _str(error.get("message"))
+    error = as_map(info.get("errorInformation"))
+    code, message = as_str(error.get("code")), as_str(error.get("message"))
     return Deployment(
         source=Source.CODEDEPLOY,
         scope=Scope.DEPLOYMENT,
         status=parse_status(info.get("status")),
-        raw_status=_str(info.get("status")),
+        raw_status=as_str(info.get("status")),
         region=region,
-        application=_str(info.get("applicationName")),
-        deployment_group=_str(info.get("deploymentGroupName")),
-        deployment_id=_str(info.get("deploymentId")),
+        application=as_str(info.get("applicationName")),
+        deployment_group=as_str(info.get("deploymentGroupName")),
+        deployment_id=as_str(info.get("deploymentId")),
         started_at=parse_time(info.get("createTime")),
         finished_at=parse_time(info.get("completeTime")),
-        commit=_github_commit(_map(info.get("revision"))),
-        trigger=_str(info.get("creator")),
+        commit=_github_commit(as_map(info.get("revision"))),
+        trigger=as_str(info.get("creator")),
         error=ErrorInfo(code, message) if code or message else None,
     )
 
@@ -192,34 +154,6 @@ def closest(name: str, candidates: Sequence[str]) -> tuple[str, ...]:
     fuzzy = difflib.get_close_matches(key, list(lowered), n=SUGGESTIONS, cutoff=0.5)
     ordered = dict.fromkeys([*hits, *(lowered[f] for f in fuzzy)])
     return tuple(ordered)[:SUGGESTIONS]
-
-
-def describe_failure(exc: BaseException, service: str, operation: str) -> AwsProblem:
-    """Turn a botocore exception into what went wrong and which IAM action it needed."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectionError,
-        ConnectTimeoutError,
-        NoCredentialsError,
-        ReadTimeoutError,
-    )
-
-    action = f"{service}:{operation}"
-    if isinstance(exc, ClientError):
-        error = _map(exc.response.get("Error"))
-        code, message = _str(error.get("Code")), _str(error.get("Message"))
-        if code in _DENIED:
-            return AwsProblem("denied", action, message)
-        if code in _THROTTLED:
-            return AwsProblem("throttled", action, message)
-        return AwsProblem("error", action, f"{code}: {message}" if code else message)
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return AwsProblem("timeout", action, str(exc))
-    if isinstance(exc, NoCredentialsError):
-        return AwsProblem("credentials", action, str(exc))
-    if isinstance(exc, ConnectionError):
-        return AwsProblem("timeout", action, str(exc))
-    return AwsProblem("error", action, str(exc))
 
 
 # --- AWS reads -------------------------------------------------------------------------------
@@ -243,7 +177,7 @@ def _call(service: str, method: str, **params: Any) -> Mapping[str, Any]:
     try:
         response: Mapping[str, Any] = getattr(aws.client(service), method)(**params)
     except (BotoCoreError, ClientError) as exc:
-        raise Unavailable(describe_failure(exc, service, _operation(method))) from exc
+        raise Unavailable(aws.describe_failure(exc, service, _operation(method))) from exc
     return response
 
 
@@ -251,8 +185,8 @@ def _pages(service: str, method: str, key: str, **params: Any) -> Iterator[Any]:
     token = ""
     while True:
         page = _call(service, method, **params, **({"nextToken": token} if token else {}))
-        yield from _list(page.get(key))
-        token = _str(page.get("nextToken"))
+        yield from as_list(page.get(key))
+        token = as_str(page.get("nextToken"))
         if not token:
             return
 
@@ -263,14 +197,14 @@ def _region() -> str:
     try:
         return str(aws.client("codepipeline").meta.region_name or "")
     except BotoCoreError as exc:  # no region configured, or a broken profile
-        raise Unavailable(describe_failure(exc, "codepipeline", "ListPipelines")) from exc
+        raise Unavailable(aws.describe_failure(exc, "codepipeline", "ListPipelines")) from exc
 
 
 def _pipeline_names(config: Config) -> list[str]:
     if config.watched_pipelines:
         return list(config.watched_pipelines)
     return [
-        _str(_map(p).get("name")) for p in _pages("codepipeline", "list_pipelines", "pipelines")
+        as_str(as_map(p).get("name")) for p in _pages("codepipeline", "list_pipelines", "pipelines")
     ]
 
 
@@ -279,7 +213,7 @@ def _latest(name: str, count: int) -> tuple[Execution, ...]:
         "codepipeline", "list_pipeline_executions", pipelineName=name, maxResults=count
     )
     return tuple(
-        parse_execution(_map(s)) for s in _list(response.get("pipelineExecutionSummaries"))
+        parse_execution(as_map(s)) for s in as_list(response.get("pipelineExecutionSummaries"))
     )
 
 
@@ -329,12 +263,12 @@ def _group_summaries(application: str, names: Sequence[str], region: str) -> lis
         deploymentGroupNames=list(names[:100]),
     )
     summaries = []
-    for info in map(_map, _list(response.get("deploymentGroupsInfo"))):
+    for info in mappings(response.get("deploymentGroupsInfo")):
         last = parse_last_deployment(info, region)
         summaries.append(
             GroupStatus(
                 application=application,
-                group=_str(info.get("deploymentGroupName")),
+                group=as_str(info.get("deploymentGroupName")),
                 region=region,
                 deployments=(last,) if last else (),
             )
@@ -346,12 +280,12 @@ def _group_detail(application: str, group: str, region: str) -> GroupStatus:
     response = _call(
         "codedeploy", "list_deployments", applicationName=application, deploymentGroupName=group
     )
-    ids = [_str(i) for i in _list(response.get("deployments"))][:HISTORY]
+    ids = [as_str(i) for i in as_list(response.get("deployments"))][:HISTORY]
     deployments: list[Deployment] = []
     if ids:
         infos = _call("codedeploy", "batch_get_deployments", deploymentIds=ids)
         deployments = [
-            parse_deployment(_map(i), region) for i in _list(infos.get("deploymentsInfo"))
+            parse_deployment(as_map(i), region) for i in as_list(infos.get("deploymentsInfo"))
         ]
         deployments.sort(
             key=lambda d: d.started_at.timestamp() if d.started_at else 0, reverse=True

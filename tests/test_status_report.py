@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from blocks.status_report import build_answer
+from bot import aws
 from bot.commits import build_commit
 from bot.model import (
     AwsProblem,
@@ -22,7 +23,6 @@ from bot.model import (
 )
 from bot.status import (
     closest,
-    describe_failure,
     parse_execution,
     parse_stages,
     parse_targets,
@@ -125,7 +125,7 @@ def test_closest_prefers_substrings_then_similar_names() -> None:
 )
 def test_aws_failures_say_what_happened_and_what_to_do(error: Exception, kind: str) -> None:
     # GIVEN an AWS failure on get_pipeline_state
-    problem = describe_failure(error, "codepipeline", "GetPipelineState")
+    problem = aws.describe_failure(error, "codepipeline", "GetPipelineState")
     # THEN it is classified and names the IAM action
     assert problem.kind == kind
     assert problem.action == "codepipeline:GetPipelineState"
