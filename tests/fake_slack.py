@@ -11,6 +11,7 @@ chat.postMessage's rate limit (about one post per second per channel) with 429s.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -229,10 +230,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return
             if fault is not None and fault[0] == "timeout":
                 time.sleep(fake.timeout_delay)
-            try:
+            with contextlib.suppress(OSError):  # after a timeout the client has gone: the point
                 self._reply(status, body)
-            except OSError:
-                pass  # the client gave up waiting: that was the point
 
         def _drop(self) -> None:
             self.close_connection = True
