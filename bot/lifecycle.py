@@ -169,10 +169,9 @@ def absorb(state: State, event: Deployment) -> State | None:
         return None
     key = transition(event)
     old = state.events.get(key)
+    full = old is None and len(state.events) >= EVENTS_MAX  # the message shows plenty already
     events = state.events
-    if old is None and len(events) >= EVENTS_MAX:
-        events = state.events  # full: the message already shows plenty; keep what it has
-    elif old is None or _order(event) > _order(old):
+    if not full and (old is None or _order(event) > _order(old)):
         events = {**state.events, key: event}
     seen = (*state.seen, event.event_id)[-SEEN_MAX:] if event.event_id else state.seen
     if events is state.events and seen == state.seen:

@@ -103,8 +103,12 @@ def make_web_client(config: Config) -> WebClient:
     )
 
 
-class _Unsure(Exception):
-    """The post may or may not have reached the channel."""
+class _NotPosted(Exception):
+    """This attempt failed; `maybe` when Slack may have posted it all the same."""
+
+    def __init__(self, reason: str, *, maybe: bool) -> None:
+        super().__init__(reason)
+        self.maybe = maybe
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -121,9 +125,9 @@ def _post_key(message: dict[str, Any]) -> tuple[str, str]:
 class WebApiPoster:
     """Posts through chat.postMessage, updates through chat.update; never posts a message twice.
 
-    A 5xx, a dropped connection or a timeout may come after Slack posted the message, so a
-    post is never retried blindly: first conversations.history is searched for a message whose
-    metadata names the same key and slot. Only a 429 proves that nothing was posted.
+    A 5xx, a dropped connection or a timeout may come after Slack posted the message, so after
+    one of those a post is not retried blindly: conversations.history is searched first for a
+    message whose metadata names the same key and slot. Only a 429 proves nothing was posted.
     """
 
     def __init__(self, client: WebClient) -> None:
@@ -141,9 +145,10 @@ class WebApiPoster:
         """Post once; after an unclear failure, look for the message before trying again."""
         key, slot = _post_key(message)
         started = time.time()
-        last: _Unsure | None = None
-        for attempt in range(POST_ATTEMPTS):
-            if attempt and key:
+        maybe_posted = False
+        last: _NotPosted | None = None
+        for _ in range(POST_ATTEMPTS):
+            if maybe_posted and key:
                 found = self.find(
                     str(message["channel"]), key, slot, started - SEARCH_MARGIN_SECONDS
                 )
@@ -151,8 +156,9 @@ class WebApiPoster:
                     return found
             try:
                 return self._post_once(message)
-            except _Unsure as exc:
-                logger.warning("chat.postMessage may have failed (%s); checking first", exc)
+            except _NotPosted as exc:
+                logger.warning("chat.postMessage failed (%s); trying again", exc)
+                maybe_posted = maybe_posted or exc.maybe
                 last = exc
         raise DeliveryError(f"chat.postMessage failed: {last}") from last
 
@@ -162,14 +168,14 @@ class WebApiPoster:
         except SlackApiError as exc:
             status = exc.response.status_code
             error = _error_code(exc)
-            if status == 429 or status >= 500:
-                raise _Unsure(f"HTTP {status}") from exc
+            if status == 429 or status >= 500:  # a 429 proves that nothing was posted
+                raise _NotPosted(f"HTTP {status}", maybe=status != 429) from exc
             if error not in _BLOCK_ERRORS or "blocks" not in message:
                 raise DeliveryError(f"chat.postMessage failed: {error or exc}") from exc
             logger.warning("Slack rejected the blocks (%s); posting the text alone", error)
             return self._post_once({k: v for k, v in message.items() if k != "blocks"})
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise _Unsure(type(exc).__name__) from exc
+            raise _NotPosted(type(exc).__name__, maybe=True) from exc
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
     def update(self, ref: MessageRef, message: dict[str, Any]) -> None:

@@ -40,7 +40,14 @@ from bot.lifecycle import (
     with_slot,
 )
 from bot.model import Deployment, Scope, View
-from bot.slack import DeliveryError, Editor, MessageGone, MessageRef, Poster
+from bot.slack import (
+    SEARCH_MARGIN_SECONDS,
+    DeliveryError,
+    Editor,
+    MessageGone,
+    MessageRef,
+    Poster,
+)
 from bot.store import Record, Store, StoreError
 from handlers.notifications import build_post, deliver, describe, plan, post_arguments
 
@@ -80,6 +87,7 @@ class LivingDelivery:
         self._lease = lease_seconds
         self._wait = wait_seconds
         self._owner = uuid.uuid4().hex  # this invocation, as a lease holder
+        self._called = False  # whether Slack was called for the event being delivered
 
     def deliver(self, event: Deployment) -> bool:
         """Fold `event` in and sync its message; True when Slack was called.
@@ -94,20 +102,19 @@ class LivingDelivery:
             logger.info("duplicate %s for %s: nothing new", describe(event), key)
         if event.scope is Scope.ACTION and event.deployment_id and key.startswith("execution#"):
             self._link(event.deployment_id, key)
-        touched = False
+        self._called = False
         deadline = self._clock() + self._wait
         for _ in range(MAX_STEPS):
             try:
-                called = self._step(key, deadline)
+                done = self._step(key, deadline)
             except StoreError:
-                if not touched:
+                if not self._called:
                     raise
                 # Slack has the news already; a later delivery repairs the record by search.
                 logger.exception("store failed after a Slack call for %s", key)
                 return True
-            if called is None:
-                return touched
-            touched = touched or called
+            if done:
+                return self._called
         raise DeliveryError(f"{key}: messages still changing after {MAX_STEPS} steps")
 
     # --- the store side ----------------------------------------------------------------------
@@ -156,16 +163,16 @@ class LivingDelivery:
 
     # --- the Slack side ----------------------------------------------------------------------
 
-    def _step(self, key: str, deadline: float) -> bool | None:
-        """Take the next step for `key`: True if Slack was called, False if not, None if done."""
+    def _step(self, key: str, deadline: float) -> bool:
+        """Take the next step for `key`; True when there is none left."""
         record, state = self._read(key)
         if not state.events:
-            return None
+            return True
         view = build_view(key, state.events.values())
         targets = self._targets(key, state, view)
         step = next_step(state, targets, editable=self._editor is not None)
         if step is None:
-            return None
+            return True
         slot = state.slots.get(step.slot, Slot())
         now = self._clock()
         if slot.owner and slot.owner != self._owner and now - slot.claimed_at < self._lease:
@@ -174,7 +181,7 @@ class LivingDelivery:
             self._sleep(POLL_SECONDS)
             return False
         if step.action == "post" and slot.since and self._adopt(key, step.slot, slot, targets):
-            return True
+            return False
         claimed = replace(
             slot,
             owner=self._owner,
@@ -184,6 +191,7 @@ class LivingDelivery:
         if not self._write(record, with_slot(state, step.slot, claimed)):
             return False  # someone else wrote first: look again
         message = targets[step.slot]
+        self._called = True
         try:
             if step.action == "post":
                 ref = self._poster.post(dict(message))
@@ -194,7 +202,7 @@ class LivingDelivery:
             self._release(key, step.slot)
             raise
         logger.info("%s %s message of %s (%s)", step.action, step.slot, key, step.reason)
-        return True
+        return False
 
     def _adopt(self, key: str, name: str, slot: Slot, targets: dict[str, dict[str, Any]]) -> bool:
         """After an attempt whose outcome is unknown, take the message it made if it exists."""
@@ -202,7 +210,7 @@ class LivingDelivery:
             logger.warning("an earlier post of %s may have got through: a webhook cannot tell", key)
             return False
         channel = slot.channel or str(targets[name]["channel"])
-        found = self._editor.find(channel, key, name, slot.since - 60)
+        found = self._editor.find(channel, key, name, slot.since - SEARCH_MARGIN_SECONDS)
         if found is None:
             return False
         logger.info("found the %s message of %s that an earlier attempt posted", name, key)

@@ -268,6 +268,62 @@ def test_crash_between_post_and_record_does_not_post_twice(
     assert message["text"].startswith(":arrows_counterclockwise: Pipeline meerkat in progress")
 
 
+class StoreFailsAfterPost:
+    """Posts for real; from then on the store is down (it fails between post and record)."""
+
+    def __init__(self, poster: WebApiPoster, store: FlakyStore) -> None:
+        self.poster = poster
+        self.store = store
+
+    def post(self, message: dict[str, Any]) -> MessageRef | None:
+        ref = self.poster.post(message)
+        self.store.down = True
+        return ref
+
+    def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
+        self.poster.update(ref, message)
+
+    def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
+        return self.poster.find(channel, key, slot, oldest)
+
+
+class FlakyStore:
+    """A real store that can be switched off."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down = False
+
+    def get(self, key: str) -> Record | None:
+        if self.down:
+            raise StoreError("DynamoDB read failed: throttled")
+        return self.store.get(key)
+
+    def put(self, record: Record) -> bool:
+        if self.down:
+            raise StoreError("DynamoDB write failed: throttled")
+        return self.store.put(record)
+
+
+def test_store_failing_after_a_post_neither_duplicates_nor_loses_it(
+    fake_slack: FakeSlack, store: SqliteStore
+) -> None:
+    # GIVEN the store goes down right after the message was posted
+    first, second = flow(SUCCESS)[:2]
+    flaky = FlakyStore(store)
+    poster = web_poster(fake_slack)
+    _, failures = deliver_living([first], CONFIG, StoreFailsAfterPost(poster, flaky), flaky)
+    # THEN the delivery counts as done: no second post without the store
+    assert failures == []
+    assert len(fake_slack.posts) == 1
+    # WHEN the store is back and the next event comes after the lease expired
+    flaky.down = False
+    LivingDelivery(CONFIG, poster, flaky, lease_seconds=0).deliver(second)
+    # THEN the message was found by search and updated, not posted again
+    assert len(fake_slack.posts) == 1
+    assert len(fake_slack.messages[CHANNEL]) == 1
+
+
 def test_a_deleted_message_is_posted_again(fake_slack: FakeSlack, store: SqliteStore) -> None:
     first, second = flow(SUCCESS)[:2]
     delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store)
