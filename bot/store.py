@@ -59,6 +59,7 @@ class SqliteStore:
         self._ttl = ttl_days * 86400
         self._clock = clock
         self._local = threading.local()
+        self._setup = threading.Lock()
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -66,13 +67,15 @@ class SqliteStore:
             try:
                 if self._path != ":memory:":
                     Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS records ("
-                    " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
-                    " body TEXT NOT NULL, expires_at REAL NOT NULL)"
-                )
+                with self._setup:  # threads opening the file at once would meet "locked"
+                    db = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")  # readers do not wait for writers
+                    db.execute(
+                        "CREATE TABLE IF NOT EXISTS records ("
+                        " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+                        " body TEXT NOT NULL, expires_at REAL NOT NULL)"
+                    )
             except (OSError, sqlite3.Error) as exc:
                 raise StoreError(f"cannot open SQLite store {self._path}: {exc}") from exc
             self._local.db = db  # a connection per thread: sqlite3 objects are not shareable
