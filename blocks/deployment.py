@@ -74,9 +74,16 @@ def title_of(event: Deployment) -> str:
 
 
 def build_message(
-    event: Deployment, *, site_url: str = "", mentions: tuple[str, ...] = ()
+    event: Deployment,
+    *,
+    site_url: str = "",
+    mentions: tuple[str, ...] = (),
+    progress: str = "",
 ) -> Message:
-    """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut."""
+    """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
+
+    `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit.
+    """
     look = look_of(event)
     title = title_of(event)
     head: list[Block] = [
@@ -91,13 +98,14 @@ def build_message(
     # In the order shown; each is dropped, least useful first, if the whole would be too big.
     sections = [
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
-        (4, _rollback_section(event)),
-        (1, _error_section(event)),
-        (3, _failure_detail_section(event)),
-        (5, _failed_actions_section(event)),
-        (6, _lifecycle_section(event)),
+        (2, progress),
+        (4, rollback_section(event)),
+        (1, error_section(event)),
+        (3, failure_detail_section(event)),
+        (5, failed_actions_section(event)),
+        (6, lifecycle_section(event)),
         (7, _summary_section(event)),
-        (0, _mention_section(event, mentions)),
+        (0, mention_section(event, mentions)),
     ]
     tail: list[Block] = []
     buttons = _buttons(event, site_url)
@@ -107,7 +115,7 @@ def build_message(
     if context:
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     kept = [(rank, text) for rank, text in sections if text]
-    while kept and _size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
+    while kept and blocks_size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
         kept.remove(max(kept))  # the least useful section goes first
     return {
         "text": _fallback_text(event, look, title, mentions),
@@ -119,7 +127,8 @@ def _sections(ranked: list[tuple[int, str]]) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for _, text in ranked]
 
 
-def _size(blocks: list[Block]) -> int:
+def blocks_size(blocks: list[Block]) -> int:
+    """The size of `blocks` as Slack may count it, for the msg_blocks_too_long budget."""
     return units(json.dumps(blocks, ensure_ascii=False))
 
 
@@ -205,7 +214,8 @@ def _commit_section(commit: Commit | None, *, rolled_back: bool) -> str:
     return "\n".join(lines)
 
 
-def _rollback_section(event: Deployment) -> str:
+def rollback_section(event: Deployment) -> str:
+    """What this deployment rolls back, and why, as mrkdwn; "" if it rolls nothing back."""
     if event.rollback is None:
         return ""
     text = ":rewind: This deployment rolls back"
@@ -216,7 +226,8 @@ def _rollback_section(event: Deployment) -> str:
     return text
 
 
-def _error_section(event: Deployment) -> str:
+def error_section(event: Deployment) -> str:
+    """The error AWS reported, as mrkdwn; "" if none."""
     if event.error is None:
         return ""
     text = ":rotating_light: *Error*"
@@ -227,7 +238,7 @@ def _error_section(event: Deployment) -> str:
     return text
 
 
-def _failure_detail_section(event: Deployment) -> str:
+def failure_detail_section(event: Deployment) -> str:
     """The first failed lifecycle event: where, which script, why, and the end of its log."""
     if not event.failure_details:
         return ""
@@ -252,7 +263,8 @@ def _failure_detail_section(event: Deployment) -> str:
     return text
 
 
-def _failed_actions_section(event: Deployment) -> str:
+def failed_actions_section(event: Deployment) -> str:
+    """The failed stage and actions a notification names, as mrkdwn; "" if none."""
     if not event.failed_actions and not event.failed_stage:
         return ""
     lines = []
@@ -263,18 +275,19 @@ def _failed_actions_section(event: Deployment) -> str:
         if failed.info:
             line += ": " + inline(failed.info, 200)
         lines.append(line)
-    return _lines_within(lines, LIST_MAX)
+    return lines_within(lines, LIST_MAX)
 
 
-def _lifecycle_section(event: Deployment) -> str:
+def lifecycle_section(event: Deployment) -> str:
+    """An instance's lifecycle events and their states, as mrkdwn; "" if none."""
     if not event.lifecycle_events:
         return ""
     lines = ["*Lifecycle events*"]
     lines.extend(f"• {inline(e.name, 60)}: {inline(e.status, 40)}" for e in event.lifecycle_events)
-    return _lines_within(lines, LIST_MAX)
+    return lines_within(lines, LIST_MAX)
 
 
-def _lines_within(lines: list[str], limit: int) -> str:
+def lines_within(lines: list[str], limit: int) -> str:
     """Whole lines while they fit in `limit`, then how many were left out."""
     kept: list[str] = []
     used = 0
@@ -295,7 +308,8 @@ def _summary_section(event: Deployment) -> str:
     return mrkdwn(event.summary, SUMMARY_MAX)
 
 
-def _mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
+def mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
+    """Who to ping when the event is a failure, as mrkdwn; "" otherwise."""
     if not mentions or not event.status.is_failure:
         return ""
     return "cc " + " ".join(_mention(m) for m in mentions)
@@ -361,7 +375,7 @@ def _fallback_text(event: Deployment, look: Look, title: str, mentions: tuple[st
     seconds = event.duration_seconds
     if seconds is not None:
         text += f" in {duration(seconds)}"
-    mention = _mention_section(event, mentions)
+    mention = mention_section(event, mentions)
     if mention:
         text += " " + mention
     return text

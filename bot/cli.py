@@ -14,6 +14,8 @@ from bot.model import Enrich
 from bot.preview import preview, render_blocks
 from bot.secrets import with_secrets
 from bot.slack import make_poster
+from bot.store import make_store
+from handlers.living import deliver_living
 from handlers.notifications import deliver, plan
 
 EXIT_OK = 0
@@ -134,18 +136,30 @@ def main(argv: list[str] | None = None) -> int:
         offline = getattr(args, "offline", False) or not config.enrich.enabled
         planned = plan(events, config, None if offline else _enricher(config))
         poster = make_poster(config) if args.command == "send" else None
+        store = make_store(config) if poster is not None else None
     except (ParseError, ConfigError) as exc:
         print(f"deploybot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    messages = [item.message for item in planned if item.message is not None]
+    if poster is not None and store is not None:
+        events = [item.event for item in planned]
+        changed, failures = deliver_living(events, config, poster, store)
+        print(
+            f"delivered {len(events) - len(failures)} of {len(events)} notifications "
+            f"({changed} changed a message in Slack; state in "
+            f"{config.store_table or config.store_path})"
+        )
+        for failure in failures:
+            print(f"deploybot: {failure}", file=sys.stderr)
+        return EXIT_DELIVERY if failures else EXIT_OK
     for item in planned:
         if item.message is None:
             print(f"skipped: {item.skip_reason}", file=sys.stderr)
-    messages = [item.message for item in planned if item.message is not None]
     if poster is not None:
         failures = deliver(planned, poster)
+        print(f"posted {len(messages) - len(failures)} of {len(messages)} messages")
         for failure in failures:
             print(f"deploybot: {failure}", file=sys.stderr)
-        print(f"posted {len(messages) - len(failures)} of {len(messages)} messages")
         return EXIT_DELIVERY if failures else EXIT_OK
     if args.json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))

@@ -37,6 +37,10 @@ DEFAULT_NOTIFY: Mapping[Scope, str] = {
     Scope.INSTANCE: "failures",
 }
 
+STORE_BACKENDS = ("sqlite", "dynamodb", "none")
+DEFAULT_STORE_PATH = ".deploybot/state.db"
+DEFAULT_STORE_TTL_DAYS = 30
+
 _MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel)$")
 _CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
 
@@ -131,6 +135,10 @@ class Config:
     slack_signing_secret_parameter: str = ""  # SSM SecureString name
     slack_secrets_id: str = ""  # Secrets Manager id of {"SLACK_BOT_TOKEN": ..., ...}
     watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
+    store_backend: str = "sqlite"  # where living messages are remembered; "none" posts per event
+    store_path: str = DEFAULT_STORE_PATH
+    store_table: str = ""
+    store_ttl_days: int = DEFAULT_STORE_TTL_DAYS
 
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
@@ -186,7 +194,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
-    _only(data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich", "status"})
+    _only(
+        data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich", "status", "store"}
+    )
     slack = _table(data, "slack")
     _only(slack, "slack.", {"channel", "failure_mentions"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
@@ -203,6 +213,17 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
+    store = _table(data, "store")
+    _only(store, "store.", {"backend", "path", "table", "ttl_days"})
+    table = env.get("DEPLOYBOT_TABLE") or _str(store.get("table", ""), "store.table")
+    backend = _str(store.get("backend", "dynamodb" if table else "sqlite"), "store.backend")
+    if backend not in STORE_BACKENDS:
+        raise ConfigError(f"store.backend: must be one of {', '.join(STORE_BACKENDS)}")
+    if backend == "dynamodb" and not table:
+        raise ConfigError("store.table: is required for the dynamodb backend (or DEPLOYBOT_TABLE)")
+    ttl_days = store.get("ttl_days", DEFAULT_STORE_TTL_DAYS)
+    if isinstance(ttl_days, bool) or not isinstance(ttl_days, int) or not 1 <= ttl_days <= 365:
+        raise ConfigError("store.ttl_days: must be a whole number of days from 1 to 365")
     return Config(
         default_channel=channel,
         routes=_routes(data.get("routes", [])),
@@ -220,6 +241,11 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
         slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
         watched_pipelines=watched,
+        store_backend=backend,
+        store_path=env.get("DEPLOYBOT_STORE_PATH")
+        or _str(store.get("path", DEFAULT_STORE_PATH), "store.path"),
+        store_table=table,
+        store_ttl_days=ttl_days,
     )
 
 
@@ -235,6 +261,12 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key}: must be a table")
+    return value
+
+
+def _str(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string")
     return value
 
 

@@ -19,6 +19,7 @@ from bot.logs import configure_json_logs, start_invocation
 from bot.model import Enrich
 from bot.secrets import with_secrets
 from bot.slack import Poster, make_poster
+from bot.store import Store, make_store
 from handlers import notifications
 
 if TYPE_CHECKING:
@@ -70,11 +71,21 @@ def _slack_handler() -> SlackRequestHandler:
     return slack
 
 
+@cache
+def _store() -> Store | None:
+    config = _config()
+    if config.store_backend != "dynamodb":
+        # A Lambda's disk is per container and mostly read-only: only DynamoDB is shared.
+        logger.warning("no DEPLOYBOT_TABLE: posting each notification on its own, no updates")
+        return None
+    return make_store(config)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
     if is_aws_notification(event):
-        return notifications.handle_lambda_event(event, _config(), _poster(), _enrich())
+        return notifications.handle_lambda_event(event, _config(), _poster(), _enrich(), _store())
     try:
         slack = _slack_handler()
     except ConfigError:

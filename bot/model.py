@@ -306,3 +306,22 @@ Lookup = StatusReport | PipelineStatus | GroupStatus | NotFound | AwsProblem
 
 # Adds what AWS knows to an event (commit, failure reason); never raises (bot/enrich.py).
 Enrich = Callable[[Deployment], Deployment]
+
+
+@dataclass(frozen=True, slots=True)
+class StageProgress:
+    """One stage of a pipeline execution as far as its notifications tell."""
+
+    name: str
+    status: Status
+    actions: tuple[Deployment, ...] = ()  # the latest event of each action, in start order
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Everything known about one deployment or pipeline execution: what its message shows."""
+
+    head: Deployment  # the execution or deployment as one event, with the overall status
+    stages: tuple[StageProgress, ...] = ()
+    deployments: tuple[Deployment, ...] = ()  # CodeDeploy deployments no action event names
+    failures: tuple[Deployment, ...] = ()  # the latest event of each failed part, in time order

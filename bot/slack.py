@@ -7,7 +7,10 @@ never reported as sent when it was not.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+import time
+from dataclasses import dataclass
+from http.client import HTTPException
+from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -16,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
@@ -23,28 +27,69 @@ from bot.config import Config, ConfigError
 
 logger = logging.getLogger(__name__)
 
+METADATA_EVENT_TYPE = "deploybot_notification"
 # Slack rejects a message whose blocks break a limit; the text alone still gets through.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
+# The message is not there to edit any more (deleted by someone, or too old to edit).
+_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+# conversations.history cannot look here: a #name instead of an id, or a missing scope.
+_UNSEARCHABLE = frozenset(
+    {
+        "channel_not_found",
+        "missing_scope",
+        "not_in_channel",
+        "invalid_arguments",
+        "not_allowed_token_type",
+    }
+)
 TIMEOUT_SECONDS = 10
+POST_ATTEMPTS = 3
+# Slack's ts comes from Slack's clock and a search starts from ours: allow for the skew.
+SEARCH_MARGIN_SECONDS = 60
+SEARCH_LIMIT = 200
 
 
 class DeliveryError(RuntimeError):
     """Slack did not accept a message after retries; the caller must not drop it silently."""
 
 
+class MessageGone(DeliveryError):
+    """The message to update no longer exists; a new one must be posted instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where a posted message is: what chat.update needs."""
+
+    channel: str
+    ts: str
+
+
 class Poster(Protocol):
     """Something that delivers one chat.postMessage argument object."""
 
-    def post(self, message: dict[str, Any]) -> None:
-        """Deliver `message` or raise DeliveryError."""
+    def post(self, message: dict[str, Any]) -> MessageRef | None:
+        """Deliver `message`; return where it is (None when it cannot be edited) or raise."""
 
 
-def retry_handlers() -> list[RetryHandler]:
+@runtime_checkable
+class Editor(Poster, Protocol):
+    """A poster whose messages can be updated and found again (the Web API, not webhooks)."""
+
+    def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
+        """Replace the text, blocks and metadata of the message at `ref`."""
+
+    def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
+        """The message posted since `oldest` whose metadata names `key` and `slot`, if any."""
+
+
+def retry_handlers(backoff_factor: float = 0.5) -> list[RetryHandler]:
     """Retry connection errors, rate limits (honouring Retry-After) and server errors."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor)
     return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
         RateLimitErrorRetryHandler(max_retry_count=3),
-        ServerErrorRetryHandler(max_retry_count=2),
+        ServerErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
     ]
 
 
@@ -58,31 +103,130 @@ def make_web_client(config: Config) -> WebClient:
     )
 
 
+class _NotPosted(Exception):
+    """This attempt failed; `maybe` when Slack may have posted it all the same."""
+
+    def __init__(self, reason: str, *, maybe: bool) -> None:
+        super().__init__(reason)
+        self.maybe = maybe
+
+
+def _error_code(exc: SlackApiError) -> str:
+    """Slack's error code; "" when the body was not JSON (a proxy's 5xx page)."""
+    data = exc.response.data
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def _post_key(message: dict[str, Any]) -> tuple[str, str]:
+    payload = message.get("metadata", {}).get("event_payload", {})
+    return str(payload.get("key", "")), str(payload.get("slot", ""))
+
+
 class WebApiPoster:
-    """Posts through chat.postMessage."""
+    """Posts through chat.postMessage, updates through chat.update; never posts a message twice.
+
+    A 5xx, a dropped connection or a timeout may come after Slack posted the message, so after
+    one of those a post is not retried blindly: conversations.history is searched first for a
+    message whose metadata names the same key and slot. Only a 429 proves nothing was posted.
+    """
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
+        self._post_client = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[
+                h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)
+            ],
+        )
 
-    def post(self, message: dict[str, Any]) -> None:
-        """Post; if Slack rejects the blocks, post the text alone rather than lose the news."""
+    def post(self, message: dict[str, Any]) -> MessageRef:
+        """Post once; after an unclear failure, look for the message before trying again."""
+        key, slot = _post_key(message)
+        started = time.time()
+        maybe_posted = False
+        last: _NotPosted | None = None
+        for _ in range(POST_ATTEMPTS):
+            if maybe_posted and key:
+                found = self.find(
+                    str(message["channel"]), key, slot, started - SEARCH_MARGIN_SECONDS
+                )
+                if found is not None:
+                    return found
+            try:
+                return self._post_once(message)
+            except _NotPosted as exc:
+                logger.warning("chat.postMessage failed (%s); trying again", exc)
+                maybe_posted = maybe_posted or exc.maybe
+                last = exc
+        raise DeliveryError(f"chat.postMessage failed: {last}") from last
+
+    def _post_once(self, message: dict[str, Any]) -> MessageRef:
         try:
-            self._client.chat_postMessage(**message)
+            response = self._post_client.chat_postMessage(**message)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", ""))
-            if error not in _BLOCK_ERRORS:
+            status = exc.response.status_code
+            error = _error_code(exc)
+            if status == 429 or status >= 500:  # a 429 proves that nothing was posted
+                raise _NotPosted(f"HTTP {status}", maybe=status != 429) from exc
+            if error not in _BLOCK_ERRORS or "blocks" not in message:
                 raise DeliveryError(f"chat.postMessage failed: {error or exc}") from exc
             logger.warning("Slack rejected the blocks (%s); posting the text alone", error)
-            text_only = {k: v for k, v in message.items() if k != "blocks"}
-            self._post_plain(text_only)
-        except SlackClientError as exc:
-            raise DeliveryError(f"chat.postMessage failed: {exc}") from exc
+            return self._post_once({k: v for k, v in message.items() if k != "blocks"})
+        except (SlackClientError, OSError, HTTPException) as exc:
+            raise _NotPosted(type(exc).__name__, maybe=True) from exc
+        return MessageRef(str(response["channel"]), str(response["ts"]))
 
-    def _post_plain(self, message: dict[str, Any]) -> None:
+    def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
+        """chat.update (idempotent, so retried freely); the text alone if the blocks are refused."""
+        fields: dict[str, Any] = {
+            k: message[k] for k in ("text", "blocks", "metadata") if k in message
+        }
         try:
-            self._client.chat_postMessage(**message)
-        except SlackClientError as exc:
-            raise DeliveryError(f"chat.postMessage failed without blocks too: {exc}") from exc
+            self._client.chat_update(channel=ref.channel, ts=ref.ts, **fields)
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in _GONE_ERRORS:
+                raise MessageGone(f"chat.update: {error}") from exc
+            if error not in _BLOCK_ERRORS or not fields.get("blocks"):
+                raise DeliveryError(f"chat.update failed: {error or exc}") from exc
+            logger.warning("Slack rejected the blocks (%s); updating the text alone", error)
+            self.update(ref, {**fields, "blocks": []})
+        except (SlackClientError, OSError, HTTPException) as exc:
+            raise DeliveryError(f"chat.update failed: {exc}") from exc
+
+    def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
+        """Search recent history by metadata; None also when Slack cannot search there."""
+        try:
+            response = self._client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=SEARCH_LIMIT,
+            )
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in _UNSEARCHABLE:
+                logger.warning(
+                    "cannot search %s for an earlier post (%s): posting again may duplicate it",
+                    channel,
+                    error,
+                )
+                return None
+            raise DeliveryError(f"conversations.history failed: {error or exc}") from exc
+        except (SlackClientError, OSError, HTTPException) as exc:
+            raise DeliveryError(f"conversations.history failed: {exc}") from exc
+        for item in response.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT_TYPE
+                and payload.get("key") == key
+                and payload.get("slot") == slot
+            ):
+                return MessageRef(channel, str(item["ts"]))
+        return None
 
 
 class WebhookPoster:
@@ -97,7 +241,10 @@ class WebhookPoster:
         self._what = what
 
     def post(self, message: dict[str, Any]) -> None:
-        """Send text and blocks; if the blocks are rejected, the text alone; else raise."""
+        """Send text and blocks; if the blocks are rejected, the text alone; else raise.
+
+        A webhook answers without a ts, so its messages can be neither found nor edited.
+        """
         status, body = self._send(message, message.get("blocks"))
         if status != 200 and body.strip() in _BLOCK_ERRORS:
             logger.warning("Slack rejected the blocks (%s); posting the text alone", body)

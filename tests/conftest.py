@@ -34,8 +34,8 @@ def load_fixture(name: str) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's Slack or deploybot settings."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's Slack or deploybot settings, or writes state in the repo."""
     for key in (
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
@@ -43,8 +43,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
         "DEPLOYBOT_CONFIG",
+        "DEPLOYBOT_TABLE",
     ):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DEPLOYBOT_STORE_PATH", str(tmp_path / "state.db"))
 
 
 @pytest.fixture(autouse=True)

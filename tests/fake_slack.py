@@ -2,23 +2,33 @@
 
 Tests point the real `WebClient` at it with `base_url`. It records every call, checks Block Kit
 limits like Slack (`invalid_blocks`), and can be told to fail the next requests: 429 with
-Retry-After, 500, a dropped connection, or a Slack error such as `channel_not_found`.
+Retry-After, 500, a dropped connection, or a Slack error such as `channel_not_found`; or to
+fail a share of all requests at random (seeded), including the worst kinds: a post that Slack
+made but whose answer was lost or came too late. It keeps the channel's messages, so
+chat.update edits them and conversations.history finds them by metadata, and it can enforce
+chat.postMessage's rate limit (about one post per second per channel) with 429s.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import json
+import math
+import random
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from tests.blockkit import violations
 
 TOKEN = "xoxb-test-token"
+# Faults that strike after Slack did the work: the caller cannot tell whether it happened.
+AFTER_WORK = ("lost", "timeout")
+FAULT_KINDS = ("429", "500", "reset", "lost", "timeout")
 
 
 @dataclass
@@ -38,10 +48,18 @@ class FakeSlack:
     faults: deque[tuple[str, Any]] = field(default_factory=deque)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # What auth.test reports in x-oauth-scopes, and the workspace's channels by id.
     scopes: str = "chat:write,chat:write.public,commands,channels:read,groups:read"
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by channel
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    rng: random.Random = field(default_factory=random.Random)
+    retry_after: int = 0  # what a random 429 asks for
+    timeout_delay: float = 0.0  # how long a "timeout" fault holds the answer back
+    posts_per_second: float = 0.0  # 0: no rate limit
+    last_post: dict[str, float] = field(default_factory=dict)
+    last_ts: float = 0.0
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -72,6 +90,40 @@ class FakeSlack:
         """Queue faults: ("429", retry_after), ("500", None), ("reset", None), ("error", code)."""
         self.faults.extend(faults)
 
+    def chaos(
+        self,
+        rate: float,
+        seed: int,
+        *,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        retry_after: int = 0,
+        timeout_delay: float = 0.3,
+    ) -> None:
+        """Fail `rate` of all requests at random (seeded) with one of `kinds`."""
+        self.fault_rate = rate
+        self.fault_kinds = kinds
+        self.rng = random.Random(seed)
+        self.retry_after = retry_after
+        self.timeout_delay = timeout_delay
+
+    def rate_limit(self, posts_per_second: float) -> None:
+        """Answer 429 + Retry-After to posts that come faster than this in one channel."""
+        self.posts_per_second = posts_per_second
+
+    def posted_by_key(self) -> dict[tuple[str, str], int]:
+        """How many messages are in the channels per (metadata key, slot)."""
+        counts: dict[tuple[str, str], int] = {}
+        for messages in self.messages.values():
+            for message in messages:
+                payload = (message.get("metadata") or {}).get("event_payload", {})
+                ident = (payload.get("key", ""), payload.get("slot", ""))
+                counts[ident] = counts.get(ident, 0) + 1
+        return counts
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """The message as the channel shows it now."""
+        return next(m for m in self.messages[channel] if m["ts"] == ts)
+
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
 
@@ -82,7 +134,30 @@ class FakeSlack:
 
     def _next_fault(self) -> tuple[str, Any] | None:
         with self.lock:
-            return self.faults.popleft() if self.faults else None
+            if self.faults:
+                return self.faults.popleft()
+            if self.fault_rate and self.rng.random() < self.fault_rate:
+                kind = self.rng.choice(self.fault_kinds)
+                return (kind, self.retry_after if kind == "429" else None)
+            return None
+
+    def _rate_limited(self, method: str, channel: str) -> int | None:
+        """Seconds to wait when this post comes too soon after the last one, else None."""
+        if method != "chat.postMessage" or not self.posts_per_second:
+            return None
+        with self.lock:
+            now = time.monotonic()
+            gap = 1 / self.posts_per_second
+            wait = self.last_post.get(channel, -math.inf) + gap - now
+            if wait > 0:
+                return math.ceil(wait)
+            self.last_post[channel] = now
+            return None
+
+    def _new_ts(self) -> str:
+        with self.lock:  # Slack's ts is a time, and unique in a channel
+            self.last_ts = max(time.time(), self.last_ts + 0.000001)
+            return f"{self.last_ts:.6f}"
 
 
 def _decode(body: bytes, content_type: str) -> dict[str, Any]:
@@ -112,9 +187,15 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(raw)
 
+        def do_GET(self) -> None:
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            self._handle(query)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            args = _decode(self.rfile.read(length), self.headers.get("Content-Type", ""))
+            self._handle(_decode(self.rfile.read(length), self.headers.get("Content-Type", "")))
+
+        def _handle(self, args: dict[str, Any]) -> None:
             path = self.path.split("?")[0]
             if path.startswith("/api/"):
                 method = path.removeprefix("/api/")
@@ -127,11 +208,10 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 fake.calls.append(call)
             fault = fake._next_fault()
             args["_ok"] = False
-            if fault is not None:
+            if fault is not None and fault[0] not in AFTER_WORK:
                 kind, value = fault
                 if kind == "reset":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
+                    self._drop()
                     return
                 if kind == "429":
                     self._reply(
@@ -143,32 +223,72 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                     return
                 self._reply(200, {"ok": False, "error": value})
                 return
+            wait = fake._rate_limited(method, str(args.get("channel", "")))
+            if wait is not None:
+                self._reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
+                return
+            status, body = self._work(method, args)
+            if fault is not None and fault[0] == "lost":
+                self._drop()
+                return
+            if fault is not None and fault[0] == "timeout":
+                time.sleep(fake.timeout_delay)
+            # Slack names the token's scopes on every Web API answer.
+            headers = {"x-oauth-scopes": fake.scopes} if path.startswith("/api/") else None
+            with contextlib.suppress(OSError):  # after a timeout the client has gone: the point
+                self._reply(status, body, headers)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+        def _work(self, method: str, args: dict[str, Any]) -> tuple[int, Any]:
             problems = violations(args)
             if method in ("webhook", "response_url"):
                 if problems:
-                    self._reply(400, b"invalid_blocks")
-                    return
+                    return 400, b"invalid_blocks"
                 args["_ok"] = True
-                self._reply(200, b"ok")
-                return
+                return 200, b"ok"
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._reply(200, {"ok": False, "error": "invalid_auth"})
-                return
+                return 200, {"ok": False, "error": "invalid_auth"}
             if problems and method.startswith("chat."):
                 args["_problems"] = problems
-                self._reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
-                return
-            args["_ok"] = True
-            headers = {"x-oauth-scopes": fake.scopes} if method == "auth.test" else None
-            self._reply(200, _answer(fake, method, args), headers)
+                return 200, {"ok": False, "error": "invalid_blocks", "errors": problems}
+            answer = _answer(fake, method, args)
+            args["_ok"] = answer["ok"]
+            return 200, answer
 
     return Handler
 
 
 def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any]:
-    ts = f"1700000000.{next(fake.ts):06d}"
-    if method in ("chat.postMessage", "chat.update"):
-        return {"ok": True, "channel": args.get("channel", "C000"), "ts": args.get("ts", ts)}
+    channel = str(args.get("channel", "C000"))
+    if method == "chat.postMessage":
+        ts = fake._new_ts()
+        shown = {k: v for k, v in args.items() if not k.startswith("_") and k != "channel"}
+        with fake.lock:
+            fake.messages.setdefault(channel, []).append({**shown, "ts": ts})
+        return {"ok": True, "channel": channel, "ts": ts}
+    if method == "chat.update":
+        with fake.lock:
+            found = [m for m in fake.messages.get(channel, []) if m["ts"] == args.get("ts")]
+            if not found:
+                return {"ok": False, "error": "message_not_found"}
+            for key in ("text", "blocks", "metadata"):
+                if key in args:
+                    found[0][key] = args[key]
+        return {"ok": True, "channel": channel, "ts": args["ts"]}
+    if method == "conversations.history":
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        with fake.lock:
+            shown = [
+                {k: v for k, v in m.items() if with_metadata or k != "metadata"}
+                for m in fake.messages.get(channel, [])
+                if float(m["ts"]) > oldest and (not m.get("thread_ts") or m.get("reply_broadcast"))
+            ]
+        limit = int(args.get("limit") or 100)
+        return {"ok": True, "messages": shown[::-1][:limit], "has_more": len(shown) > limit}
     if method == "auth.test":
         return {
             "ok": True,
@@ -184,4 +304,4 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
         )
     if method == "conversations.list":
         return {"ok": True, "channels": list(fake.channels.values()), "response_metadata": {}}
-    return {"ok": True, "ts": ts}
+    return {"ok": True, "ts": fake._new_ts()}

@@ -90,17 +90,38 @@ def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "slack.channel: must be a string" in capsys.readouterr().err
 
 
-def test_send_posts_for_real(
+def test_send_posts_one_living_message(
     fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # GIVEN a real pipeline run's notifications, sent twice (the second send is a redelivery)
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     flow = str(SAMPLES / "codepipeline-notification-flow-success.json")
     assert main(["send", flow]) == 0
-    texts = [p["text"] for p in fake_slack.posts]
-    assert len(texts) == 2
-    assert texts[0].startswith(":arrow_forward: Pipeline meerkat started")
-    assert texts[1].startswith(":white_check_mark: Pipeline meerkat succeeded")
+    assert main(["send", flow]) == 0
+    # THEN one message, updated in place, ends as succeeded; the SQLite state made that so
+    [post] = fake_slack.posts
+    assert post["text"].startswith(":arrow_forward: Pipeline meerkat started")
+    [message] = fake_slack.messages["#deployments"]
+    assert message["text"].startswith(":white_check_mark: Pipeline meerkat succeeded")
+    out = capsys.readouterr().out
+    assert "delivered 15 of 15 notifications" in out
+    assert "(0 changed a message in Slack" in out
+
+
+def test_send_without_store_posts_each_notification(
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    config = tmp_path / "c.toml"
+    config.write_text('[store]\nbackend = "none"\n')
+    flow = str(SAMPLES / "codepipeline-notification-flow-success.json")
+    assert main(["send", flow, "--config", str(config)]) == 0
+    assert len(fake_slack.posts) == 2
     assert "posted 2 of 2 messages" in capsys.readouterr().out
 
 

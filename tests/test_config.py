@@ -135,3 +135,27 @@ def test_noise_policy(rule: str, status: Status, posted: bool) -> None:
     [event] = parse_payload(load_sample("codedeploy-trigger-success.json"))
     config = Config(notify={Scope.DEPLOYMENT: rule})
     assert (config.skip_reason(replace(event, status=status)) == "") is posted
+
+
+def test_store_defaults_to_sqlite_and_env_chooses_dynamodb() -> None:
+    local = config_from_mapping({}, {})
+    assert (local.store_backend, local.store_path) == ("sqlite", ".deploybot/state.db")
+    env = {"DEPLOYBOT_TABLE": "deploybot", "DEPLOYBOT_STORE_PATH": "/tmp/x.db"}
+    aws = config_from_mapping({"store": {"ttl_days": 7}}, env)
+    assert (aws.store_backend, aws.store_table, aws.store_ttl_days) == ("dynamodb", "deploybot", 7)
+    assert aws.store_path == "/tmp/x.db"
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ({"backend": "redis"}, "store.backend: must be one of sqlite, dynamodb, none"),
+        ({"backend": "dynamodb"}, "store.table: is required"),
+        ({"ttl_days": 0}, "store.ttl_days: must be a whole number"),
+        ({"path": 5}, "store.path: must be a string"),
+        ({"tabel": "x"}, "store.tabel: unknown key"),
+    ],
+)
+def test_bad_store_config_names_the_key(store: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_mapping({"store": store}, {})

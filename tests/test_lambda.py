@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Iterator
 
@@ -20,9 +21,11 @@ def slack_env(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     lambda_function._config.cache_clear()
     lambda_function._poster.cache_clear()
+    lambda_function._store.cache_clear()
     yield fake_slack
     lambda_function._config.cache_clear()
     lambda_function._poster.cache_clear()
+    lambda_function._store.cache_clear()
 
 
 def test_sns_event_is_posted(slack_env: FakeSlack) -> None:
@@ -91,6 +94,64 @@ def test_no_network_or_client_at_import() -> None:
     module = importlib.reload(lambda_function)
     assert module._config.cache_info().currsize == 0
     assert module._poster.cache_info().currsize == 0
+    assert module._store.cache_info().currsize == 0
+
+
+def _sns(messages: list[dict[str, object]], prefix: str) -> dict[str, object]:
+    """A Lambda SNS event carrying each message as one record with its own MessageId."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": f"{prefix}-{n}",
+                    "TopicArn": "arn:aws:sns:ap-southeast-2:000000000000:deploys",
+                    "Message": json.dumps(message),
+                    "Timestamp": "2022-03-29T23:00:00.000Z",
+                },
+            }
+            for n, message in enumerate(messages)
+        ]
+    }
+
+
+@pytest.fixture
+def dynamodb_env(slack_env: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    from moto import mock_aws
+
+    from bot import aws
+    from tests.test_store import TABLE, create_table
+
+    monkeypatch.setenv("DEPLOYBOT_TABLE", TABLE)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    lambda_function._store.cache_clear()
+    aws.client.cache_clear()
+    with mock_aws():
+        create_table(aws.client("dynamodb"))
+        yield slack_env
+    lambda_function._store.cache_clear()
+    aws.client.cache_clear()
+
+
+def test_lambda_with_dynamodb_keeps_one_message_across_invocations(
+    dynamodb_env: FakeSlack,
+) -> None:
+    # GIVEN a failed run's notifications arriving in two invocations, the second redelivered
+    messages = load_sample("codepipeline-notification-flow-failed-codedeploy.json")
+    first, rest = _sns(messages[:5], "a"), _sns(messages[5:], "b")
+    # WHEN Lambda runs them, and SNS delivers the second batch again
+    lambda_function.handler(first, None)
+    lambda_function.handler(rest, None)
+    calls = len(dynamodb_env.calls)
+    assert lambda_function.handler(rest, None) == {"posted": 0, "skipped": 12}
+    # THEN one message and one failure reply; the redelivery called Slack not at all
+    assert len(dynamodb_env.calls) == calls
+    assert sorted(dynamodb_env.posted_by_key().values()) == [1, 1]
+    main = dynamodb_env.messages["#deployments"][0]
+    assert main["text"].startswith(":x: Pipeline meerkat failed")
 
 
 def test_logs_are_json_with_the_deployment_and_request_ids(

@@ -1,0 +1,102 @@
+"""The living message of a pipeline execution or deployment, and its failure reply. Pure."""
+
+from __future__ import annotations
+
+from blocks.deployment import (
+    BLOCKS_BUDGET,
+    Block,
+    Message,
+    blocks_size,
+    build_message,
+    error_section,
+    failed_actions_section,
+    lifecycle_section,
+    lines_within,
+    look_of,
+    mention_section,
+    rollback_section,
+    title_of,
+)
+from blocks.status import LOOKS
+from blocks.text import code_span, inline, link, mrkdwn
+from bot.model import Deployment, View
+
+PROGRESS_MAX = 2000
+FAILURE_MAX = 2900  # one section's text: Slack allows 3000
+FAILURES_SHOWN = 8
+SUMMARY_MAX = 500
+
+
+def build_living_message(view: View, *, site_url: str = "") -> Message:
+    """The one message of an execution or deployment: status, commit and progress so far."""
+    return build_message(view.head, site_url=site_url, progress=progress_text(view))
+
+
+def progress_text(view: View) -> str:
+    """One line per stage with its actions' states, then deployments no action names."""
+    lines = []
+    for stage in view.stages:
+        line = f"{LOOKS[stage.status].emoji} *{inline(stage.name, 100)}*"
+        if stage.actions:
+            line += "   " + " · ".join(_action(a) for a in stage.actions)
+        lines.append(line)
+    for deployment in view.deployments:
+        target = " → ".join(n for n in (deployment.application, deployment.deployment_group) if n)
+        line = (
+            f"{LOOKS[deployment.status].emoji} Deployment {code_span(deployment.deployment_id, 40)}"
+        )
+        if target:
+            line += " " + inline(target, 200)
+        lines.append(line)
+    if not lines:
+        return ""
+    return lines_within(["*Progress*", *lines], PROGRESS_MAX)
+
+
+def _action(action: Deployment) -> str:
+    text = f"{LOOKS[action.status].emoji} {inline(action.action, 80)}"
+    if action.deployment_id:
+        text += " " + code_span(action.deployment_id, 30)
+    return text
+
+
+def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Message:
+    """The thread reply that says what failed and why, pinging who the config names."""
+    look = look_of(view.head)
+    title = inline(title_of(view.head), 300)
+    head: list[Block] = [_section(f"{look.emoji} *{title}*")]
+    mention = mention_section(view.head, mentions)
+    tail = [_section(mention)] if mention else []
+    failures: list[Block] = []
+    for event in view.failures[:FAILURES_SHOWN]:
+        block = _section(_failure_text(event))
+        if blocks_size([*head, *failures, block, *tail]) > BLOCKS_BUDGET:
+            break
+        failures.append(block)
+    left_out = len(view.failures) - len(failures)
+    if left_out:
+        failures.append(_section(f"…and {left_out} more failed parts"))
+    text = f"{look.emoji} {title}"
+    if mention:
+        text += " " + mention
+    return {"text": text, "blocks": [*head, *failures, *tail]}
+
+
+def _failure_text(event: Deployment) -> str:
+    lines = [f"{LOOKS[event.status].emoji} *{inline(title_of(event), 300)}*"]
+    for section in (
+        error_section(event),
+        failed_actions_section(event),
+        lifecycle_section(event),
+        rollback_section(event),
+    ):
+        lines.extend(section.split("\n") if section else [])
+    if event.summary:
+        lines.append(mrkdwn(" ".join(event.summary.split()), SUMMARY_MAX))
+    if event.external_url:
+        lines.append(link(event.external_url, "Details"))
+    return lines_within(lines, FAILURE_MAX)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

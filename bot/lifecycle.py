@@ -1,0 +1,355 @@
+"""One living message per pipeline execution or deployment: keys, state, views, next step. Pure.
+
+Every notification is folded into the stored state of its message; the message is then brought
+to what the state implies. Folding is order-independent (each part of an execution keeps its
+latest state, and a final state is never replaced by a non-final one), so shuffled and repeated
+deliveries converge on the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bot.codec import dump_event, load_event
+from bot.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
+
+MAIN = "main"
+REPLY = "reply"
+SEEN_MAX = 500  # event ids remembered per message: far more than one execution sends
+EVENTS_MAX = 150  # state transitions kept per message: keeps a DynamoDB item well under 400 KB
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Among non-final states of one part, the later one wins; at equal times, the further along.
+_RANK = {
+    Status.UNKNOWN: 0,
+    Status.CREATED: 1,
+    Status.STARTED: 2,
+    Status.RESUMED: 3,
+    Status.IN_PROGRESS: 4,
+    Status.READY: 5,
+    Status.STOPPING: 6,
+    Status.SKIPPED: 7,
+    Status.SUCCEEDED: 8,
+    Status.SUPERSEDED: 9,
+    Status.CANCELED: 10,
+    Status.STOPPED: 11,
+    Status.ABANDONED: 12,
+    Status.FAILED: 13,
+}
+_SCOPE_ORDER = {scope: i for i, scope in enumerate(Scope)}
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def message_key(event: Deployment) -> str:
+    """The key of the message an event belongs to, before deployment links are followed."""
+    if event.scope in (Scope.PIPELINE, Scope.STAGE, Scope.ACTION) and event.execution_id:
+        return f"execution#{event.execution_id}"
+    if event.scope in (Scope.DEPLOYMENT, Scope.INSTANCE) and event.deployment_id:
+        if event.execution_id:  # enrichment found the execution that made this deployment
+            return f"execution#{event.execution_id}"
+        return f"deployment#{event.deployment_id}"
+    if event.scope is Scope.APPROVAL and event.execution_id:
+        return f"approval#{event.execution_id}#{event.stage}#{event.action}"
+    return f"event#{event.event_id or _digest(dump_event(event))}"
+
+
+def link_key(deployment_id: str) -> str:
+    """Where the store says which message a CodeDeploy deployment's events go to."""
+    return f"link#{deployment_id}"
+
+
+def kind_of(key: str) -> str:
+    """ "execution", "deployment", "approval" or "event"."""
+    return key.split("#", 1)[0]
+
+
+def transition(event: Deployment) -> str:
+    """One part of the work and one state: a second delivery of it is a duplicate."""
+    match event.scope:
+        case Scope.PIPELINE:
+            part: tuple[str, ...] = ("pipeline",)
+        case Scope.STAGE:
+            part = ("stage", event.stage)
+        case Scope.ACTION | Scope.APPROVAL:
+            part = ("action", event.stage, event.action)
+        case Scope.DEPLOYMENT:
+            part = ("deployment", event.deployment_id)
+        case Scope.INSTANCE:
+            part = ("instance", event.deployment_id, event.instance_id)
+        case _:
+            part = ("event", event.event_id)
+    state = event.status.value
+    if event.status is Status.UNKNOWN:
+        state += ":" + event.raw_status
+    return json.dumps([*part, state])
+
+
+def _part(transition_key: str) -> tuple[str, ...]:
+    return tuple(json.loads(transition_key)[:-1])
+
+
+# --- stored state ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A message deploybot posts for a key (the main message, or the failure reply)."""
+
+    channel: str = ""
+    ts: str = ""
+    digest: str = ""  # of what Slack shows now, so an unchanged message is not updated
+    owner: str = ""  # the invocation that claimed the right to post it
+    claimed_at: float = 0.0  # 0 once the owner gave up: the claim is then stale at once
+    since: float = 0.0  # when the first attempt to post began: where a search for it starts
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the store keeps per key."""
+
+    events: Mapping[str, Deployment] = field(default_factory=dict)  # by transition
+    seen: tuple[str, ...] = ()  # event ids (SNS MessageId, EventBridge id) already folded in
+    slots: Mapping[str, Slot] = field(default_factory=dict)
+    link: str = ""  # on link records: the key a deployment's events go to
+
+
+def load_state(body: str) -> State:
+    """The state stored as JSON text."""
+    data: dict[str, Any] = json.loads(body)
+    return State(
+        events={k: load_event(v) for k, v in data.get("events", {}).items()},
+        seen=tuple(data.get("seen", ())),
+        slots={k: Slot(**v) for k, v in data.get("slots", {}).items()},
+        link=data.get("link", ""),
+    )
+
+
+def dump_state(state: State) -> str:
+    """The state as compact JSON text."""
+    data: dict[str, Any] = {}
+    if state.events:
+        data["events"] = {k: dump_event(v) for k, v in state.events.items()}
+    if state.seen:
+        data["seen"] = list(state.seen)
+    if state.slots:
+        data["slots"] = {
+            name: {k: getattr(slot, k) for k in Slot.__slots__ if getattr(slot, k)}
+            for name, slot in state.slots.items()
+        }
+    if state.link:
+        data["link"] = state.link
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def with_slot(state: State, name: str, slot: Slot) -> State:
+    """`state` with one slot replaced."""
+    return replace(state, slots={**state.slots, name: slot})
+
+
+def _when(event: Deployment) -> datetime:
+    return event.occurred_at or event.finished_at or event.started_at or _EPOCH
+
+
+def _order(event: Deployment) -> tuple[bool, datetime, int, str]:
+    """Final beats non-final; then later beats earlier; then further along; then any fixed rule."""
+    tie = json.dumps(dump_event(event), sort_keys=True)
+    return (event.status.is_final, _when(event), _RANK[event.status], tie)
+
+
+def absorb(state: State, event: Deployment) -> State | None:
+    """`state` with `event` folded in, or None when the event adds nothing (a duplicate)."""
+    if event.event_id and event.event_id in state.seen:
+        return None
+    key = transition(event)
+    old = state.events.get(key)
+    full = old is None and len(state.events) >= EVENTS_MAX  # the message shows plenty already
+    events = state.events
+    if not full and (old is None or _order(event) > _order(old)):
+        events = {**state.events, key: event}
+    seen = (*state.seen, event.event_id)[-SEEN_MAX:] if event.event_id else state.seen
+    if events is state.events and seen == state.seen:
+        return None
+    return replace(state, events=events, seen=seen)
+
+
+# --- the view --------------------------------------------------------------------------------
+
+
+def build_view(key: str, events: Iterable[Deployment]) -> View:
+    """What the message of `key` shows, from every state transition stored for it."""
+    latest: dict[tuple[str, ...], Deployment] = {}
+    first: dict[tuple[str, ...], datetime] = {}
+    for event in events:
+        part = _part(transition(event))
+        if part not in latest or _order(event) > _order(latest[part]):
+            latest[part] = event
+        first[part] = min(first.get(part, _when(event)), _when(event))
+    if not latest:
+        raise ValueError(f"no events for {key}")
+    kind = kind_of(key)
+    if kind == "execution":
+        return _execution_view(key, latest, first)
+    if kind == "deployment":
+        return _deployment_view(latest)
+    return View(head=max(latest.values(), key=_order))
+
+
+def _failures(latest: Mapping[tuple[str, ...], Deployment]) -> tuple[Deployment, ...]:
+    failed = [e for e in latest.values() if e.status.is_failure]
+    return tuple(sorted(failed, key=lambda e: (_when(e), _SCOPE_ORDER[e.scope], transition(e))))
+
+
+def _span(events: Iterable[Deployment], status: Status) -> tuple[datetime | None, datetime | None]:
+    times = [_when(e) for e in events if _when(e) != _EPOCH]
+    if not times:
+        return None, None
+    return min(times), (max(times) if status.is_final else None)
+
+
+def _execution_view(
+    key: str,
+    latest: Mapping[tuple[str, ...], Deployment],
+    first: Mapping[tuple[str, ...], datetime],
+) -> View:
+    pipeline = latest.get(("pipeline",))
+    failures = _failures(latest)
+    if pipeline is not None and pipeline.status.is_final:
+        status = pipeline.status
+    elif any(e.scope is not Scope.PIPELINE for e in failures):
+        status = Status.FAILED  # a failed stage fails its execution; its own event may lag
+    elif pipeline is not None and (
+        len(latest) == 1 or pipeline.status not in (Status.CREATED, Status.STARTED)
+    ):
+        status = pipeline.status
+    else:
+        status = Status.IN_PROGRESS
+    stage_names = {part[1] for part in latest if part[0] in ("stage", "action")}
+    stages = []
+    for name in stage_names:
+        stage = latest.get(("stage", name))
+        action_parts = sorted(
+            (p for p in latest if p[0] == "action" and p[1] == name), key=lambda p: (first[p], p)
+        )
+        parts = [p for p in (("stage", name), *action_parts) if p in first]
+        stages.append(
+            (
+                min(first[p] for p in parts),
+                StageProgress(
+                    name=name,
+                    status=stage.status if stage else Status.IN_PROGRESS,
+                    actions=tuple(latest[p] for p in action_parts),
+                ),
+            )
+        )
+    named = {e.deployment_id for p, e in latest.items() if p[0] == "action" and e.deployment_id}
+    deployments = sorted(
+        (e for p, e in latest.items() if p[0] == "deployment" and p[1] not in named),
+        key=lambda e: (_when(e), e.deployment_id),
+    )
+    base = pipeline or min(
+        (e for e in latest.values() if e.source is Source.CODEPIPELINE),
+        key=_when,
+        default=next(iter(latest.values())),
+    )
+    started, finished = _span(latest.values(), status)
+    if pipeline is not None and pipeline.started_at is not None:
+        started = pipeline.started_at
+    head = Deployment(
+        source=Source.CODEPIPELINE,
+        scope=Scope.PIPELINE,
+        status=status,
+        raw_status=status.value,
+        region=base.region,
+        account=base.account,
+        pipeline=max((e.pipeline for e in latest.values()), default=""),
+        execution_id=key.split("#", 1)[1],
+        started_at=started,
+        finished_at=finished,
+        occurred_at=started,
+        commit=_best_commit(latest.values()),
+        trigger=max((e.trigger for e in latest.values()), default=""),
+    )
+    return View(
+        head=head,
+        stages=tuple(stage for _, stage in sorted(stages, key=lambda s: (s[0], s[1].name))),
+        deployments=tuple(deployments),
+        failures=failures,
+    )
+
+
+def _best_commit(events: Iterable[Deployment]) -> Commit | None:
+    commits = [e.commit for e in events if e.commit is not None]
+    return max(
+        commits,
+        key=lambda c: (c.confirmed, bool(c.title), bool(c.author), bool(c.commit_url), c.sha),
+        default=None,
+    )
+
+
+def _deployment_view(latest: Mapping[tuple[str, ...], Deployment]) -> View:
+    deployment = next((e for p, e in latest.items() if p[0] == "deployment"), None)
+    sample = deployment or max(latest.values(), key=_order)
+    status = deployment.status if deployment else Status.IN_PROGRESS
+    started, finished = _span(latest.values(), status)
+    head = replace(
+        sample,
+        source=Source.CODEDEPLOY,
+        scope=Scope.DEPLOYMENT,
+        status=status,
+        raw_status=sample.raw_status if deployment else status.value,
+        event_id="",
+        instance_id="",
+        started_at=sample.started_at if deployment and sample.started_at else started,
+        finished_at=sample.finished_at if deployment and sample.finished_at else finished,
+        # Why it failed goes to the thread; the message itself says what and where.
+        error=None,
+        lifecycle_events=(),
+        failure_details=(),
+    )
+    return View(head=head, failures=_failures(latest))
+
+
+# --- what to do next -------------------------------------------------------------------------
+
+
+def digest(message: Mapping[str, Any]) -> str:
+    """What a message shows, as a short hash; where it is (channel, ts) does not count."""
+    shown = {k: v for k, v in message.items() if k not in ("channel", "ts", "thread_ts")}
+    return _digest(shown)
+
+
+def _digest(value: object) -> str:
+    raw = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The next Slack call that brings a key's messages to what its state implies."""
+
+    slot: str
+    action: Literal["post", "update"]
+    reason: str
+
+
+def next_step(
+    state: State, targets: Mapping[str, Mapping[str, Any]], editable: bool
+) -> Step | None:
+    """Post a message that is due and missing, else update one that shows something else."""
+    for name in (MAIN, REPLY):
+        target = targets.get(name)
+        if target is None:
+            continue
+        slot = state.slots.get(name, Slot())
+        if not slot.ts:
+            return Step(name, "post", f"no {name} message yet")
+        if editable and slot.digest != digest(target):
+            return Step(name, "update", f"the {name} message shows an older state")
+    return None

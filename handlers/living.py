@@ -1,0 +1,330 @@
+"""Living messages: fold each notification into its message's state, then bring Slack in line.
+
+Per key (a pipeline execution, a deployment, an approval, a lone event) the store holds every
+state transition seen, the event ids already folded in, and the Slack messages made for it (the
+main message and the failure reply), each with a lease. Only the lease holder calls Slack for a
+message, so concurrent invocations neither post it twice nor overwrite a newer update with an
+older one; a holder that dies leaves a lease that expires.
+
+A post is claimed in the store before it is made and recorded after. If the recording is lost
+(crash, timeout), the next attempt finds the message in conversations.history by its metadata
+(key and slot) instead of posting it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from blocks.deployment import build_message
+from blocks.living import build_failure_reply, build_living_message, progress_text
+from bot.config import Config
+from bot.lifecycle import (
+    MAIN,
+    REPLY,
+    Slot,
+    State,
+    absorb,
+    build_view,
+    digest,
+    dump_state,
+    kind_of,
+    link_key,
+    load_state,
+    message_key,
+    next_step,
+    with_slot,
+)
+from bot.model import Deployment, Scope, View
+from bot.slack import (
+    SEARCH_MARGIN_SECONDS,
+    DeliveryError,
+    Editor,
+    MessageGone,
+    MessageRef,
+    Poster,
+)
+from bot.store import Record, Store, StoreError
+from handlers.notifications import build_post, deliver, describe, plan, post_arguments
+
+logger = logging.getLogger(__name__)
+
+CAS_ATTEMPTS = 25  # concurrent writers on one key retry their conditional write this often
+MAX_STEPS = 12  # Slack calls per event at most: post, reply, and updates racing new events
+LEASE_SECONDS = 60.0  # longer than one Slack call with its retries takes
+WAIT_SECONDS = 8.0  # how long to wait for another invocation's lease before giving up
+POLL_SECONDS = 0.2
+
+
+class Busy(DeliveryError):
+    """Another invocation holds the message's lease; Lambda's retry will finish the work."""
+
+
+class LivingDelivery:
+    """Delivers notifications as living messages through one poster and one store."""
+
+    def __init__(
+        self,
+        config: Config,
+        poster: Poster,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        lease_seconds: float = LEASE_SECONDS,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
+        self._config = config
+        self._poster = poster
+        self._editor = poster if isinstance(poster, Editor) else None
+        self._store = store
+        self._clock = clock
+        self._sleep = sleep
+        self._lease = lease_seconds
+        self._wait = wait_seconds
+        self._owner = uuid.uuid4().hex  # this invocation, as a lease holder
+        self._called = False  # whether Slack was called for the event being delivered
+
+    def deliver(self, event: Deployment) -> bool:
+        """Fold `event` in and sync its message; True when Slack was called.
+
+        Raises StoreError before any Slack call (the caller may then post without the store),
+        DeliveryError when Slack failed (the caller raises so that Lambda retries).
+        """
+        key = self._key(event)
+        if self._fold(key, event):
+            logger.info("folded %s into %s", describe(event), key)
+        else:
+            logger.info("duplicate %s for %s: nothing new", describe(event), key)
+        if event.scope is Scope.ACTION and event.deployment_id and key.startswith("execution#"):
+            self._link(event.deployment_id, key)
+        self._called = False
+        deadline = self._clock() + self._wait
+        # Waiting for another invocation's lease takes turns too; it ends in Busy at `deadline`.
+        for _ in range(MAX_STEPS + int(self._wait / POLL_SECONDS)):
+            try:
+                done = self._step(key, deadline)
+            except StoreError:
+                if not self._called:
+                    raise
+                # Slack has the news already; a later delivery repairs the record by search.
+                logger.exception("store failed after a Slack call for %s", key)
+                return True
+            if done:
+                return self._called
+        raise DeliveryError(f"{key}: messages still changing after {MAX_STEPS} steps")
+
+    # --- the store side ----------------------------------------------------------------------
+
+    def _read(self, key: str) -> tuple[Record, State]:
+        record = self._store.get(key) or Record(key)
+        return record, load_state(record.body)
+
+    def _write(self, record: Record, state: State) -> bool:
+        return self._store.put(replace(record, body=dump_state(state)))
+
+    def _key(self, event: Deployment) -> str:
+        key = message_key(event)
+        if event.scope in (Scope.DEPLOYMENT, Scope.INSTANCE) and event.deployment_id:
+            return self._link(event.deployment_id, key)
+        return key
+
+    def _link(self, deployment_id: str, key: str) -> str:
+        """Where the deployment's events go: the first message to claim it keeps it."""
+        for _ in range(CAS_ATTEMPTS):
+            record, state = self._read(link_key(deployment_id))
+            if state.link:
+                return state.link
+            if self._write(record, State(link=key)):
+                return key
+        raise StoreError(f"could not link {deployment_id}: too much contention")
+
+    def _fold(self, key: str, event: Deployment) -> bool:
+        for _ in range(CAS_ATTEMPTS):
+            record, state = self._read(key)
+            folded = absorb(state, event)
+            if folded is None:
+                return False
+            if self._write(record, folded):
+                return True
+        raise StoreError(f"could not record an event for {key}: too much contention")
+
+    def _change_slot(self, key: str, name: str, change: Callable[[Slot], Slot | None]) -> None:
+        """Apply `change` to a slot with compare-and-swap; `change` returning None skips it."""
+        for _ in range(CAS_ATTEMPTS):
+            record, state = self._read(key)
+            changed = change(state.slots.get(name, Slot()))
+            if changed is None or self._write(record, with_slot(state, name, changed)):
+                return
+        raise StoreError(f"could not update the {name} message record of {key}")
+
+    # --- the Slack side ----------------------------------------------------------------------
+
+    def _step(self, key: str, deadline: float) -> bool:
+        """Take the next step for `key`; True when there is none left."""
+        record, state = self._read(key)
+        if not state.events:
+            return True
+        view = build_view(key, state.events.values())
+        targets = self._targets(key, state, view)
+        step = next_step(state, targets, editable=self._editor is not None)
+        if step is None:
+            return True
+        slot = state.slots.get(step.slot, Slot())
+        now = self._clock()
+        if slot.owner and slot.owner != self._owner and now - slot.claimed_at < self._lease:
+            if now > deadline:
+                raise Busy(f"another invocation is writing the {step.slot} message of {key}")
+            self._sleep(POLL_SECONDS)
+            return False
+        if step.action == "post" and slot.since and self._adopt(key, step.slot, slot, targets):
+            return False
+        claimed = replace(
+            slot,
+            owner=self._owner,
+            claimed_at=now,
+            since=(slot.since or now) if step.action == "post" else 0.0,
+        )
+        if not self._write(record, with_slot(state, step.slot, claimed)):
+            return False  # someone else wrote first: look again
+        message = targets[step.slot]
+        self._called = True
+        try:
+            if step.action == "post":
+                ref = self._poster.post(dict(message))
+                self._posted(key, step.slot, ref, message)
+            else:
+                self._updated(key, step.slot, slot, message)
+        except DeliveryError:
+            self._release(key, step.slot)
+            raise
+        logger.info("%s %s message of %s (%s)", step.action, step.slot, key, step.reason)
+        return False
+
+    def _adopt(self, key: str, name: str, slot: Slot, targets: dict[str, dict[str, Any]]) -> bool:
+        """After an attempt whose outcome is unknown, take the message it made if it exists."""
+        if self._editor is None:
+            logger.warning("an earlier post of %s may have got through: a webhook cannot tell", key)
+            return False
+        channel = slot.channel or str(targets[name]["channel"])
+        found = self._editor.find(channel, key, name, slot.since - SEARCH_MARGIN_SECONDS)
+        if found is None:
+            return False
+        logger.info("found the %s message of %s that an earlier attempt posted", name, key)
+        self._change_slot(key, name, lambda s: Slot(channel=found.channel, ts=found.ts))
+        return True
+
+    def _posted(self, key: str, name: str, ref: MessageRef | None, message: dict[str, Any]) -> None:
+        posted = Slot(
+            channel=ref.channel if ref else str(message["channel"]),
+            ts=ref.ts if ref else "webhook",  # webhooks give no ts: remember that it went out
+            digest=digest(message),
+        )
+
+        def record(slot: Slot) -> Slot | None:
+            if slot.ts and slot.ts != posted.ts:
+                logger.error("%s: a second %s message was posted (lease expired)", key, name)
+                return None
+            return posted
+
+        self._change_slot(key, name, record)
+
+    def _updated(self, key: str, name: str, slot: Slot, message: dict[str, Any]) -> None:
+        assert self._editor is not None
+        try:
+            self._editor.update(MessageRef(slot.channel, slot.ts), dict(message))
+        except MessageGone:
+            logger.warning("the %s message of %s is gone; posting it again", name, key)
+            self._change_slot(key, name, lambda s: Slot() if s.ts == slot.ts else None)
+            return
+        shown = digest(message)
+        self._change_slot(
+            key,
+            name,
+            lambda s: (
+                replace(s, digest=shown, owner="", claimed_at=0.0) if s.ts == slot.ts else None
+            ),
+        )
+
+    def _release(self, key: str, name: str) -> None:
+        """Give the lease up at once after a failure, so a retry need not wait for it."""
+        try:
+            self._change_slot(
+                key,
+                name,
+                lambda s: replace(s, claimed_at=0.0) if s.owner == self._owner else None,
+            )
+        except StoreError:
+            logger.exception("could not release the %s lease of %s; it will expire", name, key)
+
+    # --- what the messages should be ---------------------------------------------------------
+
+    def _targets(self, key: str, state: State, view: View) -> dict[str, dict[str, Any]]:
+        """The messages `state` implies, as chat.postMessage arguments, by slot."""
+        config = self._config
+        if all(config.skip_reason(e) for e in state.events.values()):
+            return {}  # the noise policy lets no event of this key start a message
+        main = state.slots.get(MAIN, Slot())
+        channel = main.channel or config.channel_for(view.head)
+        payload = {"key": key, "slot": MAIN}
+        if kind_of(key) in ("approval", "event"):
+            return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
+        site = config.site_for(view.head)
+        if self._editor is None:
+            if not view.head.status.is_final:
+                return {}  # a webhook cannot edit: post once, when the outcome is known
+            message = build_message(
+                view.head,
+                site_url=site,
+                mentions=config.failure_mentions,
+                progress=progress_text(view),
+            )
+            return {MAIN: post_arguments(view.head, channel, message, **payload)}
+        targets = {
+            MAIN: post_arguments(
+                view.head, channel, build_living_message(view, site_url=site), **payload
+            )
+        }
+        if main.ts and view.head.status.is_failure and view.failures:
+            reply = build_failure_reply(view, mentions=config.failure_mentions)
+            targets[REPLY] = {
+                **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
+                "thread_ts": main.ts,
+                "reply_broadcast": True,
+            }
+        return targets
+
+
+def deliver_living(
+    events: Iterable[Deployment],
+    config: Config,
+    poster: Poster,
+    store: Store,
+    *,
+    delivery: LivingDelivery | None = None,
+) -> tuple[int, list[DeliveryError]]:
+    """Deliver each event into its living message: how many changed Slack, and the failures.
+
+    When the store fails before Slack was called, the event is posted on its own, as without
+    a store: no update, no dedupe, but never silence.
+    """
+    delivery = delivery or LivingDelivery(config, poster, store)
+    changed = 0
+    failures: list[DeliveryError] = []
+    for event in events:
+        try:
+            changed += delivery.deliver(event)
+        except StoreError:
+            logger.exception("store unavailable: posting %s without updates", describe(event))
+            planned = plan([event], config)
+            missed = deliver(planned, poster)
+            failures.extend(missed)
+            changed += sum(1 for p in planned if p.message is not None) - len(missed)
+        except DeliveryError as exc:
+            logger.exception("could not deliver %s", describe(event))
+            failures.append(exc)
+    return changed, failures
