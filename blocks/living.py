@@ -10,6 +10,7 @@ from blocks.deployment import (
     build_message,
     error_section,
     failed_actions_section,
+    failure_detail_section,
     lifecycle_section,
     lines_within,
     look_of,
@@ -68,12 +69,17 @@ def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Messag
     mention = mention_section(view.head, mentions)
     tail = [_section(mention)] if mention else []
     failures: list[Block] = []
+    shown = 0
     for event in view.failures[:FAILURES_SHOWN]:
-        block = _section(_failure_text(event))
-        if blocks_size([*head, *failures, block, *tail]) > BLOCKS_BUDGET:
+        # The failed lifecycle event and its log tail get a section of their own: a code block
+        # must not be cut by the line budget of the summary.
+        detail = failure_detail_section(event)
+        blocks = [_section(_failure_text(event)), *([_section(detail)] if detail else [])]
+        if blocks_size([*head, *failures, *blocks, *tail]) > BLOCKS_BUDGET:
             break
-        failures.append(block)
-    left_out = len(view.failures) - len(failures)
+        failures.extend(blocks)
+        shown += 1
+    left_out = len(view.failures) - shown
     if left_out:
         failures.append(_section(f"…and {left_out} more failed parts"))
     text = f"{look.emoji} {title}"

@@ -151,6 +151,8 @@ class _Run:
 class _CommitResult:
     commit: Commit | None = None
     missing: str = ""  # why there is no commit, or why it is only the latest source revision
+    pipeline: str = ""  # the pipeline execution that ran the deployment, when found
+    execution_id: str = ""
 
 
 def _commit_note(commit: Commit | None, why: str) -> str:
@@ -250,6 +252,13 @@ class Enricher:
             if missing:
                 run.notes.append(_commit_note(result.commit, missing))
             event = replace(event, commit=result.commit or event.commit)
+            if result.execution_id and not rollback_of:
+                # The deployment belongs to this execution: its living message is the one.
+                event = replace(
+                    event,
+                    pipeline=event.pipeline or result.pipeline,
+                    execution_id=event.execution_id or result.execution_id,
+                )
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
         return event
@@ -359,8 +368,10 @@ class Enricher:
                 self._config.source_action_for(pipeline),
             )
             if revision is not None:
-                return _CommitResult(lookups.commit_from_revision(revision, region))
-            return self._commit_of_execution(pipeline, execution_id, region, run)
+                result = _CommitResult(lookups.commit_from_revision(revision, region))
+            else:
+                result = self._commit_of_execution(pipeline, execution_id, region, run)
+            return replace(result, pipeline=pipeline, execution_id=execution_id)
         if errors:
             pipeline, reason = errors[0]
             why = f"could not list the action executions of {pipeline}: {reason}"

@@ -119,6 +119,8 @@ def test_the_race_names_the_deployed_commit_not_the_newest_source(aws: Aws) -> N
     assert enriched.commit.repository == REPO
     assert enriched.commit.commit_url == f"https://github.com/{REPO}/commit/{SHA_A}"
     assert enriched.commit.branch_url == f"https://github.com/{REPO}/tree/main"
+    # AND the deployment now names its execution, so it joins that execution's living message
+    assert (enriched.pipeline, enriched.execution_id) == (PIPELINE, EXEC_A)
     assert enriched.notes == ()
     text = _text(enriched)
     assert SHA_A[:7] in text

@@ -442,6 +442,30 @@ def test_failure_reply_snapshot(snapshot_json: SnapshotAssertion) -> None:
     assert reply == snapshot_json
 
 
+def test_failure_reply_carries_the_failed_lifecycle_event_and_its_log_tail() -> None:
+    from bot.model import FailureDetail
+
+    # GIVEN the failed deployment actions enriched with why they failed (a long, hostile log)
+    log = "\n".join(f"<!channel> step {n} ```" for n in range(400)) + "\nERROR: health check"
+    detail = FailureDetail(
+        "ValidateService", "i-0abc", "scripts/check.sh", "ScriptFailed", "exit 1", log
+    )
+    events = [
+        replace(e, failure_details=(detail,))
+        if e.status is Status.FAILED and e.deployment_id
+        else e
+        for e in flow(FAILED)
+    ]
+    # WHEN the thread reply is built
+    reply = build_failure_reply(_view_after(events))
+    # THEN it shows where it failed and the end of the log, escaped and within limits
+    text = json.dumps(reply, ensure_ascii=False)
+    assert "*Failed at* `ValidateService`" in text
+    assert "ERROR: health check\\n```" in text
+    assert "<!channel>" not in text
+    assert violations(reply) == []
+
+
 def test_hostile_failure_text_stays_escaped_and_within_limits() -> None:
     events = flow(FAILED)
     hostile = [

@@ -68,10 +68,12 @@ def test_manifest_declares_what_the_code_uses_and_no_more() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["bot_user"]["display_name"]
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
+        "channels:history",  # living messages: find a post whose answer was lost
         "channels:read",  # deploybot check: is each configured channel reachable?
         "chat:write",
         "chat:write.public",
         "commands",
+        "groups:history",
         "groups:read",
     ]
     assert "user" not in manifest["oauth_config"]["scopes"]
