@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from blocks import ids
-from blocks.deployment import BUTTON_TEXT_MAX, HEADER_MAX
+from blocks.deployment import BUTTON_TEXT_MAX, HEADER_MAX, Block, Message
 from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.status import LOOKS, Look
 from blocks.text import code_span, date_token, duration, link, mrkdwn, plain, safe_url, units
@@ -29,9 +28,6 @@ from bot.model import (
     Status,
     StatusReport,
 )
-
-Block = dict[str, Any]
-Message = dict[str, Any]
 
 COMMAND = "/deploy-status"
 SECTION_MAX = 3000

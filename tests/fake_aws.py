@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.loopback import Loopback
+
 Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -32,7 +34,7 @@ class Call:
 
 
 @dataclass
-class FakeAws:
+class FakeAws(Loopback):
     """Start with `FakeAws.start(answers, delay=...)`; stop with `close()`."""
 
     answers: dict[str, Answer]
@@ -44,20 +46,8 @@ class FakeAws:
     @classmethod
     def start(cls, answers: dict[str, Answer], delay: float = 0.0) -> FakeAws:
         fake = cls(answers=answers, delay=delay)
-        fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
-        fake.server.daemon_threads = True
-        threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+        fake.serve(_make_handler(fake))
         return fake
-
-    def close(self) -> None:
-        assert self.server is not None
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def operations(self) -> list[str]:
         with self.lock:

@@ -8,11 +8,12 @@ payload) and answers 202 like an asynchronous invoke; a test then replays the pa
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from tests.loopback import Loopback
 
 
 @dataclass
@@ -23,26 +24,15 @@ class Invocation:
 
 
 @dataclass
-class FakeLambda:
+class FakeLambda(Loopback):
     invocations: list[Invocation] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
     @classmethod
     def start(cls) -> FakeLambda:
         fake = cls()
-        fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
-        threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+        fake.serve(_make_handler(fake))
         return fake
-
-    def close(self) -> None:
-        assert self.server is not None
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def _make_handler(fake: FakeLambda) -> type[BaseHTTPRequestHandler]:

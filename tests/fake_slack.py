@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.blockkit import violations
+from tests.loopback import Loopback
 
 TOKEN = "xoxb-test-token"
 # Faults that strike after Slack did the work: the caller cannot tell whether it happened.
@@ -41,7 +42,7 @@ class Call:
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(Loopback):
     """Start with `FakeSlack.start()`; stop with `close()`."""
 
     calls: list[Call] = field(default_factory=list)
@@ -64,19 +65,8 @@ class FakeSlack:
     @classmethod
     def start(cls) -> FakeSlack:
         fake = cls()
-        fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
-        threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+        fake.serve(_make_handler(fake))
         return fake
-
-    def close(self) -> None:
-        assert self.server is not None
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
