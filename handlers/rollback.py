@@ -107,7 +107,9 @@ class _Click:
         self.client = client
         self.config = config
         self.user = str((body.get("user") or {}).get("id") or "")
-        self.channel = str((body.get("channel") or {}).get("id") or container.get("channel_id"))
+        self.channel = str(
+            (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+        )
         self.message_ts = str(container.get("message_ts") or "")
         self.response_url = str(body.get("response_url") or "")
         action = (body.get("actions") or [{}])[0]
@@ -177,7 +179,8 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
     record = store.get(target.key) or Record(target.key)
     claim = load_claim(record.body)
     now = time.time()
-    match verdict(claim, click.request, now):
+    decided = verdict(claim, click.request, now)
+    match decided:
         case "done":
             logger.info("rollback click ran again: already done", extra=click.log("rerun", target))
             return
@@ -193,7 +196,9 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
                 target,
             )
             return
-    token = claim.token if claim else client_token(target.key, click.request)
+    token = (
+        claim.token if claim and decided == "resume" else client_token(target.key, click.request)
+    )
     description = f"Rollback to {target.target_id} ({target.sha[:12]}) from Slack by {click.user}"
     try:
         plan = prepare(target, stage=target.stage, token=token, description=description)
@@ -203,7 +208,7 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
     if isinstance(plan, str):
         click.refuse(plan, target)
         return
-    if claim is None or claim.request != click.request:
+    if decided == "claim":
         mine = Claim(user=click.user, request=click.request, token=token, at=now)
         if not store.put(replace(record, body=dump_claim(mine))):
             latest = load_claim((store.get(target.key) or record).body)
