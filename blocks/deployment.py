@@ -7,6 +7,7 @@ from typing import Any
 
 from blocks import ids
 from blocks.links import console_url
+from blocks.rollback import requested_section, rollback_button
 from blocks.status import APPROVAL_LOOK, LOOKS, Look
 from blocks.text import (
     code_block,
@@ -21,6 +22,7 @@ from blocks.text import (
     units,
 )
 from bot.model import Commit, Deployment, Scope, Status
+from bot.rollback import Target
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -79,10 +81,12 @@ def build_message(
     site_url: str = "",
     mentions: tuple[str, ...] = (),
     progress: str = "",
+    rollback: Target | None = None,
 ) -> Message:
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
 
-    `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit.
+    `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
+    `rollback` is the target of its Roll back button (bot.rollback.target_for), if any.
     """
     look = look_of(event)
     title = title_of(event)
@@ -97,6 +101,7 @@ def build_message(
         head.append({"type": "section", "fields": fields})
     # In the order shown; each is dropped, least useful first, if the whole would be too big.
     sections = [
+        (0, requested_section(event)),
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
         (2, progress),
         (4, rollback_section(event)),
@@ -109,6 +114,8 @@ def build_message(
     ]
     tail: list[Block] = []
     buttons = _buttons(event, site_url)
+    if rollback is not None:
+        buttons.append(rollback_button(rollback, event))
     if buttons:
         tail.append({"type": "actions", "elements": buttons})
     context = _context(event)

@@ -13,3 +13,6 @@ LINK_PREFIX = "link_"
 
 # The "Share in channel" button under a /deploy-status answer; its value is the query.
 SHARE_STATUS = "share_status"
+
+# The "Roll back" button of a deployment message; its value is the target (bot/rollback.py).
+ROLLBACK = "rollback"

@@ -21,6 +21,7 @@ from blocks.deployment import (
 from blocks.status import LOOKS
 from blocks.text import code_span, inline, link, mrkdwn
 from bot.model import Deployment, View
+from bot.rollback import Target
 
 PROGRESS_MAX = 2000
 FAILURE_MAX = 2900  # one section's text: Slack allows 3000
@@ -28,9 +29,13 @@ FAILURES_SHOWN = 8
 SUMMARY_MAX = 500
 
 
-def build_living_message(view: View, *, site_url: str = "") -> Message:
+def build_living_message(
+    view: View, *, site_url: str = "", rollback: Target | None = None
+) -> Message:
     """The one message of an execution or deployment: status, commit and progress so far."""
-    return build_message(view.head, site_url=site_url, progress=progress_text(view))
+    return build_message(
+        view.head, site_url=site_url, progress=progress_text(view), rollback=rollback
+    )
 
 
 def progress_text(view: View) -> str:

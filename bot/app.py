@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot import logs
 from bot.config import Config, ConfigError
 from bot.slack import make_web_client
-from handlers import deploy_status, links, retries
+from handlers import deploy_status, links, retries, rollback
 
 
 def create_app(
@@ -53,7 +53,7 @@ def create_app(
     )
     app.middleware(_with_config(config))
     app.middleware(_log_request_ids)
-    for module in (retries, links, deploy_status):
+    for module in (retries, links, deploy_status, rollback):
         module.register(app)
     return app
 

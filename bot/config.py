@@ -43,6 +43,14 @@ DEFAULT_STORE_TTL_DAYS = 30
 
 _MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel)$")
 _CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
+_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+# How a pipeline is rolled back (bot/rollback.py): re-run pinned to the commit (works on V1 and
+# V2, and runs every stage again: tests, approvals), or `rollback_stage` (V2, one stage only).
+ROLLBACK_STRATEGIES = ("pipeline", "stage")
+DEFAULT_ROLLBACK_STRATEGY = "pipeline"
 
 
 class ConfigError(ValueError):
@@ -102,6 +110,56 @@ class EnrichSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RollbackPipeline:
+    """A `[[rollback.pipelines]]` entry: rollback is enabled for this pipeline, and how."""
+
+    pipeline: str
+    environment: str = ""  # what people call it in the confirm dialog; "" = the pipeline name
+    strategy: str = DEFAULT_ROLLBACK_STRATEGY
+    stage: str = ""  # the stage `rollback_stage` rolls back (strategy "stage" only)
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackGroup:
+    """A `[[rollback.deployment_groups]]` entry: redeploys of a group no pipeline deploys to."""
+
+    application: str
+    deployment_group: str
+    environment: str = ""  # "" = application/deployment_group
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackSettings:
+    """The `[rollback]` table. Nothing configured: no button, and every click refused."""
+
+    pipelines: tuple[RollbackPipeline, ...] = ()
+    deployment_groups: tuple[RollbackGroup, ...] = ()
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        """True when some pipeline or deployment group can be rolled back."""
+        return bool(self.pipelines or self.deployment_groups)
+
+    def pipeline(self, name: str) -> RollbackPipeline | None:
+        """The entry enabling rollback of pipeline `name`, if any."""
+        return next((p for p in self.pipelines if p.pipeline == name), None)
+
+    def group(self, application: str, deployment_group: str) -> RollbackGroup | None:
+        """The entry enabling rollback of this deployment group, if any."""
+        return next(
+            (
+                g
+                for g in self.deployment_groups
+                if (g.application, g.deployment_group) == (application, deployment_group)
+            ),
+            None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything deploybot is told, validated. Build it directly in tests."""
 
@@ -115,6 +173,7 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     pipelines: tuple[PipelineMapping, ...] = ()
     enrich: EnrichSettings = EnrichSettings()
+    rollback: RollbackSettings = RollbackSettings()
 
     def pipelines_for(self, application: str, deployment_group: str) -> tuple[str, ...]:
         """Pipelines the config says deploy this application/group, in config order."""
@@ -195,7 +254,19 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
     _only(
-        data, "", {"slack", "routes", "sites", "notify", "pipelines", "enrich", "status", "store"}
+        data,
+        "",
+        {
+            "slack",
+            "routes",
+            "sites",
+            "notify",
+            "pipelines",
+            "enrich",
+            "status",
+            "store",
+            "rollback",
+        },
     )
     slack = _table(data, "slack")
     _only(slack, "slack.", {"channel", "failure_mentions"})
@@ -235,6 +306,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_api_url=api_url,
         pipelines=_pipelines(data.get("pipelines", [])),
         enrich=_enrich(_table(data, "enrich")),
+        rollback=_rollback(_table(data, "rollback")),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         slack_app_token=env.get("SLACK_APP_TOKEN", ""),
         slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
@@ -399,4 +471,70 @@ def _enrich(table: Mapping[str, Any]) -> EnrichSettings:
         discover=table.get("discover", True),
         max_pages=max_pages,
         source_action=source_action,
+    )
+
+
+def _ids(table: Mapping[str, Any], key: str, shape: re.Pattern[str], what: str) -> tuple[str, ...]:
+    values = tuple(_str_list(table.get(key, []), f"rollback.{key}"))
+    for value in values:
+        if not shape.match(value):
+            raise ConfigError(f"rollback.{key}: {value!r} is not {what}")
+    return values
+
+
+def _entries(table: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
+    value = table.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"rollback.{key}: must be an array of tables ([[rollback.{key}]])")
+    entries = []
+    for index, item in enumerate(value):
+        where = f"rollback.{key}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        entries.append((where, item))
+    return entries
+
+
+def _required(item: Mapping[str, Any], where: str, key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}.{key}: is required (a non-empty string)")
+    return value
+
+
+def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
+    _only(table, "rollback.", {"pipelines", "deployment_groups", "users", "usergroups", "channels"})
+    pipelines = []
+    for where, item in _entries(table, "pipelines"):
+        _only(item, f"{where}.", {"pipeline", "environment", "strategy", "stage"})
+        strategy = _str(item.get("strategy", DEFAULT_ROLLBACK_STRATEGY), f"{where}.strategy")
+        if strategy not in ROLLBACK_STRATEGIES:
+            raise ConfigError(f"{where}.strategy: must be one of {', '.join(ROLLBACK_STRATEGIES)}")
+        stage = _str(item.get("stage", ""), f"{where}.stage")
+        if strategy == "stage" and not stage:
+            raise ConfigError(f'{where}.stage: is required for strategy = "stage"')
+        pipelines.append(
+            RollbackPipeline(
+                pipeline=_required(item, where, "pipeline"),
+                environment=_str(item.get("environment", ""), f"{where}.environment"),
+                strategy=strategy,
+                stage=stage,
+            )
+        )
+    groups = []
+    for where, item in _entries(table, "deployment_groups"):
+        _only(item, f"{where}.", {"application", "deployment_group", "environment"})
+        groups.append(
+            RollbackGroup(
+                application=_required(item, where, "application"),
+                deployment_group=_required(item, where, "deployment_group"),
+                environment=_str(item.get("environment", ""), f"{where}.environment"),
+            )
+        )
+    return RollbackSettings(
+        pipelines=tuple(pipelines),
+        deployment_groups=tuple(groups),
+        users=_ids(table, "users", _USER, "a user id (U…/W…)"),
+        usergroups=_ids(table, "usergroups", _USERGROUP, "a user group id (S…)"),
+        channels=_ids(table, "channels", _CHANNEL_ID, "a channel id (C…/G…)"),
     )

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot import aws, lookups
+from bot import aws, lookups, rollback
 from bot.config import Config
 from bot.lookups import ActionRun, PipelineInfo, Response
 from bot.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source
@@ -33,6 +33,7 @@ PAGE_SIZE = 100  # list_action_executions' maximum
 LIST_PIPELINES_PAGE_SIZE = 1000
 LIST_PIPELINES_PAGES = 5
 POOL_SIZE = 8
+LAST_GOOD_PAGE = 20  # executions searched for the newest successful one before a failure
 # Creators of deployments that no pipeline action started (aws-facts.md §5).
 _NOT_PIPELINE_CREATORS = frozenset(
     {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
@@ -460,6 +461,7 @@ class Enricher:
             if event.deployment_id and event.status.is_failure
             else None
         )
+        good_future = self._last_good(event, run)
         if event.commit is None:
             result = self._commit_of_execution(pipeline, execution_id, event.region, run)
             if result.missing:
@@ -479,7 +481,27 @@ class Enricher:
                 )
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
+        if good_future is not None:
+            try:
+                page = run.wait(good_future)
+            except LookupFailed as exc:
+                run.notes.append(f"No rollback target: {exc.reason}")
+            else:
+                summaries = page.get("pipelineExecutionSummaries", [])
+                event = replace(
+                    event, last_good=rollback.last_good(summaries, execution_id, event.region)
+                )
         return event
+
+    def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
+        """For a failed execution whose pipeline can be rolled back: the executions before it."""
+        entry = self._config.rollback.pipeline(event.pipeline)
+        if entry is None or event.scope is not Scope.PIPELINE or not event.status.is_failure:
+            return None
+        params: dict[str, Any] = {"pipelineName": event.pipeline, "maxResults": LAST_GOOD_PAGE}
+        if entry.stage:  # rollback_stage can only go back to what succeeded in the stage
+            params["filter"] = {"succeededInStage": {"stageName": entry.stage}}
+        return run.submit(_call, self._cp, "list_pipeline_executions", **params)
 
     # --- why a deployment failed ---------------------------------------------------------------
 

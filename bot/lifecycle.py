@@ -275,6 +275,8 @@ def _execution_view(
         occurred_at=started,
         commit=_best_commit(latest.values()),
         trigger=max((e.trigger for e in latest.values()), default=""),
+        last_good=next((e.last_good for e in latest.values() if e.last_good), None),
+        requested=next((e.requested for e in latest.values() if e.requested), None),
     )
     return View(
         head=head,
@@ -312,6 +314,7 @@ def _deployment_view(latest: Mapping[tuple[str, ...], Deployment]) -> View:
         error=None,
         lifecycle_events=(),
         failure_details=(),
+        requested=next((e.requested for e in latest.values() if e.requested), None),
     )
     return View(head=head, failures=_failures(latest))
 

@@ -131,6 +131,16 @@ class RollbackInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RollbackRequest:
+    """A rollback someone started from Slack, shown on the notifications of the run it started."""
+
+    user: str  # Slack user id
+    environment: str
+    sha: str  # the commit rolled back to ("" when a CodeDeploy revision names none)
+    target_id: str  # the execution or deployment rolled back to
+
+
+@dataclass(frozen=True, slots=True)
 class FailedAction:
     """One failed pipeline action, from a notification's additionalAttributes or the API."""
 
@@ -190,6 +200,8 @@ class Deployment:
     rollback: RollbackInfo | None = None
     commit: Commit | None = None
     trigger: str = ""  # who or what started a pipeline execution
+    last_good: Execution | None = None  # on a failed execution: the newest successful one before
+    requested: RollbackRequest | None = None  # set when deploybot started this run as a rollback
     external_url: str = ""  # the link CodePipeline gives for an action's execution
     summary: str = ""  # an action's summary, or a generic notification's text
     subject: str = ""  # SNS subject, shown for generic notifications

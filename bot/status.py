@@ -171,7 +171,8 @@ def _operation(method: str) -> str:
     return "".join(part.title() for part in method.split("_"))
 
 
-def _call(service: str, method: str, **params: Any) -> Mapping[str, Any]:
+def call(service: str, method: str, **params: Any) -> Mapping[str, Any]:
+    """One AWS call through the shared client; a failure raises Unavailable saying how."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -184,14 +185,15 @@ def _call(service: str, method: str, **params: Any) -> Mapping[str, Any]:
 def _pages(service: str, method: str, key: str, **params: Any) -> Iterator[Any]:
     token = ""
     while True:
-        page = _call(service, method, **params, **({"nextToken": token} if token else {}))
+        page = call(service, method, **params, **({"nextToken": token} if token else {}))
         yield from as_list(page.get(key))
         token = as_str(page.get("nextToken"))
         if not token:
             return
 
 
-def _region() -> str:
+def region() -> str:
+    """The region the shared clients call; Unavailable when none is configured."""
     from botocore.exceptions import BotoCoreError
 
     try:
@@ -209,16 +211,14 @@ def _pipeline_names(config: Config) -> list[str]:
 
 
 def _latest(name: str, count: int) -> tuple[Execution, ...]:
-    response = _call(
-        "codepipeline", "list_pipeline_executions", pipelineName=name, maxResults=count
-    )
+    response = call("codepipeline", "list_pipeline_executions", pipelineName=name, maxResults=count)
     return tuple(
         parse_execution(as_map(s)) for s in as_list(response.get("pipelineExecutionSummaries"))
     )
 
 
 def _summary(name: str, region: str) -> PipelineStatus:
-    targets = parse_targets(_call("codepipeline", "get_pipeline", name=name))
+    targets = parse_targets(call("codepipeline", "get_pipeline", name=name))
     executions = _latest(name, 1)
     return PipelineStatus(
         name=name,
@@ -229,7 +229,7 @@ def _summary(name: str, region: str) -> PipelineStatus:
 
 
 def _detail(name: str, region: str) -> PipelineStatus:
-    stages = parse_stages(_call("codepipeline", "get_pipeline_state", name=name))
+    stages = parse_stages(call("codepipeline", "get_pipeline_state", name=name))
     executions = _latest(name, HISTORY)
     return PipelineStatus(
         name=name,
@@ -256,7 +256,7 @@ def _groups_by_application() -> dict[str, list[str]]:
 
 def _group_summaries(application: str, names: Sequence[str], region: str) -> list[GroupStatus]:
     # batch_get_deployment_groups takes at most 100 names; nobody shows more in one answer.
-    response = _call(
+    response = call(
         "codedeploy",
         "batch_get_deployment_groups",
         applicationName=application,
@@ -277,13 +277,13 @@ def _group_summaries(application: str, names: Sequence[str], region: str) -> lis
 
 
 def _group_detail(application: str, group: str, region: str) -> GroupStatus:
-    response = _call(
+    response = call(
         "codedeploy", "list_deployments", applicationName=application, deploymentGroupName=group
     )
     ids = [as_str(i) for i in as_list(response.get("deployments"))][:HISTORY]
     deployments: list[Deployment] = []
     if ids:
-        infos = _call("codedeploy", "batch_get_deployments", deploymentIds=ids)
+        infos = call("codedeploy", "batch_get_deployments", deploymentIds=ids)
         deployments = [
             parse_deployment(as_map(i), region) for i in as_list(infos.get("deploymentsInfo"))
         ]
@@ -343,8 +343,8 @@ def _named(name: str, config: Config, region: str) -> Lookup:
 def look_up(query: str, config: Config) -> Lookup:
     """The answer to `/deploy-status [query]`: an overview, one thing in detail, or why not."""
     try:
-        region = _region()
+        where = region()
         name = query.strip()
-        return _named(name, config, region) if name else _overview(config, region)
+        return _named(name, config, where) if name else _overview(config, where)
     except Unavailable as exc:
         return exc.problem

@@ -40,6 +40,7 @@ from bot.lifecycle import (
     with_slot,
 )
 from bot.model import Deployment, Scope, View
+from bot.rollback import load_request, run_key, target_for
 from bot.slack import (
     SEARCH_MARGIN_SECONDS,
     DeliveryError,
@@ -95,6 +96,7 @@ class LivingDelivery:
         Raises StoreError before any Slack call (the caller may then post without the store),
         DeliveryError when Slack failed (the caller raises so that Lambda retries).
         """
+        event = self._with_request(event)
         key = self._key(event)
         if self._fold(key, event):
             logger.info("folded %s into %s", describe(event), key)
@@ -126,6 +128,15 @@ class LivingDelivery:
 
     def _write(self, record: Record, state: State) -> bool:
         return self._store.put(replace(record, body=dump_state(state)))
+
+    def _with_request(self, event: Deployment) -> Deployment:
+        """The event, marked as a rollback if deploybot started its run from Slack."""
+        run_id = event.execution_id or event.deployment_id
+        if event.requested or not run_id or not self._config.rollback.enabled:
+            return event
+        record = self._store.get(run_key(run_id))
+        requested = load_request(record.body) if record else None
+        return replace(event, requested=requested) if requested else event
 
     def _key(self, event: Deployment) -> str:
         key = message_key(event)
@@ -282,11 +293,17 @@ class LivingDelivery:
                 site_url=site,
                 mentions=config.failure_mentions,
                 progress=progress_text(view),
+                rollback=target_for(view.head, config.rollback),
             )
             return {MAIN: post_arguments(view.head, channel, message, **payload)}
         targets = {
             MAIN: post_arguments(
-                view.head, channel, build_living_message(view, site_url=site), **payload
+                view.head,
+                channel,
+                build_living_message(
+                    view, site_url=site, rollback=target_for(view.head, config.rollback)
+                ),
+                **payload,
             )
         }
         if main.ts and view.head.status.is_failure and view.failures:

@@ -15,6 +15,7 @@ from blocks.deployment import build_message
 from bot.config import Config
 from bot.events import ParseError, parse_payload
 from bot.model import Deployment, Enrich
+from bot.rollback import target_for
 from bot.slack import METADATA_EVENT_TYPE, DeliveryError, Poster
 from bot.store import Store
 
@@ -33,7 +34,10 @@ class Planned:
 def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, Any]:
     """The chat.postMessage arguments for one event: channel, text, blocks and metadata."""
     message = build_message(
-        event, site_url=config.site_for(event), mentions=config.failure_mentions
+        event,
+        site_url=config.site_for(event),
+        mentions=config.failure_mentions,
+        rollback=target_for(event, config.rollback),
     )
     return post_arguments(event, config.channel_for(event), message, **payload)
 

@@ -53,6 +53,7 @@ class FakeSlack(Loopback):
     scopes: str = "chat:write,chat:write.public,commands,channels:read,groups:read"
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by channel
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # members by user group id
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     rng: random.Random = field(default_factory=random.Random)
@@ -292,6 +293,11 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
         return (
             {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}
         )
+    if method == "usergroups.users.list":
+        members = fake.usergroups.get(args.get("usergroup", ""))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": members}
     if method == "conversations.list":
         return {"ok": True, "channels": list(fake.channels.values()), "response_metadata": {}}
     return {"ok": True, "ts": fake._new_ts()}

@@ -95,15 +95,23 @@ def slash_command(text: str, response_url: str, *, user_id: str = "U0DEVELOP") -
 
 
 def block_actions(
-    action_id: str, response_url: str, *, value: str | None = None, user_id: str = "U0DEVELOP"
+    action_id: str,
+    response_url: str,
+    *,
+    value: str | None = None,
+    user_id: str = "U0DEVELOP",
+    channel_id: str = "C0DEPLOYS",
+    message: dict[str, Any] | None = None,
+    action_ts: str = "1700000000.000100",
 ) -> str:
-    """The form body Slack sends when a button in an ephemeral message is clicked."""
+    """The form body Slack sends when a button is clicked: in an ephemeral message, or in the
+    channel `message` (as Slack sends it, with its ts and blocks)."""
     action: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
         "block_id": "b1",
         "text": {"type": "plain_text", "text": "button"},
-        "action_ts": "1700000000.000100",
+        "action_ts": action_ts,
     }
     if value is not None:
         action["value"] = value
@@ -115,13 +123,15 @@ def block_actions(
         "token": "legacy-verification-token",
         "container": {
             "type": "message",
-            "message_ts": "1700000000.000001",
-            "channel_id": "C0DEPLOYS",
-            "is_ephemeral": True,
+            "message_ts": message["ts"] if message else "1700000000.000001",
+            "channel_id": channel_id,
+            "is_ephemeral": message is None,
         },
         "trigger_id": "1.2.3",
-        "channel": {"id": "C0DEPLOYS", "name": "deployments"},
+        "channel": {"id": channel_id, "name": "deployments"},
         "response_url": response_url,
         "actions": [action],
     }
+    if message is not None:
+        payload["message"] = message
     return urlencode({"payload": json.dumps(payload)})

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from bot.config import Config, EnrichSettings, PipelineMapping
+from bot.config import Config, EnrichSettings, PipelineMapping, RollbackPipeline, RollbackSettings
 from bot.enrich import Enricher, skip_lookups
-from bot.model import Deployment, RollbackInfo, Status
+from bot.model import Commit, Deployment, FailedAction, RollbackInfo, Scope, Source, Status
 from handlers.notifications import build_post, plan
 from tests.aws_data import (
     APP,
@@ -607,3 +607,43 @@ def test_commit_url_is_not_a_github_api_address() -> None:
         "https://github.com/anycompany/MyApp/commit/7636d59f3c461cEXAMPLE8417dbc6371"
     )
     assert commit.title == "Updating the application for feature 12-4820"
+
+
+def test_a_failed_execution_that_can_be_rolled_back_learns_the_last_good_one(aws: Aws) -> None:
+    # GIVEN rollback enabled for the pipeline, and a failed execution whose commit is known
+    config = replace(
+        MAPPED,
+        rollback=RollbackSettings(pipelines=(RollbackPipeline(PIPELINE),)),
+    )
+    failed = Deployment(
+        source=Source.CODEPIPELINE,
+        scope=Scope.PIPELINE,
+        status=Status.FAILED,
+        pipeline=PIPELINE,
+        execution_id="11111111-1111-4111-8111-111111111111",
+        failed_actions=(FailedAction("Deploy"),),
+        commit=Commit(sha="b" * 40),
+    )
+    good = "22222222-2222-4222-8222-222222222222"
+    summaries = [
+        {"pipelineExecutionId": failed.execution_id, "status": "Failed"},
+        {
+            "pipelineExecutionId": good,
+            "status": "Succeeded",
+            "sourceRevisions": [
+                {"actionName": "Source", "revisionId": "a" * 40, "revisionSummary": "Stable"}
+            ],
+        },
+    ]
+    aws.pipeline.add_response(
+        "list_pipeline_executions",
+        {"pipelineExecutionSummaries": summaries},
+        {"pipelineName": PIPELINE, "maxResults": 20},
+    )
+    # WHEN it is enriched
+    enriched = aws.enricher(config).enrich(failed)
+    # THEN it knows the newest successful execution before it: the Roll back button's target
+    assert enriched.last_good is not None
+    assert enriched.last_good.execution_id == good
+    assert enriched.last_good.commit is not None
+    assert enriched.last_good.commit.sha == "a" * 40

@@ -75,6 +75,7 @@ def test_manifest_declares_what_the_code_uses_and_no_more() -> None:
         "commands",
         "groups:history",
         "groups:read",
+        "usergroups:read",  # the Roll back button: rollback.usergroups membership
     ]
     assert "user" not in manifest["oauth_config"]["scopes"]
 

@@ -20,6 +20,11 @@ PARAMETERS = {
     "AWS::StackName": "deploybot",
     "PipelineNames": "web-prod,api-prod",
     "DeploymentGroups": "web/production,api/production",
+    "RollbackEnabled": "true",
+    "RollbackPipelines": "web-prod",
+    "RollbackStages": "api-prod/Deploy",
+    "RollbackApplications": "web",
+    "RollbackDeploymentGroups": "web/production",
 }
 # Actions that have no resource type in the Service Authorization Reference: "*" is the only
 # resource they accept.
@@ -54,7 +59,8 @@ def translated() -> dict[str, Any]:
 def _resolve(node: Any) -> Any:
     """Evaluate the intrinsics the policy uses (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::GetAtt)."""
     values = {**PARAMETERS, "PipelineNames": PARAMETERS["PipelineNames"].split(",")}
-    values["DeploymentGroups"] = PARAMETERS["DeploymentGroups"].split(",")
+    for name in ("DeploymentGroups", *(k for k in PARAMETERS if k.startswith("Rollback"))):
+        values[name] = PARAMETERS[name].split(",")
     if isinstance(node, list):
         return [_resolve(item) for item in node]
     if not isinstance(node, dict):
@@ -79,13 +85,28 @@ def _resolve(node: Any) -> Any:
     raise AssertionError(f"unexpected intrinsic {key}")
 
 
-def _statements(translated: dict[str, Any]) -> list[dict[str, Any]]:
+def _raw_statements(translated: dict[str, Any]) -> list[dict[str, Any]]:
     role = translated["Resources"]["DeployBotFunctionRole"]["Properties"]
     return [
         statement
         for policy in role.get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
     ]
+
+
+def _statements(translated: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements in force with PARAMETERS (conditions evaluated: rollback enabled)."""
+    statements = []
+    for statement in _raw_statements(translated):
+        if "Fn::If" in statement:
+            condition, when_true, when_false = statement["Fn::If"]
+            assert condition == "RollbackEnabled"
+            assert when_false == {"Ref": "AWS::NoValue"}
+            if PARAMETERS["RollbackEnabled"] == "true":
+                statements.append(when_true)
+        else:
+            statements.append(statement)
+    return statements
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -158,4 +179,37 @@ def test_deployment_reads_are_scoped_to_the_named_groups(translated: dict[str, A
 def test_lazy_listeners_may_invoke_only_this_function(translated: dict[str, Any]) -> None:
     assert _resources(translated, "LazyListenersInvokeThisFunction") == [
         "arn:aws:lambda:eu-west-1:123456789012:function:deploybot-deploybot"
+    ]
+
+
+ROLLBACK_WRITES = {
+    "codepipeline:StartPipelineExecution",
+    "codepipeline:RollbackStage",
+    "codedeploy:CreateDeployment",
+}
+
+
+def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
+    translated: dict[str, Any],
+) -> None:
+    assert translated["Parameters"]["RollbackEnabled"]["Default"] == "false"
+    assert translated["Conditions"]["RollbackEnabled"] == {
+        "Fn::Equals": [{"Ref": "RollbackEnabled"}, "true"]
+    }
+    # Every statement granting a rollback write is conditional: none is granted by default.
+    for statement in _raw_statements(translated):
+        if "Fn::If" not in statement:
+            assert not set(_as_list(statement["Action"])) & ROLLBACK_WRITES, statement
+    arn = "arn:aws:{}:eu-west-1:123456789012:{}"
+    assert _resources(translated, "RerunPipelinesPinnedToACommit") == [
+        arn.format("codepipeline", "web-prod")
+    ]
+    assert _resources(translated, "RollBackStages") == [
+        arn.format("codepipeline", "api-prod/Deploy")
+    ]
+    assert _resources(translated, "RedeployToDeploymentGroups") == [
+        arn.format("codedeploy", "deploymentgroup:web/production")
+    ]
+    assert _resources(translated, "ReadRevisionsToRedeploy") == [
+        arn.format("codedeploy", "application:web")
     ]
