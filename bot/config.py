@@ -287,9 +287,17 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
     store = _table(data, "store")
     _only(store, "store.", {"backend", "path", "table", "ttl_days"})
     table = env.get("DEPLOYBOT_TABLE") or _str(store.get("table", ""), "store.table")
-    backend = _str(store.get("backend", "dynamodb" if table else "sqlite"), "store.backend")
+    # A Lambda container's disk is its own: SQLite there would dedupe nothing across containers.
+    on_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    default_backend = "dynamodb" if table else ("none" if on_lambda else "sqlite")
+    backend = _str(store.get("backend", default_backend), "store.backend")
     if backend not in STORE_BACKENDS:
         raise ConfigError(f"store.backend: must be one of {', '.join(STORE_BACKENDS)}")
+    if backend == "sqlite" and on_lambda:
+        raise ConfigError(
+            "store.backend: sqlite is not shared between Lambda containers; use dynamodb "
+            "(DEPLOYBOT_TABLE) or none"
+        )
     if backend == "dynamodb" and not table:
         raise ConfigError("store.table: is required for the dynamodb backend (or DEPLOYBOT_TABLE)")
     ttl_days = store.get("ttl_days", DEFAULT_STORE_TTL_DAYS)

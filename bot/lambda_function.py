@@ -75,7 +75,7 @@ def _slack_handler() -> SlackRequestHandler:
 def _store() -> Store | None:
     config = _config()
     if config.store_backend != "dynamodb":
-        # A Lambda's disk is per container and mostly read-only: only DynamoDB is shared.
+        # Only DynamoDB is shared between containers (bot.config refuses SQLite on Lambda).
         logger.warning("no DEPLOYBOT_TABLE: posting each notification on its own, no updates")
         return None
     return make_store(config)

@@ -108,7 +108,8 @@ class Aws:
         self.deploy = Stubber(aws.client("codedeploy"))
         self.calls: list[str] = []
         for stub in (self.pipeline, self.deploy):
-            stub.client.meta.events.register("before-call", self._count)
+            # Not before-call: Stubber answers there first and later handlers never run.
+            stub.client.meta.events.register("before-parameter-build", self._count)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)

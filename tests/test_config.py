@@ -159,3 +159,14 @@ def test_store_defaults_to_sqlite_and_env_chooses_dynamodb() -> None:
 def test_bad_store_config_names_the_key(store: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_mapping({"store": store}, {})
+
+
+def test_on_lambda_the_store_is_dynamodb_or_none_never_sqlite() -> None:
+    # A Lambda container's SQLite file is its own: it would dedupe nothing across containers.
+    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "deploybot"}
+    assert config_from_mapping({}, lambda_env).store_backend == "none"
+    with_table = {**lambda_env, "DEPLOYBOT_TABLE": "state"}
+    assert config_from_mapping({}, with_table).store_backend == "dynamodb"
+    with pytest.raises(ConfigError, match=r"store\.backend: sqlite is not shared"):
+        config_from_mapping({"store": {"backend": "sqlite"}}, lambda_env)
+    assert config_from_mapping({}, {}).store_backend == "sqlite"  # a laptop keeps its file

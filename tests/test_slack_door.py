@@ -109,8 +109,10 @@ def test_overview_is_acked_at_once_then_answered_privately(
     assert invocation.payload["headers"]["x-slack-bolt-lazy-only"] == "1"
     # WHEN AWS runs that invocation
     _replay_lazy(aws_env)
-    # THEN AWS was read exactly as stubbed and one private answer reached the response_url
+    # THEN AWS was read exactly as stubbed (and the call counter saw it: its "no call" checks
+    # elsewhere can fail) and one private answer reached the response_url
     stubs.done()
+    assert stubs.calls[:2] == ["ListPipelines", "GetPipeline"]
     [answer] = _answers(slack_env)
     assert answer["response_type"] == "ephemeral"
     assert violations(answer) == []
