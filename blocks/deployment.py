@@ -331,7 +331,8 @@ def _mention(mention: str) -> str:
     return f"<@{mention}>"
 
 
-def _button(text: str, url: str, action_id: str) -> Block | None:
+def link_button(text: str, url: str, action_id: str) -> Block | None:
+    """A button that opens `url` (None when the URL is unsafe or too long)."""
     safe = safe_url(url, BUTTON_URL_MAX)
     if not safe:
         return None
@@ -346,11 +347,11 @@ def _button(text: str, url: str, action_id: str) -> Block | None:
 def _buttons(event: Deployment, site_url: str) -> list[Block]:
     commit = event.commit
     candidates = [
-        _button("View commit", commit.commit_url, ids.LINK_COMMIT) if commit else None,
-        _button("Branch", commit.branch_url, ids.LINK_BRANCH) if commit else None,
-        _button("Open site", site_url, ids.LINK_SITE),
-        _button("AWS console", console_url(event), ids.LINK_CONSOLE),
-        _button(
+        link_button("View commit", commit.commit_url, ids.LINK_COMMIT) if commit else None,
+        link_button("Branch", commit.branch_url, ids.LINK_BRANCH) if commit else None,
+        link_button("Open site", site_url, ids.LINK_SITE),
+        link_button("AWS console", console_url(event), ids.LINK_CONSOLE),
+        link_button(
             "Approve or reject" if event.scope is Scope.APPROVAL else "Details",
             event.external_url,
             ids.LINK_DETAILS,

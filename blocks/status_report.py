@@ -11,10 +11,10 @@ import re
 from datetime import datetime
 
 from blocks import ids
-from blocks.deployment import BUTTON_TEXT_MAX, HEADER_MAX, Block, Message
+from blocks.deployment import HEADER_MAX, Block, Message, link_button
 from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.status import LOOKS, Look
-from blocks.text import code_span, date_token, duration, link, mrkdwn, plain, safe_url, units
+from blocks.text import code_span, date_token, duration, link, mrkdwn, plain, units
 from bot.model import (
     AwsProblem,
     Commit,
@@ -84,18 +84,6 @@ def _section(text: str) -> Block:
 
 def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _button(text: str, url: str, action_id: str) -> Block | None:
-    safe = safe_url(url)
-    if not safe:
-        return None
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": plain(text, BUTTON_TEXT_MAX)},
-        "url": safe,
-        "action_id": action_id,
-    }
 
 
 def _look(status: Status | None) -> Look:
@@ -289,8 +277,8 @@ def build_pipeline(pipeline: PipelineStatus) -> Message:
     else:
         blocks.append(_section("No executions yet."))
     buttons = [
-        _button("AWS console", pipeline_url(pipeline.region, pipeline.name), ids.LINK_CONSOLE),
-        _button("View commit", latest.commit.commit_url, ids.LINK_COMMIT)
+        link_button("AWS console", pipeline_url(pipeline.region, pipeline.name), ids.LINK_CONSOLE),
+        link_button("View commit", latest.commit.commit_url, ids.LINK_COMMIT)
         if latest is not None and latest.commit is not None
         else None,
     ]
@@ -315,7 +303,7 @@ def build_group(group: GroupStatus) -> Message:
         blocks.append(_section(heading + _fit(lines, SECTION_MAX - 40, "…and {} more")))
     else:
         blocks.append(_section("No deployments yet."))
-    console = _button(
+    console = link_button(
         "AWS console", group_url(group.region, group.application, group.group), ids.LINK_CONSOLE
     )
     if console is not None:
