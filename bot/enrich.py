@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bot import aws, lookups, rollback
 from bot.config import Config
 from bot.lookups import ActionRun, PipelineInfo, Response
-from bot.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source
+from bot.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,11 @@ LIST_PIPELINES_PAGE_SIZE = 1000
 LIST_PIPELINES_PAGES = 5
 POOL_SIZE = 8
 LAST_GOOD_PAGE = 20  # executions searched for the newest successful one before a failure
+# A deployment this young may not be in the pipeline's action executions yet.
+_EARLY = frozenset({Status.CREATED, Status.STARTED, Status.IN_PROGRESS})
+RETRY_DELAY_SECONDS = 1.0
+RETRY_MARGIN_SECONDS = 1.0  # left for the second search itself
+
 # Creators of deployments that no pipeline action started (aws-facts.md §5).
 _NOT_PIPELINE_CREATORS = frozenset(
     {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
@@ -154,6 +159,7 @@ class _CommitResult:
     missing: str = ""  # why there is no commit, or why it is only the latest source revision
     pipeline: str = ""  # the pipeline execution that ran the deployment, when found
     execution_id: str = ""
+    not_found: bool = False  # every page searched answered, and none named the deployment
 
 
 def _commit_note(commit: Commit | None, why: str) -> str:
@@ -173,6 +179,7 @@ class Enricher:
         config: Config,
         *,
         now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
         executor: Executor | None = None,
     ) -> None:
         self._cp = codepipeline
@@ -180,6 +187,7 @@ class Enricher:
         self._config = config
         self._settings = config.enrich
         self._now = now
+        self._sleep = sleep
         self._pool = executor or ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
         self._cache = PipelineCache(self._settings.cache_seconds, now)
         self._region = str(codepipeline.meta.region_name or "")
@@ -228,6 +236,15 @@ class Enricher:
             result = self._commit_of_deployment(
                 rollback_of or deployment_id, pipelines, event.region, run, fallback=not rollback_of
             )
+            if result.not_found and not rollback_of and event.status in _EARLY:
+                # A deployment's first triggers can beat CodePipeline's record of the action
+                # that started it (aws-facts §6.4): look once more, a moment later.
+                pause = min(RETRY_DELAY_SECONDS, run.deadline - self._now() - RETRY_MARGIN_SECONDS)
+                if pause > 0:
+                    self._sleep(pause)
+                    result = self._commit_of_deployment(
+                        deployment_id, pipelines, event.region, run, fallback=True
+                    )
         facts = None
         if facts_future is not None:
             try:
@@ -382,7 +399,8 @@ class Enricher:
         pages = self._settings.max_pages * PAGE_SIZE
         return _CommitResult(
             missing=f"{deployment_id} is not among the last {pages} action executions of "
-            f"{', '.join(pipelines)}: it was started outside the pipeline, or long ago"
+            f"{', '.join(pipelines)}: it was started outside the pipeline, or long ago",
+            not_found=True,
         )
 
     # --- pipeline executions -------------------------------------------------------------------

@@ -235,6 +235,38 @@ def test_discovery_finds_the_pipeline_and_caches_it_for_its_lifetime(aws: Aws) -
     assert enricher.enrich(deploy_success()).commit == first.commit
 
 
+def test_a_just_created_deployment_is_looked_for_once_more_a_moment_later(aws: Aws) -> None:
+    # GIVEN CodePipeline has not yet recorded the action that created d-X when its CREATED
+    # trigger arrives, and has a second later
+    aws.expect_actions(actions_page(source_execution(EXEC_B, SHA_B, "Newer commit")))
+    aws.expect_actions(
+        actions_page(
+            deploy_execution(EXEC_A, DEPLOYMENT),
+            source_execution(EXEC_A, SHA_A, MESSAGE_A),
+        )
+    )
+    pauses: list[float] = []
+    created = replace(deploy_success(), status=Status.CREATED, finished_at=None)
+    # WHEN the CREATED notification is enriched
+    enriched = aws.enricher(sleep=pauses.append).enrich(created)
+    # THEN it waited once, found the execution and names its commit
+    assert pauses == [1.0]
+    assert enriched.commit is not None
+    assert enriched.commit.sha == SHA_A
+    assert enriched.execution_id == EXEC_A
+    assert enriched.notes == ()
+
+
+def test_a_finished_deployment_not_found_is_not_searched_again(aws: Aws) -> None:
+    # GIVEN a SUCCEEDED deployment that no recent action execution names
+    aws.expect_actions(actions_page(source_execution(EXEC_B, SHA_B, "Newer commit")))
+    pauses: list[float] = []
+    # WHEN enriched, THEN one search only (the Stubber would fail on a second), no pause
+    enriched = aws.enricher(sleep=pauses.append).enrich(deploy_success())
+    assert pauses == []
+    assert enriched.commit is None
+
+
 def test_a_deployment_outside_any_pipeline_has_no_commit_and_says_why(aws: Aws) -> None:
     # GIVEN no pipeline deploys this application/group
     aws.pipeline.add_response(
