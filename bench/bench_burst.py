@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 from slack_sdk import WebClient  # noqa: E402
 
-from bot.config import Config  # noqa: E402
-from bot.events import parse_payload  # noqa: E402
+from bot.domain.config import Config  # noqa: E402
+from bot.domain.events import parse_payload  # noqa: E402
 from bot.slack import WebApiPoster, retry_handlers  # noqa: E402
 from bot.store import SqliteStore  # noqa: E402
-from handlers.living import deliver_living  # noqa: E402
+from handlers.notifications import deliver_events  # noqa: E402
 from tests.conftest import load_sample  # noqa: E402
 from tests.fake_slack import TOKEN, FakeSlack  # noqa: E402
 
@@ -62,7 +62,7 @@ def main() -> None:
                     if not queue:
                         return
                     event = queue.pop()
-                while deliver_living([event], config, poster, store)[1]:
+                while deliver_events([event], config, poster, store)[1]:
                     with lock:
                         lambda_retries += 1
 

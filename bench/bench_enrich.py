@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import aws  # noqa: E402
-from bot.config import Config, PipelineMapping  # noqa: E402
-from bot.enrich import Enricher  # noqa: E402
+from bot.aws.enrich import Enricher  # noqa: E402
+from bot.domain.config import Config, PipelineMapping  # noqa: E402
 from bot.slack import make_poster  # noqa: E402
 from handlers.notifications import handle_lambda_event  # noqa: E402
 from tests.aws_data import (  # noqa: E402

@@ -38,9 +38,9 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 # Everything over all samples in one process, for peak RSS.
 ALL_SAMPLES = """
 import glob, resource
-from bot.config import Config
-from bot.events import parse_text
-from handlers.notifications import plan
+from bot.domain.config import Config
+from bot.domain.events import parse_text
+from bot.plan import plan
 for path in sorted(glob.glob("samples/*.json")):
     plan(parse_text(open(path, encoding="utf-8").read()), Config())
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -73,9 +73,9 @@ def cold_start(runs: int) -> None:
 
 def parse_and_render(rounds: int) -> None:
     """Median time to parse and render one event, over every sample."""
-    from bot.config import Config
-    from bot.events import parse_text
-    from handlers.notifications import build_post, plan
+    from bot.domain.config import Config
+    from bot.domain.events import parse_text
+    from bot.plan import build_post, plan
 
     config = Config(failure_mentions=("U0ONCALL",), sites={"production": "https://x.example"})
     texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "samples").glob("*.json"))]

@@ -7,8 +7,8 @@ from typing import Any
 
 from blocks import ids
 from blocks.links import console_url
+from blocks.looks import APPROVAL_LOOK, LOOKS, Look
 from blocks.rollback import requested_section, rollback_button
-from blocks.status import APPROVAL_LOOK, LOOKS, Look
 from blocks.text import (
     code_block,
     code_span,
@@ -21,8 +21,8 @@ from blocks.text import (
     safe_url,
     units,
 )
-from bot.model import Commit, Deployment, Scope, Status
-from bot.rollback import Target
+from bot.domain.model import Commit, Deployment, Scope, Status
+from bot.domain.rollback import Target
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -86,7 +86,7 @@ def build_message(
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
 
     `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
-    `rollback` is the target of its Roll back button (bot.rollback.target_for), if any.
+    `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any.
     """
     look = look_of(event)
     title = title_of(event)

@@ -16,3 +16,6 @@ SHARE_STATUS = "share_status"
 
 # The "Roll back" button of a deployment message; its value is the target (bot/rollback.py).
 ROLLBACK = "rollback"
+
+# The metadata event_type of every message deploybot posts: how a lost post is found again.
+METADATA_EVENT_TYPE = "deploybot_notification"

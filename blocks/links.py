@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from bot.model import Deployment
+from bot.domain.model import Deployment
 
 
 def _base(region: str) -> str:

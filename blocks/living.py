@@ -18,10 +18,10 @@ from blocks.deployment import (
     rollback_section,
     title_of,
 )
-from blocks.status import LOOKS
+from blocks.looks import LOOKS
 from blocks.text import code_span, inline, link, mrkdwn
-from bot.model import Deployment, View
-from bot.rollback import Target
+from bot.domain.model import Deployment, View
+from bot.domain.rollback import Target
 
 PROGRESS_MAX = 2000
 FAILURE_MAX = 2900  # one section's text: Slack allows 3000

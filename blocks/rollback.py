@@ -8,8 +8,8 @@ from typing import Any
 from blocks import ids
 from blocks.links import deployment_url, pipeline_url
 from blocks.text import code_span, inline, link, mrkdwn, plain
-from bot.model import AwsProblem, Deployment
-from bot.rollback import CODEDEPLOY, STAGE, Target, encode
+from bot.domain.model import AwsProblem, Deployment
+from bot.domain.rollback import CODEDEPLOY, STAGE, Target, encode
 
 Block = dict[str, Any]
 Message = dict[str, Any]

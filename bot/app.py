@@ -10,9 +10,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot import logs
-from bot.config import Config, ConfigError
+from bot.domain.config import Config, ConfigError
 from bot.slack import make_web_client
 from handlers import deploy_status, links, retries, rollback
+from handlers.common import CONFIG_KEY
 
 
 def create_app(
@@ -62,7 +63,7 @@ def _with_config(config: Config) -> Callable[[BoltContext, Callable[[], None]], 
     """Middleware that hands listeners the config (lazy listeners get a fresh context)."""
 
     def attach_config(context: BoltContext, next_: Callable[[], None]) -> None:
-        context["deploybot_config"] = config
+        context[CONFIG_KEY] = config
         next_()
 
     return attach_config

@@ -6,14 +6,14 @@ API (auth.test, conversations.info/list) and one read call per configured AWS re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.config import Config
+from bot.domain.config import Config
 
 # Scopes the code uses (manifest.yml): posting, the slash command, and reading channels here.
 REQUIRED_SCOPES = ("chat:write", "commands")
@@ -142,39 +142,31 @@ def check_aws(config: Config, codepipeline: Any, codedeploy: Any) -> Iterator[Ch
         dict.fromkeys([*(m.pipeline for m in config.pipelines), *config.watched_pipelines])
     )
     if config.enrich.discover or not pipelines:
-        yield _attempt("list pipelines", "codepipeline:ListPipelines", codepipeline.list_pipelines)
+        yield _attempt("list pipelines", codepipeline, "list_pipelines")
     for pipeline in pipelines:
-        yield _attempt(
-            f"pipeline {pipeline}",
-            "codepipeline:GetPipeline",
-            codepipeline.get_pipeline,
-            name=pipeline,
-        )
+        yield _attempt(f"pipeline {pipeline}", codepipeline, "get_pipeline", name=pipeline)
     for mapping in config.pipelines:
         for application in mapping.applications:
             for group in mapping.deployment_groups:
                 yield _attempt(
                     f"deployment group {application}/{group}",
-                    "codedeploy:GetDeploymentGroup",
-                    codedeploy.get_deployment_group,
+                    codedeploy,
+                    "get_deployment_group",
                     applicationName=application,
                     deploymentGroupName=group,
                 )
 
 
-def _attempt(label: str, action: str, call: Callable[..., Any], **params: Any) -> Check:
+def _attempt(label: str, client: Any, operation: str, **params: Any) -> Check:
     """Make one read call; a refusal names the IAM action to grant."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from bot.aws import describe_failure
+    from bot import aws
 
     try:
-        call(**params)
-    except (ClientError, BotoCoreError) as exc:
-        service, operation = action.split(":")
-        problem = describe_failure(exc, service, operation)
+        aws.call(client, operation, **params)
+    except aws.AwsError as exc:
+        problem = exc.problem
         fix = {
-            "denied": f"grant {action} to deploybot's role",
+            "denied": f"grant {problem.action} to deploybot's role",
             "credentials": "configure AWS credentials",
             "timeout": "check the network path to AWS and the region",
         }.get(problem.kind, "")

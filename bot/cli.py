@@ -8,15 +8,16 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Config, ConfigError, load_config
-from bot.events import ParseError, parse_text
-from bot.model import Enrich
+from bot.aws.secrets import with_secrets
+from bot.config import load_config
+from bot.domain.config import Config, ConfigError
+from bot.domain.events import ParseError, parse_text
+from bot.domain.model import Deployment, Enrich
+from bot.plan import plan
 from bot.preview import preview, render_blocks
-from bot.secrets import with_secrets
 from bot.slack import make_poster
 from bot.store import make_store
-from handlers.living import deliver_living
-from handlers.notifications import deliver, plan
+from handlers.notifications import deliver_events, enrich_posted
 
 EXIT_OK = 0
 EXIT_DELIVERY = 1
@@ -36,7 +37,7 @@ def _read(source: str) -> str:
 
 def _enricher(config: Config) -> Enrich:
     # Imported here: --offline and parse errors never load boto3.
-    from bot.enrich import enricher_from_environment
+    from bot.aws.enrich import enricher_from_environment
 
     return enricher_from_environment(config)
 
@@ -90,11 +91,16 @@ def _check(config: Config) -> int:
 
 def _status(config: Config, name: str, as_json: bool) -> int:
     """Print the same answer /deploy-status gives; exit 1 when it reports a problem."""
-    from blocks.status_report import build_answer
-    from bot.model import AwsProblem, NotFound
-    from bot.status import look_up
+    from blocks.deploy_status import build_answer
+    from bot import aws
+    from bot.aws.deploy_status import look_up
+    from bot.domain.model import AwsProblem, Lookup, NotFound
 
-    lookup = look_up(name, config)
+    lookup: Lookup
+    try:
+        lookup = look_up(name, config, aws.client("codepipeline"), aws.client("codedeploy"))
+    except aws.AwsError as exc:
+        lookup = exc.problem
     message = build_answer(lookup, query=name, share=False)
     if as_json:
         print(json.dumps(message, indent=2, ensure_ascii=False))
@@ -133,35 +139,45 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(config, args.port)
         events = parse_text(_read(args.file))
-        offline = getattr(args, "offline", False) or not config.enrich.enabled
-        planned = plan(events, config, None if offline else _enricher(config))
-        poster = make_poster(config) if args.command == "send" else None
-        store = make_store(config) if poster is not None else None
+        if args.command == "send":
+            return _send(events, config)
+        offline = args.offline or not config.enrich.enabled
+        events = enrich_posted(events, config, None if offline else _enricher(config))
     except (ParseError, ConfigError) as exc:
         print(f"deploybot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    messages = [item.message for item in planned if item.message is not None]
-    if poster is not None and store is not None:
-        events = [item.event for item in planned]
-        changed, failures = deliver_living(events, config, poster, store)
+    return _render(events, config, as_json=args.json)
+
+
+def _send(events: list[Deployment], config: Config) -> int:
+    """Post for real: into living messages with a store, else one post per event."""
+    poster = make_poster(config)
+    store = make_store(config)
+    if config.enrich.enabled:
+        events = enrich_posted(events, config, _enricher(config))
+    changed, failures = deliver_events(events, config, poster, store)
+    if store is not None:
+        where = config.store_table or config.store_path
         print(
             f"delivered {len(events) - len(failures)} of {len(events)} notifications "
-            f"({changed} changed a message in Slack; state in "
-            f"{config.store_table or config.store_path})"
+            f"({changed} changed a message in Slack; state in {where})"
         )
-        for failure in failures:
-            print(f"deploybot: {failure}", file=sys.stderr)
-        return EXIT_DELIVERY if failures else EXIT_OK
+    else:
+        posted = sum(1 for e in events if not config.skip_reason(e))
+        print(f"posted {posted - len(failures)} of {posted} messages")
+    for failure in failures:
+        print(f"deploybot: {failure}", file=sys.stderr)
+    return EXIT_DELIVERY if failures else EXIT_OK
+
+
+def _render(events: list[Deployment], config: Config, *, as_json: bool) -> int:
+    """Print what would be posted, and why anything is skipped; post nothing."""
+    planned = plan(events, config)
     for item in planned:
         if item.message is None:
             print(f"skipped: {item.skip_reason}", file=sys.stderr)
-    if poster is not None:
-        failures = deliver(planned, poster)
-        print(f"posted {len(messages) - len(failures)} of {len(messages)} messages")
-        for failure in failures:
-            print(f"deploybot: {failure}", file=sys.stderr)
-        return EXIT_DELIVERY if failures else EXIT_OK
-    if args.json:
+    messages = [item.message for item in planned if item.message is not None]
+    if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
     else:
         print("\n\n".join(preview(message) for message in messages))

@@ -13,11 +13,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from bot import aws
-from bot.config import Config, ConfigError, load_config
-from bot.events import is_aws_notification
+from bot.aws.secrets import with_secrets
+from bot.config import load_config
+from bot.domain.config import Config, ConfigError
+from bot.domain.events import is_aws_notification
+from bot.domain.model import Enrich
 from bot.logs import configure_json_logs, start_invocation
-from bot.model import Enrich
-from bot.secrets import with_secrets
 from bot.slack import Poster, make_poster
 from bot.store import Store, make_store
 from handlers import notifications
@@ -45,7 +46,7 @@ def _enrich() -> Enrich | None:
     if not config.enrich.enabled:
         return None
     # Imported here: boto3 loads only when a notification is to be enriched.
-    from bot.enrich import enricher_from_environment
+    from bot.aws.enrich import enricher_from_environment
 
     return enricher_from_environment(config)
 

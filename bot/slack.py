@@ -23,11 +23,11 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.config import Config, ConfigError
+from blocks.ids import METADATA_EVENT_TYPE
+from bot.domain.config import Config, ConfigError
 
 logger = logging.getLogger(__name__)
 
-METADATA_EVENT_TYPE = "deploybot_notification"
 # Slack rejects a message whose blocks break a limit; the text alone still gets through.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 # The message is not there to edit any more (deleted by someone, or too old to edit).

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.config import DEFAULT_STORE_TTL_DAYS as DEFAULT_TTL_DAYS
-from bot.config import Config
+from bot.domain.config import DEFAULT_STORE_TTL_DAYS as DEFAULT_TTL_DAYS
+from bot.domain.config import Config
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,13 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from blocks import ids
-from blocks.status_report import COMMAND, build_answer, build_help
+from blocks.deploy_status import COMMAND, build_answer, build_help
 from blocks.text import code_span
-from bot.config import Config
-from bot.model import AwsProblem, Lookup, NotFound
+from bot import aws
+from bot.aws.deploy_status import look_up
+from bot.domain.model import AwsProblem, Lookup, NotFound
 from bot.slack import DeliveryError, make_responder
-from bot.status import look_up
+from handlers.common import config_of, respond
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +37,6 @@ def _asks_help(command: dict[str, Any]) -> bool:
     return str(command.get("text") or "").strip().lower() in ("help", "-h", "--help", "?")
 
 
-def _config(context: BoltContext) -> Config:
-    config = context["deploybot_config"]
-    assert isinstance(config, Config)
-    return config
-
-
 def handle_help(ack: Ack) -> None:
     """Usage needs no AWS call: answer in the ack itself."""
     ack(response_type="ephemeral", **build_help())
@@ -54,11 +49,14 @@ def ack_deploy_status(ack: Ack, command: dict[str, Any]) -> None:
     ack(response_type="ephemeral", text=f":mag: Looking up {what}…")
 
 
-def _respond(response_url: str, message: dict[str, Any]) -> None:
+def _look_up(query: str, context: BoltContext) -> Lookup:
+    """Read AWS through the shared clients (boto3 loads here, in the lazy listener)."""
+
     try:
-        make_responder(response_url).post(message)
-    except DeliveryError:
-        logger.exception("could not answer through the response_url")
+        codepipeline, codedeploy = aws.client("codepipeline"), aws.client("codedeploy")
+    except aws.AwsError as exc:
+        return exc.problem
+    return look_up(query, config_of(context), codepipeline, codedeploy)
 
 
 def run_deploy_status(command: dict[str, Any], context: BoltContext) -> None:
@@ -66,11 +64,11 @@ def run_deploy_status(command: dict[str, Any], context: BoltContext) -> None:
     query = str(command.get("text") or "").strip()
     response_url = str(command.get("response_url") or "")
     try:
-        message = build_answer(look_up(query, _config(context)), query=query, share=True)
+        message = build_answer(_look_up(query, context), query=query, share=True)
     except Exception:
         logger.exception("/deploy-status %r failed", query[:100])
         message = {"text": SORRY}
-    _respond(response_url, {**message, "response_type": "ephemeral", "replace_original": True})
+    respond(response_url, {**message, "response_type": "ephemeral", "replace_original": True})
 
 
 def ack_share(ack: Ack) -> None:
@@ -86,14 +84,14 @@ def run_share(body: dict[str, Any], context: BoltContext) -> None:
     response_url = str(body.get("response_url") or "")
     lookup: Lookup | None = None
     try:
-        lookup = look_up(query, _config(context))
+        lookup = _look_up(query, context)
         message = build_answer(lookup, query=query, share=False, shared_by=user)
     except Exception:
         logger.exception("sharing /deploy-status %r failed", query[:100])
         message = {"text": SORRY}
     if lookup is None or isinstance(lookup, AwsProblem | NotFound):
         # Nothing worth showing the channel: tell the user why, in place of their answer.
-        _respond(response_url, {**message, "response_type": "ephemeral", "replace_original": True})
+        respond(response_url, {**message, "response_type": "ephemeral", "replace_original": True})
         return
     try:
         responder = make_responder(response_url)

@@ -16,31 +16,27 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from blocks.deployment import build_message
-from blocks.living import build_failure_reply, build_living_message, progress_text
-from bot.config import Config
-from bot.lifecycle import (
-    MAIN,
-    REPLY,
+from bot.domain.config import Config
+from bot.domain.living import (
     Slot,
     State,
     absorb,
     build_view,
     digest,
     dump_state,
-    kind_of,
     link_key,
     load_state,
     message_key,
     next_step,
     with_slot,
 )
-from bot.model import Deployment, Scope, View
-from bot.rollback import load_request, run_key, target_for
+from bot.domain.model import Deployment, Scope
+from bot.domain.rollback import load_request, run_key
+from bot.plan import describe, living_targets
 from bot.slack import (
     SEARCH_MARGIN_SECONDS,
     DeliveryError,
@@ -50,7 +46,6 @@ from bot.slack import (
     Poster,
 )
 from bot.store import Record, Store, StoreError
-from handlers.notifications import build_post, deliver, describe, plan, post_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +176,7 @@ class LivingDelivery:
         if not state.events:
             return True
         view = build_view(key, state.events.values())
-        targets = self._targets(key, state, view)
+        targets = living_targets(key, state, view, self._config, editable=self._editor is not None)
         step = next_step(state, targets, editable=self._editor is not None)
         if step is None:
             return True
@@ -271,77 +266,3 @@ class LivingDelivery:
             )
         except StoreError:
             logger.exception("could not release the %s lease of %s; it will expire", name, key)
-
-    # --- what the messages should be ---------------------------------------------------------
-
-    def _targets(self, key: str, state: State, view: View) -> dict[str, dict[str, Any]]:
-        """The messages `state` implies, as chat.postMessage arguments, by slot."""
-        config = self._config
-        if all(config.skip_reason(e) for e in state.events.values()):
-            return {}  # the noise policy lets no event of this key start a message
-        main = state.slots.get(MAIN, Slot())
-        channel = main.channel or config.channel_for(view.head)
-        payload = {"key": key, "slot": MAIN}
-        if kind_of(key) in ("approval", "event"):
-            return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
-        site = config.site_for(view.head)
-        if self._editor is None:
-            if not view.head.status.is_final:
-                return {}  # a webhook cannot edit: post once, when the outcome is known
-            message = build_message(
-                view.head,
-                site_url=site,
-                mentions=config.failure_mentions,
-                progress=progress_text(view),
-                rollback=target_for(view.head, config.rollback),
-            )
-            return {MAIN: post_arguments(view.head, channel, message, **payload)}
-        targets = {
-            MAIN: post_arguments(
-                view.head,
-                channel,
-                build_living_message(
-                    view, site_url=site, rollback=target_for(view.head, config.rollback)
-                ),
-                **payload,
-            )
-        }
-        if main.ts and view.head.status.is_failure and view.failures:
-            reply = build_failure_reply(view, mentions=config.failure_mentions)
-            targets[REPLY] = {
-                **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
-                "thread_ts": main.ts,
-                "reply_broadcast": True,
-            }
-        return targets
-
-
-def deliver_living(
-    events: Iterable[Deployment],
-    config: Config,
-    poster: Poster,
-    store: Store,
-    *,
-    delivery: LivingDelivery | None = None,
-) -> tuple[int, list[DeliveryError]]:
-    """Deliver each event into its living message: how many changed Slack, and the failures.
-
-    When the store fails before Slack was called, the event is posted on its own, as without
-    a store: no update, no dedupe, but never silence.
-    """
-    delivery = delivery or LivingDelivery(config, poster, store)
-    changed = 0
-    failures: list[DeliveryError] = []
-    for event in events:
-        try:
-            changed += delivery.deliver(event)
-        except StoreError:
-            logger.exception("store unavailable: posting %s without updates", describe(event))
-            planned = plan([event], config)
-            missed = deliver(planned, poster)
-            failures.extend(missed)
-            changed += sum(1 for p in planned if p.message is not None) - len(missed)
-        except DeliveryError as exc:
-            logger.exception("could not deliver %s", describe(event))
-            failures.append(exc)
-    return changed, failures

@@ -24,10 +24,12 @@ from slack_sdk.errors import SlackApiError
 from blocks import ids
 from blocks.rollback import build_failed, build_refusal, build_started, mark_started, run_url
 from blocks.rollback import started_text as audit_line
-from bot.config import Config, RollbackSettings
-from bot.model import AwsProblem, RollbackRequest
-from bot.redeploy import prepare, start
-from bot.rollback import (
+from bot import aws
+from bot.aws import AwsError
+from bot.aws.rollback import prepare, start
+from bot.domain.config import Config, RollbackSettings
+from bot.domain.model import AwsProblem, RollbackRequest
+from bot.domain.rollback import (
     PIPELINE,
     Claim,
     Target,
@@ -43,9 +45,8 @@ from bot.rollback import (
     verdict,
     with_config,
 )
-from bot.slack import DeliveryError, make_responder
-from bot.status import Unavailable, region
 from bot.store import Record, Store, StoreError, make_store
+from handlers.common import config_of, respond
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +59,6 @@ def register(app: App) -> None:
 def ack_rollback(ack: Ack) -> None:
     """Slack waits 3 seconds; the checks and AWS calls take longer."""
     ack()
-
-
-def _config(context: BoltContext) -> Config:
-    config = context["deploybot_config"]
-    assert isinstance(config, Config)
-    return config
-
-
-def _respond(response_url: str, message: dict[str, Any]) -> None:
-    try:
-        make_responder(response_url).post(message)
-    except DeliveryError:
-        logger.exception("could not answer through the response_url")
 
 
 def _groups(client: WebClient, settings: RollbackSettings, user: str) -> tuple[list[str], str]:
@@ -132,7 +120,7 @@ class _Click:
     def refuse(self, reason: str, target: Target | None) -> None:
         """Tell the clicker privately why not, and log it."""
         logger.warning("rollback refused: %s", reason, extra=self.log("refused", target))
-        _respond(self.response_url, build_refusal(reason))
+        respond(self.response_url, build_refusal(reason))
 
     def thread(self, message: dict[str, Any]) -> None:
         """Reply in the clicked message's thread for everyone; privately if that fails."""
@@ -146,12 +134,12 @@ class _Click:
             )
         except SlackApiError:
             logger.exception("could not reply in the thread of %s", self.message_ts)
-            _respond(self.response_url, {**message, "response_type": "ephemeral"})
+            respond(self.response_url, {**message, "response_type": "ephemeral"})
 
 
 def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Check everything again, then start the rollback once."""
-    config = _config(context)
+    config = config_of(context)
     click = _Click(body, client, config)
     decoded = decode(click.value)
     if decoded is None:
@@ -201,8 +189,14 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
     )
     description = f"Rollback to {target.target_id} ({target.sha[:12]}) from Slack by {click.user}"
     try:
-        plan = prepare(target, stage=target.stage, token=token, description=description)
-    except Unavailable as exc:
+        plan = prepare(
+            target,
+            token=token,
+            description=description,
+            codepipeline=aws.client("codepipeline"),
+            codedeploy=aws.client("codedeploy"),
+        )
+    except AwsError as exc:
         _failed(click, target, exc.problem)
         return
     if isinstance(plan, str):
@@ -215,8 +209,8 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
             click.refuse(_already(latest, target) if latest else "someone else was faster", target)
             return
     try:
-        new_id = start(plan)
-    except Unavailable as exc:
+        new_id = start(plan, aws.client(plan.service, retry=False))
+    except AwsError as exc:
         _record(store, target.key, lambda c: replace(c, state="failed"))
         _failed(click, target, exc.problem)
         return
@@ -253,10 +247,7 @@ def _failed(click: _Click, target: Target, problem: AwsProblem) -> None:
 
 
 def _started(click: _Click, target: Target, store: Store, new_id: str) -> None:
-    try:
-        url = run_url(target, region(), new_id)
-    except Unavailable:
-        url = ""
+    url = run_url(target, aws.region_of(aws.client("codepipeline")), new_id)
     _record(store, target.key, lambda c: replace(c, state="started", new_id=new_id, link=url))
     asked = RollbackRequest(click.user, target.environment, target.sha, target.target_id)
     # The rollback's own notifications look this up to say whose rollback they are.

@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 
-from bot.events import parse_payload
-from bot.model import Deployment
+from bot.domain.events import parse_payload
+from bot.domain.model import Deployment
 from tests.conftest import load_fixture, load_sample
 
 REGION = "us-east-1"

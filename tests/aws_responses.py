@@ -101,19 +101,30 @@ def group_infos() -> dict[str, Any]:
 
 
 class Aws:
-    """Stubbed CodePipeline and CodeDeploy clients, counting every call that reaches them."""
+    """Stubbed CodePipeline and CodeDeploy clients, counting every call that reaches them.
+
+    `pipeline`/`deploy` stub the shared clients that read; `pipeline_writes`/`deploy_writes`
+    stub the ones that send a write once (`aws.client(service, retry=False)`), so a write
+    stubbed on a reading client is never answered.
+    """
 
     def __init__(self) -> None:
         self.pipeline = Stubber(aws.client("codepipeline"))
         self.deploy = Stubber(aws.client("codedeploy"))
+        self.pipeline_writes = Stubber(aws.client("codepipeline", retry=False))
+        self.deploy_writes = Stubber(aws.client("codedeploy", retry=False))
         self.calls: list[str] = []
-        for stub in (self.pipeline, self.deploy):
+        for stub in self.all:
             # Not before-call: Stubber answers there first and later handlers never run.
             stub.client.meta.events.register("before-parameter-build", self._count)
+
+    @property
+    def all(self) -> tuple[Stubber, ...]:
+        return (self.pipeline, self.deploy, self.pipeline_writes, self.deploy_writes)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
 
     def done(self) -> None:
-        self.pipeline.assert_no_pending_responses()
-        self.deploy.assert_no_pending_responses()
+        for stub in self.all:
+            stub.assert_no_pending_responses()

@@ -111,5 +111,5 @@ def stubs(aws_env: FakeLambda, slack_env: FakeSlack) -> Iterator[Aws]:
     from tests.aws_responses import Aws  # it loads fixtures through this module
 
     stubs = Aws()
-    with stubs.pipeline, stubs.deploy:
+    with stubs.pipeline, stubs.deploy, stubs.pipeline_writes, stubs.deploy_writes:
         yield stubs

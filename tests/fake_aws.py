@@ -23,6 +23,14 @@ from tests.loopback import Loopback
 Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
 
+class Fault(Exception):
+    """Raised by a callable answer: the fake replies with this status and AWS JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        super().__init__(code)
+        self.status, self.code, self.message = status, code, message
+
+
 @dataclass
 class Call:
     """One request: the operation ("ListActionExecutions", "chat.postMessage"), its body, when."""
@@ -95,7 +103,10 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
                 content_type = "application/json; charset=utf-8"
             elif operation in fake.answers:
                 answer = fake.answers[operation]
-                status, body = 200, answer(params) if callable(answer) else answer
+                try:
+                    status, body = 200, answer(params) if callable(answer) else answer
+                except Fault as fault:
+                    status, body = fault.status, {"__type": fault.code, "message": fault.message}
                 content_type = "application/x-amz-json-1.1"
             else:
                 status = 400

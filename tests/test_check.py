@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from bot.check import Check, check_aws, check_slack, format_checklist
 from bot.cli import main
-from bot.config import Config, PipelineMapping
+from bot.domain.config import Config, PipelineMapping
 from bot.slack import make_web_client
 from tests.fake_slack import TOKEN, FakeSlack
 
@@ -36,7 +36,7 @@ def test_slack_checks_token_scopes_and_channels(fake_slack: FakeSlack) -> None:
         "C0PUBLIC": {"id": "C0PUBLIC", "name": "deployments", "is_private": False},
         "C0PRIVATE": {"id": "C0PRIVATE", "name": "ops", "is_private": True, "is_member": False},
     }
-    from bot.config import Route
+    from bot.domain.config import Route
 
     config = _slack_config(fake_slack, routes=(Route(channel="C0PRIVATE"),))
     # WHEN the Slack checks run

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_CHANNEL, Config, ConfigError, config_from_mapping, load_config
-from bot.events import parse_payload
-from bot.model import Scope, Status
+from bot.config import load_config
+from bot.domain.config import DEFAULT_CHANNEL, Config, ConfigError, config_from_mapping
+from bot.domain.events import parse_payload
+from bot.domain.model import Scope, Status
 from tests.conftest import load_sample
 
 FULL = """

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import ConfigError, EnrichSettings, PipelineMapping, config_from_mapping
+from bot.domain.config import ConfigError, EnrichSettings, PipelineMapping, config_from_mapping
 
 
 def test_every_key_is_optional() -> None:

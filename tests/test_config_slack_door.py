@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, config_from_mapping
+from bot.domain.config import ConfigError, config_from_mapping
 
 
 def test_watched_pipelines_and_secrets_are_read() -> None:

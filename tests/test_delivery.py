@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
-from bot.events import parse_payload
+from bot.domain.config import Config
+from bot.domain.events import parse_payload
+from bot.plan import build_post
 from bot.slack import DeliveryError, make_poster
-from handlers.notifications import build_post
 from tests.conftest import load_sample
 from tests.fake_slack import TOKEN, FakeSlack
 

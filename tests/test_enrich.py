@@ -11,10 +11,17 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from bot.config import Config, EnrichSettings, PipelineMapping, RollbackPipeline, RollbackSettings
-from bot.enrich import Enricher, skip_lookups
-from bot.model import Commit, Deployment, FailedAction, RollbackInfo, Scope, Source, Status
-from handlers.notifications import build_post, plan
+from bot.aws.enrich import Enricher, skip_lookups
+from bot.domain.config import (
+    Config,
+    EnrichSettings,
+    PipelineMapping,
+    RollbackPipeline,
+    RollbackSettings,
+)
+from bot.domain.model import Commit, Deployment, FailedAction, RollbackInfo, Scope, Source, Status
+from bot.plan import build_post, plan
+from handlers.notifications import enrich_posted
 from tests.aws_data import (
     APP,
     DEPLOYMENT,
@@ -619,7 +626,7 @@ def test_only_posted_events_are_enriched() -> None:
         deploy_success(),
     ]
     # WHEN planned
-    planned = plan(events, Config(), enrich)
+    planned = plan(enrich_posted(events, Config(), enrich), Config())
     # THEN only the posted deployment went through enrichment
     assert seen == ["deployment"]
     assert [p.message is not None for p in planned] == [False, True]
@@ -627,7 +634,7 @@ def test_only_posted_events_are_enriched() -> None:
 
 def test_commit_url_is_not_a_github_api_address() -> None:
     # GIVEN a GitHub (v1) artifact revision whose URL is the API's
-    from bot.lookups import commit_from_revision, revisions_from_execution
+    from bot.domain.codepipeline import commit_from_revision, revisions_from_execution
 
     response = load_fixture("api/get-pipeline-execution-rollback-docs.json")
     [revision] = revisions_from_execution(response)

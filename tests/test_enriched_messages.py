@@ -12,10 +12,11 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from bot.config import Config, PipelineMapping
-from bot.lookups import SourceRevision, commit_from_revision, first_failure
-from bot.model import Commit, Deployment, FailedAction, FailureDetail, RollbackInfo
-from handlers.notifications import build_post
+from bot.domain.codedeploy import first_failure
+from bot.domain.codepipeline import SourceRevision, commit_from_revision
+from bot.domain.config import Config, PipelineMapping
+from bot.domain.model import Commit, Deployment, FailedAction, FailureDetail, RollbackInfo
+from bot.plan import build_post
 from tests.aws_data import (
     APP,
     DEPLOYMENT,

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.events import ParseError, is_aws_notification, parse_payload, parse_text, parse_time
-from bot.model import Scope, Source, Status
+from bot.domain.coerce import parse_time
+from bot.domain.events import ParseError, is_aws_notification, parse_payload, parse_text
+from bot.domain.model import Scope, Source, Status
 from tests.conftest import SAMPLE_FILES, load_sample
 
 

@@ -16,13 +16,14 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_failure_reply, build_living_message
-from bot.config import Config
-from bot.events import parse_payload
-from bot.lifecycle import State, absorb, build_view, message_key
-from bot.model import Deployment, Status
+from bot.domain.config import Config
+from bot.domain.events import parse_payload
+from bot.domain.living import State, absorb, build_view, message_key
+from bot.domain.model import Deployment, Status
 from bot.slack import MessageRef, Poster, WebApiPoster, WebhookPoster, retry_handlers
 from bot.store import Record, SqliteStore, Store, StoreError
-from handlers.living import Busy, LivingDelivery, deliver_living
+from handlers.living import Busy, LivingDelivery
+from handlers.notifications import deliver_events
 from tests.blockkit import violations
 from tests.conftest import load_sample
 from tests.fake_slack import TOKEN, FakeSlack
@@ -55,7 +56,7 @@ def store(tmp_path: Path) -> SqliteStore:
 
 
 def deliver_all(events: list[Deployment], poster: Poster, store: Store) -> None:
-    _, failures = deliver_living(events, CONFIG, poster, store)
+    _, failures = deliver_events(events, CONFIG, poster, store)
     assert failures == []
 
 
@@ -180,7 +181,7 @@ def test_thirty_percent_faults_every_notification_once(
     retries = 0
     for event in delivered:
         for _attempt in range(30):
-            _, failures = deliver_living([event], CONFIG, poster, store)
+            _, failures = deliver_events([event], CONFIG, poster, store)
             if not failures:
                 break
             retries += 1
@@ -312,7 +313,7 @@ def test_store_failing_after_a_post_neither_duplicates_nor_loses_it(
     first, second = flow(SUCCESS)[:2]
     flaky = FlakyStore(store)
     poster = web_poster(fake_slack)
-    _, failures = deliver_living([first], CONFIG, StoreFailsAfterPost(poster, flaky), flaky)
+    _, failures = deliver_events([first], CONFIG, StoreFailsAfterPost(poster, flaky), flaky)
     # THEN the delivery counts as done: no second post without the store
     assert failures == []
     assert len(fake_slack.posts) == 1
@@ -345,7 +346,7 @@ class BrokenStore:
 
 
 def test_store_outage_degrades_to_posting_without_updates(fake_slack: FakeSlack) -> None:
-    changed, failures = deliver_living(flow(SUCCESS), CONFIG, web_poster(fake_slack), BrokenStore())
+    changed, failures = deliver_events(flow(SUCCESS), CONFIG, web_poster(fake_slack), BrokenStore())
     assert failures == []
     # The noise policy's per-event posts: started and succeeded; nothing is silenced
     texts = [p["text"] for p in fake_slack.posts]
@@ -443,7 +444,7 @@ def test_failure_reply_snapshot(snapshot_json: SnapshotAssertion) -> None:
 
 
 def test_failure_reply_carries_the_failed_lifecycle_event_and_its_log_tail() -> None:
-    from bot.model import FailureDetail
+    from bot.domain.model import FailureDetail
 
     # GIVEN the failed deployment actions enriched with why they failed (a long, hostile log)
     log = "\n".join(f"<!channel> step {n} ```" for n in range(400)) + "\nERROR: health check"

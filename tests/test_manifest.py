@@ -12,7 +12,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from blocks.status_report import COMMAND
+from blocks.deploy_status import COMMAND
 from tests.conftest import FIXTURES, ROOT
 
 SCHEMAS = FIXTURES / "slack"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.deployment import build_message
-from bot.events import ParseError, parse_payload, parse_text
+from bot.domain.events import ParseError, parse_payload, parse_text
 from tests.blockkit import violations
 from tests.conftest import SAMPLE_FILES
 

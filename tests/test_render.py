@@ -13,11 +13,11 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.deployment import build_message
-from bot.commits import build_commit
-from bot.config import Config
-from bot.events import parse_payload, parse_text
-from bot.model import Deployment, ErrorInfo, FailedAction, Scope, Source, Status
-from handlers.notifications import plan
+from bot.domain.commits import build_commit
+from bot.domain.config import Config
+from bot.domain.events import parse_payload, parse_text
+from bot.domain.model import Deployment, ErrorInfo, FailedAction, Scope, Source, Status
+from bot.plan import plan
 from tests.blockkit import violations
 from tests.conftest import SAMPLE_FILES, load_sample
 

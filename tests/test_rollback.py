@@ -10,15 +10,15 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.deployment import build_message
 from blocks.rollback import rollback_button
-from bot.config import (
+from bot.domain.config import (
     ConfigError,
     RollbackGroup,
     RollbackPipeline,
     RollbackSettings,
     config_from_mapping,
 )
-from bot.model import Commit, Deployment, Execution, Scope, Source, Status
-from bot.rollback import (
+from bot.domain.model import Commit, Deployment, Execution, Scope, Source, Status
+from bot.domain.rollback import (
     CODEDEPLOY,
     PIPELINE,
     VALUE_MAX,

@@ -16,12 +16,12 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from blocks import ids
 from blocks.deployment import build_message
 from bot.config import load_config
+from bot.domain.model import Commit, Deployment, Scope, Source, Status
+from bot.domain.rollback import client_token, target_for
 from bot.lambda_function import handler
-from bot.model import Commit, Deployment, Scope, Source, Status
-from bot.rollback import client_token, target_for
 from bot.slack import WebApiPoster, make_web_client
 from bot.store import make_store
-from handlers.living import deliver_living
+from handlers.notifications import deliver_events
 from tests.aws_responses import Aws, as_boto
 from tests.blockkit import violations
 from tests.fake_lambda import FakeLambda
@@ -66,7 +66,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def calls(stubs: Aws) -> list[str]:
     """Every AWS operation called, stubbed or not (Stubber answers before `before-call`)."""
     seen: list[str] = []
-    for stub in (stubs.pipeline, stubs.deploy):
+    for stub in stubs.all:
         stub.client.meta.events.register(
             "before-parameter-build", lambda model, **_: seen.append(model.name)
         )
@@ -174,7 +174,7 @@ def _history(*summaries: Any, stage: str = "", pipeline: str = PIPELINE) -> tupl
 
 
 def _expect_rerun(stubs: Aws, user: str = "U0ALLOWED", ts: str = "1700000100.000100") -> None:
-    stubs.pipeline.add_response(
+    stubs.pipeline_writes.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": NEW},
         {
@@ -326,7 +326,7 @@ def test_rollback_stage_refused_by_aws_says_why_in_the_thread(
         "list_pipeline_executions",
         *_history(_summary(LIVE, BAD), _summary(TARGET, GOOD), stage="Deploy", pipeline="api-prod"),
     )
-    door.stubs.pipeline.add_client_error(
+    door.stubs.pipeline_writes.add_client_error(
         "rollback_stage",
         service_error_code="UnableToRollbackStageException",
         service_message="Rollback is not allowed: the target was started in an older pipeline "
@@ -346,7 +346,7 @@ def test_rollback_stage_refused_by_aws_says_why_in_the_thread(
     assert "older pipeline structure &lt;version 3&gt;" in text
     assert reply == snapshot_json(exclude=lambda prop, path: prop in ("_ok", "channel"))
     # AND the target is free again: a later click may retry
-    from bot.rollback import load_claim
+    from bot.domain.rollback import load_claim
 
     store = make_store(load_config())
     assert store is not None
@@ -362,7 +362,7 @@ def test_access_denied_on_start_is_told_in_the_thread(door: Door) -> None:
     door.stubs.pipeline.add_response(
         "list_pipeline_executions", *_history(_summary(LIVE, BAD), _summary(TARGET, GOOD))
     )
-    door.stubs.pipeline.add_client_error(
+    door.stubs.pipeline_writes.add_client_error(
         "start_pipeline_execution",
         service_error_code="AccessDeniedException",
         service_message="not authorized to perform: codepipeline:StartPipelineExecution",
@@ -421,7 +421,7 @@ def test_a_codedeploy_appspec_revision_is_fetched_then_redeployed(door: Door) ->
         {"applicationName": "legacy-app", "revision": full},
         {"applicationName": "legacy-app", "revision": appspec},
     )
-    door.stubs.deploy.add_response(
+    door.stubs.deploy_writes.add_response(
         "create_deployment",
         {"deploymentId": "d-ROLLBACK1"},
         {
@@ -465,7 +465,7 @@ def test_the_rollbacks_own_notification_says_whose_rollback_it_is(
     from dataclasses import replace
 
     config = replace(config, slack_bot_token=TOKEN, default_channel=CHANNEL)
-    deliver_living([finished], config, WebApiPoster(make_web_client(config)), store)
+    deliver_events([finished], config, WebApiPoster(make_web_client(config)), store)
     # THEN its message says it was a rollback, by whom, to which commit
     post = door.slack.posts[-1]
     assert post["metadata"]["event_payload"]["execution_id"] == NEW

@@ -10,8 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bot import aws, secrets
-from bot.config import Config, ConfigError
+from bot import aws
+from bot.aws import secrets
+from bot.domain.config import Config, ConfigError
 from tests.fake_lambda import FakeLambda
 
 

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from blocks.status_report import build_answer
+from blocks.deploy_status import build_answer
 from bot import aws
-from bot.commits import build_commit
-from bot.model import (
+from bot.aws.deploy_status import closest
+from bot.domain.codepipeline import parse_execution, parse_pipeline, parse_stages
+from bot.domain.commits import build_commit
+from bot.domain.model import (
     AwsProblem,
     Execution,
     GroupStatus,
@@ -20,12 +22,6 @@ from bot.model import (
     StageState,
     Status,
     StatusReport,
-)
-from bot.status import (
-    closest,
-    parse_execution,
-    parse_stages,
-    parse_targets,
 )
 from tests import aws_responses as r
 from tests.blockkit import violations
@@ -90,7 +86,7 @@ def test_old_executions_without_sources_parse() -> None:
 
 
 def test_targets_are_the_codedeploy_actions() -> None:
-    assert parse_targets(r.demo_pipeline()) == (
+    assert parse_pipeline(r.demo_pipeline()).deploy_targets == (
         ("CodePipelineDemoApplication", "CodePipelineDemoFleet"),
     )
 
@@ -125,7 +121,7 @@ def test_closest_prefers_substrings_then_similar_names() -> None:
 )
 def test_aws_failures_say_what_happened_and_what_to_do(error: Exception, kind: str) -> None:
     # GIVEN an AWS failure on get_pipeline_state
-    problem = aws.describe_failure(error, "codepipeline", "GetPipelineState")
+    problem = aws.describe_failure(error, "codepipeline:GetPipelineState")
     # THEN it is classified and names the IAM action
     assert problem.kind == kind
     assert problem.action == "codepipeline:GetPipelineState"

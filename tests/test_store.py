@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.store import DynamoStore, Record, SqliteStore, Store, StoreError, make_store
 
 TABLE = "deploybot-test"

@@ -10,7 +10,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from bot.model import Deployment
+from bot.domain.model import Deployment
 
 
 def dump_event(event: Deployment) -> dict[str, Any]:

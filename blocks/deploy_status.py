@@ -13,9 +13,9 @@ from datetime import datetime
 from blocks import ids
 from blocks.deployment import HEADER_MAX, Block, Message, link_button
 from blocks.links import deployment_url, group_url, pipeline_url
-from blocks.status import LOOKS, Look
+from blocks.looks import LOOKS, Look
 from blocks.text import code_span, date_token, duration, link, mrkdwn, plain, units
-from bot.model import (
+from bot.domain.model import (
     AwsProblem,
     Commit,
     Deployment,

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from bot import aws
-from bot.config import Config, ConfigError
+from bot.domain.config import Config, ConfigError
 
 # A container lives for hours at most; a rotated token is picked up by the next cold start,
 # or within this many seconds by a caller that reads again.

@@ -1,4 +1,4 @@
-"""Read CodePipeline and CodeDeploy API responses into model pieces. Pure: no I/O, no clock.
+"""CodePipeline API answers read into the model. Pure: no I/O, no clock.
 
 Each function takes one decoded API response (or a list of `actionExecutionDetails`) as boto3
 returns it, and tolerates missing keys: AWS omits what it does not know.
@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.coerce import as_map, as_str, mappings
-from bot.commits import build_commit, parse_revision_summary
-from bot.events import parse_status
-from bot.model import Commit, ErrorInfo, FailedAction, FailureDetail, RollbackInfo, Status
+from bot.domain.coerce import as_map, as_str, mappings, parse_status, parse_time
+from bot.domain.commits import build_commit, parse_revision_summary
+from bot.domain.model import Commit, Execution, FailedAction, StageState, Status
 
 DEPLOY_PROVIDERS = frozenset({"CodeDeploy", "CodeDeployToECS"})
 _ARTIFACT_PROVIDERS = frozenset({"S3", "ECR"})  # sources that are not commits
@@ -69,45 +68,110 @@ def _repository(provider: str, configuration: Mapping[str, Any]) -> str:
     return as_str(configuration.get("RepositoryName"))
 
 
+def _deploy_target(action: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(application, deployment group) of a CodeDeploy or CodeDeployToECS Deploy action."""
+    kind = as_map(action.get("actionTypeId"))
+    if kind.get("category") != "Deploy" or kind.get("provider") not in DEPLOY_PROVIDERS:
+        return None
+    configuration = as_map(action.get("configuration"))
+    application = as_str(configuration.get("ApplicationName"))
+    group = as_str(configuration.get("DeploymentGroupName"))
+    return (application, group) if application and group else None
+
+
+def _source_action(action: Mapping[str, Any]) -> SourceAction | None:
+    kind = as_map(action.get("actionTypeId"))
+    if kind.get("category") != "Source":
+        return None
+    provider = as_str(kind.get("provider"))
+    configuration = as_map(action.get("configuration"))
+    return SourceAction(
+        name=as_str(action.get("name")),
+        provider=provider,
+        artifacts=tuple(as_str(a.get("name")) for a in mappings(action.get("outputArtifacts"))),
+        repository=_repository(provider, configuration),
+        branch=as_str(configuration.get("BranchName") or configuration.get("Branch")),
+    )
+
+
 def parse_pipeline(response: Response) -> PipelineInfo:
     """Deploy targets and source actions of a `get_pipeline` response."""
     pipeline = as_map(response.get("pipeline"))
-    targets: list[tuple[str, str]] = []
-    sources: list[SourceAction] = []
-    for stage in mappings(pipeline.get("stages")):
-        for action in mappings(stage.get("actions")):
-            kind = as_map(action.get("actionTypeId"))
-            provider = as_str(kind.get("provider"))
-            configuration = as_map(action.get("configuration"))
-            if kind.get("category") == "Deploy" and provider in DEPLOY_PROVIDERS:
-                targets.append(
-                    (
-                        as_str(configuration.get("ApplicationName")),
-                        as_str(configuration.get("DeploymentGroupName")),
-                    )
-                )
-            elif kind.get("category") == "Source":
-                sources.append(
-                    SourceAction(
-                        name=as_str(action.get("name")),
-                        provider=provider,
-                        artifacts=tuple(
-                            as_str(a.get("name")) for a in mappings(action.get("outputArtifacts"))
-                        ),
-                        repository=_repository(provider, configuration),
-                        branch=as_str(
-                            configuration.get("BranchName") or configuration.get("Branch")
-                        ),
-                    )
-                )
+    actions = [
+        action
+        for stage in mappings(pipeline.get("stages"))
+        for action in mappings(stage.get("actions"))
+    ]
+    targets = (_deploy_target(action) for action in actions)
+    sources = (_source_action(action) for action in actions)
     return PipelineInfo(
-        name=as_str(pipeline.get("name")), deploy_targets=tuple(targets), sources=tuple(sources)
+        name=as_str(pipeline.get("name")),
+        deploy_targets=tuple(dict.fromkeys(t for t in targets if t is not None)),
+        sources=tuple(s for s in sources if s is not None),
     )
 
 
 def pipeline_names(response: Response) -> list[str]:
     """The pipeline names of one `list_pipelines` page."""
     return [as_str(p.get("name")) for p in mappings(response.get("pipelines")) if p.get("name")]
+
+
+# --- executions and stages (list_pipeline_executions, get_pipeline_state) ---------------------
+
+
+def describe_trigger(kind: str, detail: str, who: str = "") -> str:
+    """Who or what started a pipeline execution: "StartPipelineExecution by alice", "Webhook"."""
+    if kind == "StartPipelineExecution" and detail:
+        who = detail.rsplit("/", 1)[-1]  # an IAM ARN: show the user or role session
+    if kind and who:
+        return f"{kind} by {who}"
+    return kind or (f"push by {who}" if who else "")
+
+
+def parse_execution(summary: Response, region: str = "") -> Execution:
+    """One `list_pipeline_executions` summary."""
+    trigger = as_map(summary.get("trigger"))
+    revision = pick_revision(revisions_from_summary(summary))
+    return Execution(
+        execution_id=as_str(summary.get("pipelineExecutionId")),
+        status=parse_status(summary.get("status")),
+        started_at=parse_time(summary.get("startTime")),
+        updated_at=parse_time(summary.get("lastUpdateTime")),
+        commit=commit_from_revision(revision, region) if revision else None,
+        trigger=describe_trigger(
+            as_str(trigger.get("triggerType")), as_str(trigger.get("triggerDetail"))
+        ),
+    )
+
+
+def _action_worth_naming(stage: Response) -> tuple[str, str]:
+    """(action, its error or summary) of a stage's failed action, else its running one."""
+    for wanted in (Status.FAILED, Status.IN_PROGRESS):
+        for item in mappings(stage.get("actionStates")):
+            execution = as_map(item.get("latestExecution"))
+            if parse_status(execution.get("status")) is wanted:
+                error = as_map(execution.get("errorDetails"))
+                detail = as_str(error.get("message")) or as_str(execution.get("summary"))
+                return as_str(item.get("actionName")), detail
+    return "", ""
+
+
+def parse_stages(state: Response) -> tuple[StageState, ...]:
+    """Each stage of a `get_pipeline_state` response, naming its failed or running action."""
+    stages = []
+    for stage in mappings(state.get("stageStates")):
+        latest = as_map(stage.get("latestExecution"))
+        action, detail = _action_worth_naming(stage)
+        stages.append(
+            StageState(
+                name=as_str(stage.get("stageName")),
+                status=parse_status(latest.get("status")) if latest else None,
+                execution_id=as_str(latest.get("pipelineExecutionId")),
+                action=action,
+                detail=parse_revision_summary(detail)[1],
+            )
+        )
+    return tuple(stages)
 
 
 # --- action executions (list_action_executions) -----------------------------------------------
@@ -122,11 +186,14 @@ class ActionRun:
     action: str
 
 
+def _result(detail: Response) -> Mapping[str, Any]:
+    return as_map(as_map(detail.get("output")).get("executionResult"))
+
+
 def find_deployment_action(details: Iterable[Response], deployment_id: str) -> ActionRun | None:
     """The action execution whose external execution id is `deployment_id`, if listed."""
     for detail in details:
-        result = as_map(as_map(detail.get("output")).get("executionResult"))
-        if deployment_id and result.get("externalExecutionId") == deployment_id:
+        if deployment_id and _result(detail).get("externalExecutionId") == deployment_id:
             return ActionRun(
                 pipeline_execution_id=as_str(detail.get("pipelineExecutionId")),
                 stage=as_str(detail.get("stageName")),
@@ -148,13 +215,12 @@ def failed_actions(
     failed.reverse()  # the API lists the newest first
     actions = []
     for detail in failed:
-        result = as_map(as_map(detail.get("output")).get("executionResult"))
+        result = _result(detail)
         error = as_map(result.get("errorDetails"))
-        info = as_str(error.get("message")) or as_str(result.get("externalExecutionSummary"))
         actions.append(
             FailedAction(
                 action=as_str(detail.get("actionName")),
-                info=info,
+                info=as_str(error.get("message")) or as_str(result.get("externalExecutionSummary")),
                 url=as_str(result.get("externalExecutionUrl")),
             )
         )
@@ -162,7 +228,7 @@ def failed_actions(
     return stage, tuple(actions)
 
 
-# --- source revisions: three places AWS keeps them --------------------------------------------
+# --- source revisions: four places AWS keeps them ---------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,16 +256,12 @@ class SourceRevision:
 def _with_definition(revision: SourceRevision, action: SourceAction | None) -> SourceRevision:
     if action is None:
         return revision
-    return SourceRevision(
-        sha=revision.sha,
+    return replace(
+        revision,
         action=revision.action or action.name,
-        artifact=revision.artifact,
         provider=revision.provider or action.provider,
-        summary=revision.summary,
-        message=revision.message,
         branch=revision.branch or action.branch,
         repository=revision.repository or action.repository,
-        url=revision.url,
     )
 
 
@@ -240,43 +302,66 @@ def revisions_from_action_executions(
     return revisions
 
 
-def revisions_from_execution(
-    response: Response, info: PipelineInfo | None = None
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where one answer keeps a revision's facts (each a path of keys)."""
+
+    name: str  # the key naming the source action (or, for artifact revisions, the artifact)
+    names_artifact: bool
+    sha: tuple[str, ...]
+    summary: tuple[str, ...]
+
+
+_ARTIFACT_REVISIONS = _Layout("name", True, ("revisionId",), ("revisionSummary",))
+_SOURCE_REVISIONS = _Layout("actionName", False, ("revisionId",), ("revisionSummary",))
+_ACTION_STATES = _Layout(
+    "actionName", False, ("currentRevision", "revisionId"), ("latestExecution", "summary")
+)
+
+
+def _at(item: Mapping[str, Any], path: tuple[str, ...]) -> str:
+    value: object = item
+    for key in path:
+        value = as_map(value).get(key)
+    return as_str(value)
+
+
+def _revisions(
+    items: Iterable[Mapping[str, Any]], layout: _Layout, info: PipelineInfo | None
 ) -> list[SourceRevision]:
-    """The `artifactRevisions` of a `get_pipeline_execution` response, named after their actions.
+    """The revisions `items` hold, named after their actions with the definition's help.
 
     Artifact revisions carry the output artifact's name, not the action's; the pipeline
     definition (when known) maps one to the other and adds provider, repository and branch.
     """
-    execution = as_map(response.get("pipelineExecution"))
     revisions = []
-    for item in mappings(execution.get("artifactRevisions")):
-        sha = as_str(item.get("revisionId"))
+    for item in items:
+        sha = _at(item, layout.sha)
         if not sha:
             continue
-        name = as_str(item.get("name"))
+        name = as_str(item.get(layout.name))
         revision = SourceRevision(
             sha=sha,
-            artifact=name,
-            summary=as_str(item.get("revisionSummary")),
+            action="" if layout.names_artifact else name,
+            artifact=name if layout.names_artifact else "",
+            summary=_at(item, layout.summary),
             url=as_str(item.get("revisionUrl")),
         )
         revisions.append(_with_definition(revision, info.source(name) if info else None))
     return revisions
 
 
+def revisions_from_execution(
+    response: Response, info: PipelineInfo | None = None
+) -> list[SourceRevision]:
+    """The `artifactRevisions` of a `get_pipeline_execution` response."""
+    execution = as_map(response.get("pipelineExecution"))
+    return _revisions(mappings(execution.get("artifactRevisions")), _ARTIFACT_REVISIONS, info)
+
+
 def revisions_from_summary(summary: Response) -> list[SourceRevision]:
-    """The `sourceRevisions` of a `list_pipeline_executions` entry, named after their actions."""
-    return [
-        SourceRevision(
-            sha=as_str(item.get("revisionId")),
-            action=as_str(item.get("actionName")),
-            summary=as_str(item.get("revisionSummary")),
-            url=as_str(item.get("revisionUrl")),
-        )
-        for item in mappings(summary.get("sourceRevisions"))
-        if as_str(item.get("revisionId"))
-    ]
+    """The `sourceRevisions` of a `list_pipeline_executions` entry."""
+    return _revisions(mappings(summary.get("sourceRevisions")), _SOURCE_REVISIONS, None)
 
 
 def revisions_from_state(
@@ -289,22 +374,8 @@ def revisions_from_state(
     stage = next(iter(mappings(response.get("stageStates"))), None)
     if stage is None:
         return "", []
-    execution_id = as_str(as_map(stage.get("latestExecution")).get("pipelineExecutionId"))
-    revisions = []
-    for state in mappings(stage.get("actionStates")):
-        latest = as_map(state.get("latestExecution"))
-        sha = as_str(as_map(state.get("currentRevision")).get("revisionId"))
-        if not sha:
-            continue
-        name = as_str(state.get("actionName"))
-        revision = SourceRevision(
-            sha=sha,
-            action=name,
-            summary=as_str(latest.get("summary")),
-            url=as_str(state.get("revisionUrl")),
-        )
-        revisions.append(_with_definition(revision, info.source(name) if info else None))
-    return execution_id, revisions
+    execution_id = _at(stage, ("latestExecution", "pipelineExecutionId"))
+    return execution_id, _revisions(mappings(stage.get("actionStates")), _ACTION_STATES, info)
 
 
 def pick_revision(
@@ -354,66 +425,3 @@ def commit_from_revision(
         return commit
     # No known web host: the console's page (CodeStar redirect, CodeCommit) is the next best link.
     return replace(commit, commit_url=revision.url)
-
-
-# --- CodeDeploy (get_deployment, batch_get_deployment_targets) ---------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentFacts:
-    """What `get_deployment` adds to a sparse notification."""
-
-    creator: str = ""
-    error: ErrorInfo | None = None
-    rollback: RollbackInfo | None = None
-
-
-def parse_deployment(response: Response) -> DeploymentFacts:
-    """Creator, error and rollback facts of a `get_deployment` response."""
-    info = as_map(response.get("deploymentInfo"))
-    error = as_map(info.get("errorInformation"))
-    rollback = as_map(info.get("rollbackInfo"))
-    code, message = as_str(error.get("code")), as_str(error.get("message"))
-    triggering = as_str(rollback.get("rollbackTriggeringDeploymentId"))
-    return DeploymentFacts(
-        creator=as_str(info.get("creator")),
-        error=ErrorInfo(code=code, message=message) if code or message else None,
-        rollback=RollbackInfo(
-            triggering_deployment_id=triggering, message=as_str(rollback.get("rollbackMessage"))
-        )
-        if triggering
-        else None,
-    )
-
-
-_TARGET_KEYS = ("instanceTarget", "ecsTarget", "lambdaTarget", "cloudFormationTarget")
-
-
-def first_failure(response: Response) -> FailureDetail | None:
-    """The first failed lifecycle event of the first failed target, with its diagnostics."""
-    targets = [
-        target
-        for item in mappings(response.get("deploymentTargets"))
-        for key in _TARGET_KEYS
-        if (target := as_map(item.get(key)))
-    ]
-    targets.sort(key=lambda t: parse_status(t.get("status")) is not Status.FAILED)
-    for target in targets:
-        for event in mappings(target.get("lifecycleEvents")):
-            if parse_status(event.get("status")) is not Status.FAILED:
-                continue
-            diagnostics = as_map(event.get("diagnostics"))
-            return FailureDetail(
-                lifecycle_event=as_str(event.get("lifecycleEventName")),
-                target=as_str(target.get("targetId")),
-                script=as_str(diagnostics.get("scriptName")),
-                error_code=as_str(diagnostics.get("errorCode")),
-                message=as_str(diagnostics.get("message")),
-                log_tail=as_str(diagnostics.get("logTail")),
-            )
-    return None
-
-
-def target_ids(response: Response) -> list[str]:
-    """The target ids of a `list_deployment_targets` page."""
-    return [t for t in response.get("targetIds", []) if isinstance(t, str)]

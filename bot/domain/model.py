@@ -189,8 +189,6 @@ class Deployment:
     execution_id: str = ""
     stage: str = ""
     action: str = ""
-    action_provider: str = ""
-    action_category: str = ""
     instance_id: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None

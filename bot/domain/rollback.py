@@ -2,7 +2,7 @@
 
 The button's value carries the target (`encode`/`decode`), but nothing in it is trusted: at
 click time the config decides whether rollback is enabled there and who may press, and AWS's
-answers (parsed here, read in bot/redeploy.py) decide whether the target is still valid.
+answers (parsed here, read in bot/aws/rollback.py) decide whether the target is still valid.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bot.coerce import as_map, as_str, mappings
-from bot.config import RollbackSettings
-from bot.model import Deployment, Execution, RollbackRequest, Scope, Status
-from bot.status import parse_execution
+from bot.domain.codepipeline import parse_execution
+from bot.domain.coerce import as_map, as_str, mappings
+from bot.domain.config import RollbackSettings
+from bot.domain.model import Deployment, Execution, RollbackRequest, Scope, Status
 
 PIPELINE = "pipeline"  # start_pipeline_execution pinned to the commit
 STAGE = "stage"  # rollback_stage to the target execution
@@ -110,47 +110,62 @@ def target_for(event: Deployment, settings: RollbackSettings) -> Target | None:
     newest successful one before it, unless that is the very commit that just failed.
     """
     if event.scope is Scope.PIPELINE and event.pipeline and event.execution_id:
-        entry = settings.pipeline(event.pipeline)
-        if entry is None:
-            return None
-        if event.status is Status.SUCCEEDED:
-            source, execution_id = event.commit, event.execution_id
-        elif event.status.is_failure and event.last_good is not None:
-            source, execution_id = event.last_good.commit, event.last_good.execution_id
-            if source and event.commit and source.sha == event.commit.sha:
-                return None
-        else:
-            return None
-        if source is None or not source.confirmed:
-            return None  # pinning needs the commit the execution really shipped
-        return Target(
-            strategy=entry.strategy,
-            sha=source.sha,
-            pipeline=event.pipeline,
-            execution_id=execution_id,
-            title=source.title,
-            environment=entry.environment or event.pipeline,
-            stage=entry.stage,
-        )
+        return _pipeline_target(event, settings)
+    if event.scope is Scope.DEPLOYMENT:
+        return _group_target(event, settings)
+    return None
+
+
+def _offered_execution(event: Deployment) -> Execution | None:
+    """The execution a pipeline message offers: itself when it succeeded, else the last good."""
+    if event.status is Status.SUCCEEDED:
+        return Execution(event.execution_id, event.status, commit=event.commit)
+    good = event.last_good
+    if not event.status.is_failure or good is None:
+        return None
+    if good.commit and event.commit and good.commit.sha == event.commit.sha:
+        return None  # the last good run shipped the very commit that just failed
+    return good
+
+
+def _pipeline_target(event: Deployment, settings: RollbackSettings) -> Target | None:
+    entry = settings.pipeline(event.pipeline)
+    offered = _offered_execution(event) if entry is not None else None
+    if entry is None or offered is None:
+        return None
+    source = offered.commit
+    if source is None or not source.confirmed:
+        return None  # pinning needs the commit the execution really shipped
+    return Target(
+        strategy=entry.strategy,
+        sha=source.sha,
+        pipeline=event.pipeline,
+        execution_id=offered.execution_id,
+        title=source.title,
+        environment=entry.environment or event.pipeline,
+        stage=entry.stage,
+    )
+
+
+def _group_target(event: Deployment, settings: RollbackSettings) -> Target | None:
     group = settings.group(event.application, event.deployment_group)
     if (
-        event.scope is Scope.DEPLOYMENT
-        and event.status is Status.SUCCEEDED
-        and event.deployment_id
-        and not event.execution_id  # a pipeline's deployment is rolled back with its pipeline
-        and group is not None
+        group is None
+        or event.status is not Status.SUCCEEDED
+        or not event.deployment_id
+        or event.execution_id  # a pipeline's deployment is rolled back with its pipeline
     ):
-        commit = event.commit if event.commit and event.commit.confirmed else None
-        return Target(
-            strategy=CODEDEPLOY,
-            sha=commit.sha if commit else "",
-            application=event.application,
-            deployment_group=event.deployment_group,
-            deployment_id=event.deployment_id,
-            title=commit.title if commit else "",
-            environment=group.environment or f"{event.application}/{event.deployment_group}",
-        )
-    return None
+        return None
+    commit = event.commit if event.commit and event.commit.confirmed else None
+    return Target(
+        strategy=CODEDEPLOY,
+        sha=commit.sha if commit else "",
+        application=event.application,
+        deployment_group=event.deployment_group,
+        deployment_id=event.deployment_id,
+        title=commit.title if commit else "",
+        environment=group.environment or f"{event.application}/{event.deployment_group}",
+    )
 
 
 def with_config(target: Target, settings: RollbackSettings) -> Target:
@@ -246,37 +261,65 @@ def check_pipeline(target: Target, summaries: Iterable[Mapping[str, Any]]) -> Pi
             f"execution {target.execution_id} is not among the {len(listed)} latest "
             f"executions of {target.pipeline} that could be rolled back to"
         )
-    status = as_str(found.get("status"))
-    if status != "Succeeded":
-        return PipelineCheck(
-            f"execution {target.execution_id} is {status or 'unknown'}, not Succeeded"
-        )
-    for summary in listed:
-        trigger = as_str(as_map(summary.get("trigger")).get("triggerType"))
-        rolling = summary.get("executionType") == "ROLLBACK" or trigger in _ROLLBACK_TRIGGERS
-        if as_str(summary.get("status")) in _BUSY and rolling:
-            return PipelineCheck(
-                f"{target.pipeline} is already rolling back "
-                f"(execution {as_str(summary.get('pipelineExecutionId'))})"
-            )
-    if target.strategy == STAGE:
-        if found.get("executionType") == "ROLLBACK":
-            return PipelineCheck("rollback_stage cannot target an execution that was a rollback")
-        if found.get("executionMode") == "PARALLEL":
-            return PipelineCheck("rollback_stage is not available in PARALLEL execution mode")
-    live = next((s for s in listed if s.get("status") == "Succeeded"), None)
-    if live is found:
-        return PipelineCheck(f"execution {target.execution_id} is already the live one")
+    refusal = (
+        _status_refusal(target, found)
+        or _busy_refusal(target, listed)
+        or _stage_refusal(target, found)
+        or _live_refusal(target, found, listed)
+    )
+    if refusal:
+        return PipelineCheck(refusal)
     shas = {as_str(r.get("revisionId")): r for r in mappings(found.get("sourceRevisions"))}
-    live_shas = {as_str(r.get("revisionId")) for r in mappings((live or {}).get("sourceRevisions"))}
-    if target.sha and target.sha in live_shas:
-        live_id = as_str((live or {}).get("pipelineExecutionId"))
-        return PipelineCheck(f"commit {target.sha[:7]} is already live (execution {live_id})")
     if target.sha not in shas:
         return PipelineCheck(
             f"execution {target.execution_id} did not ship commit {target.sha[:7]}"
         )
     return PipelineCheck(source_action=as_str(shas[target.sha].get("actionName")))
+
+
+def _status_refusal(target: Target, found: Mapping[str, Any]) -> str:
+    status = as_str(found.get("status"))
+    if status != "Succeeded":
+        return f"execution {target.execution_id} is {status or 'unknown'}, not Succeeded"
+    return ""
+
+
+def _busy_refusal(target: Target, listed: Iterable[Mapping[str, Any]]) -> str:
+    """Why not: a rollback of this pipeline is running."""
+    for summary in listed:
+        trigger = as_str(as_map(summary.get("trigger")).get("triggerType"))
+        rolling = summary.get("executionType") == "ROLLBACK" or trigger in _ROLLBACK_TRIGGERS
+        if as_str(summary.get("status")) in _BUSY and rolling:
+            return (
+                f"{target.pipeline} is already rolling back "
+                f"(execution {as_str(summary.get('pipelineExecutionId'))})"
+            )
+    return ""
+
+
+def _stage_refusal(target: Target, found: Mapping[str, Any]) -> str:
+    """Why rollback_stage cannot go back to `found`."""
+    if target.strategy != STAGE:
+        return ""
+    if found.get("executionType") == "ROLLBACK":
+        return "rollback_stage cannot target an execution that was a rollback"
+    if found.get("executionMode") == "PARALLEL":
+        return "rollback_stage is not available in PARALLEL execution mode"
+    return ""
+
+
+def _live_refusal(
+    target: Target, found: Mapping[str, Any], listed: Iterable[Mapping[str, Any]]
+) -> str:
+    """Why not: the target is what runs already."""
+    live = next((s for s in listed if s.get("status") == "Succeeded"), None)
+    if live is found:
+        return f"execution {target.execution_id} is already the live one"
+    live_shas = {as_str(r.get("revisionId")) for r in mappings((live or {}).get("sourceRevisions"))}
+    if target.sha and target.sha in live_shas:
+        live_id = as_str((live or {}).get("pipelineExecutionId"))
+        return f"commit {target.sha[:7]} is already live (execution {live_id})"
+    return ""
 
 
 def check_deployment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from bot.model import Commit
+from bot.domain.model import Commit
 
 _WEB_HOSTS = {
     "github": "https://github.com/{repo}/commit/{sha}",

@@ -1,7 +1,8 @@
 """The AWS side of a rollback: re-check the target at click time, then start it.
 
-Reads and the one write go through `bot.status.call`, so any AWS failure is an `Unavailable`
-naming the IAM action and AWS's own words; bot/rollback.py decides from the answers.
+Reads and the one write go through `bot.aws.call`, so any AWS failure is an `AwsError` naming
+the IAM action and AWS's own words; bot/domain/rollback.py decides from the answers. The write
+is sent once, through a client that does not retry (`aws.client(service, retry=False)`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.coerce import as_list, as_map, as_str
-from bot.rollback import CODEDEPLOY, STAGE, Target, check_deployment, check_pipeline
-from bot.status import call
+from bot import aws
+from bot.domain.coerce import as_list, as_map, as_str
+from bot.domain.rollback import CODEDEPLOY, STAGE, Target, check_deployment, check_pipeline
 
 HISTORY = 50  # executions read to find the target, the live one and a running rollback
 
@@ -25,24 +26,22 @@ class Plan:
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def operation(self) -> str:
-        """The IAM action name of the call, e.g. StartPipelineExecution."""
-        return "".join(part.title() for part in self.method.split("_"))
 
-
-def prepare(target: Target, *, stage: str, token: str, description: str) -> Plan | str:
+def prepare(
+    target: Target, *, token: str, description: str, codepipeline: Any, codedeploy: Any
+) -> Plan | str:
     """The call that rolls back to `target` if AWS says it is still valid, else why not.
 
-    Raises `bot.status.Unavailable` when AWS cannot be read.
+    Raises `bot.aws.AwsError` when AWS cannot be read.
     """
     if target.strategy == CODEDEPLOY:
-        return _prepare_deployment(target, description)
+        return _prepare_deployment(target, description, codedeploy)
+    stage = target.stage
     params: dict[str, Any] = {"pipelineName": target.pipeline, "maxResults": HISTORY}
     if target.strategy == STAGE:
         # Only executions that succeeded in the stage are rollback_stage targets.
         params["filter"] = {"succeededInStage": {"stageName": stage}}
-    listed = call("codepipeline", "list_pipeline_executions", **params)
+    listed = aws.call(codepipeline, "list_pipeline_executions", **params)
     check = check_pipeline(target, as_list(listed.get("pipelineExecutionSummaries")))
     if check.refusal:
         return check.refusal
@@ -73,10 +72,10 @@ def prepare(target: Target, *, stage: str, token: str, description: str) -> Plan
     )
 
 
-def _prepare_deployment(target: Target, description: str) -> Plan | str:
-    deployment = call("codedeploy", "get_deployment", deploymentId=target.deployment_id)
-    group = call(
-        "codedeploy",
+def _prepare_deployment(target: Target, description: str, codedeploy: Any) -> Plan | str:
+    deployment = aws.call(codedeploy, "get_deployment", deploymentId=target.deployment_id)
+    group = aws.call(
+        codedeploy,
         "get_deployment_group",
         applicationName=target.application,
         deploymentGroupName=target.deployment_group,
@@ -87,8 +86,8 @@ def _prepare_deployment(target: Target, description: str) -> Plan | str:
     revision = as_map(as_map(deployment.get("deploymentInfo")).get("revision"))
     if as_str(revision.get("revisionType")) == "AppSpecContent":
         # get_deployment never returns an AppSpec's content, only its sha256.
-        registered = call(
-            "codedeploy",
+        registered = aws.call(
+            codedeploy,
             "get_application_revision",
             applicationName=target.application,
             revision=dict(revision),
@@ -108,7 +107,10 @@ def _prepare_deployment(target: Target, description: str) -> Plan | str:
     )
 
 
-def start(plan: Plan) -> str:
-    """Make the call; the id of the execution or deployment it started."""
-    response = call(plan.service, plan.method, **plan.params)
+def start(plan: Plan, writer: Any) -> str:
+    """Make the call once, through `writer` (a client of `plan.service` that does not retry).
+
+    The id of the execution or deployment it started.
+    """
+    response = aws.call(writer, plan.method, retry=False, **plan.params)
     return as_str(response.get("pipelineExecutionId")) or as_str(response.get("deploymentId"))

@@ -18,12 +18,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bot import aws, lookups, rollback
-from bot.config import Config
-from bot.lookups import ActionRun, PipelineInfo, Response
-from bot.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
+from bot import aws
+from bot.aws import AwsError
+from bot.domain import codedeploy, codepipeline, rollback
+from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
+from bot.domain.coerce import as_map
+from bot.domain.config import Config
+from bot.domain.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +47,11 @@ _NOT_PIPELINE_CREATORS = frozenset(
 
 
 class LookupFailed(Exception):
-    """One lookup failed; `reason` says why in words fit for the message."""
+    """A lookup gave no answer (AWS failed, or the deadline passed); `reason` says why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _call(client: Any, operation: str, **params: Any) -> Any:
-    """Call one AWS API operation; any failure becomes LookupFailed with a readable reason."""
-    try:
-        return getattr(client, operation)(**params)
-    except (ClientError, BotoCoreError) as exc:
-        service = client.meta.service_model.service_name
-        api = client.meta.method_to_api_mapping.get(operation, operation)
-        raise LookupFailed(aws.describe_failure(exc, service, api).reason) from exc
 
 
 def wants_lookup(event: Deployment) -> bool:
@@ -146,6 +137,8 @@ class _Run:
             return future.result(timeout=max(0.0, self.deadline - self.now()))
         except FutureTimeout:
             raise LookupFailed(self.timeout_reason) from None
+        except AwsError as exc:
+            raise LookupFailed(exc.reason) from exc
         except LookupFailed:
             raise
         except Exception as exc:
@@ -222,7 +215,7 @@ class Enricher:
         deployment_id = event.deployment_id
         # A trigger message carries overview, error and rollback; an EventBridge event does not.
         facts_future = (
-            run.submit(_call, self._cd, "get_deployment", deploymentId=deployment_id)
+            run.submit(aws.call, self._cd, "get_deployment", deploymentId=deployment_id)
             if event.instances is None
             else None
         )
@@ -231,54 +224,76 @@ class Enricher:
         )
         pipelines = self._pipelines_for(event.application, event.deployment_group, run)
         rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
-        result = None
-        if pipelines:
-            result = self._commit_of_deployment(
-                rollback_of or deployment_id, pipelines, event.region, run, fallback=not rollback_of
-            )
-            if result.not_found and not rollback_of and event.status in _EARLY:
-                # A deployment's first triggers can beat CodePipeline's record of the action
-                # that started it (aws-facts §6.4): look once more, a moment later.
-                pause = min(RETRY_DELAY_SECONDS, run.deadline - self._now() - RETRY_MARGIN_SECONDS)
-                if pause > 0:
-                    self._sleep(pause)
-                    result = self._commit_of_deployment(
-                        deployment_id, pipelines, event.region, run, fallback=True
-                    )
-        facts = None
-        if facts_future is not None:
-            try:
-                facts = lookups.parse_deployment(run.wait(facts_future))
-            except LookupFailed as exc:
-                run.notes.append(f"Deployment details unknown: {exc.reason}")
-            else:
-                event = replace(
-                    event,
-                    error=event.error or facts.error,
-                    rollback=event.rollback or facts.rollback,
-                )
-        if result is not None and result.commit is None and not rollback_of and event.rollback:
-            # Only get_deployment told us this is a rollback: find the original's commit.
-            rollback_of = event.rollback.triggering_deployment_id
-            result = self._commit_of_deployment(
-                rollback_of, pipelines, event.region, run, fallback=False
+        result = self._search_deployment(event, pipelines, rollback_of, run) if pipelines else None
+        facts = self._facts(facts_future, run)
+        if facts is not None:
+            event = replace(
+                event, error=event.error or facts.error, rollback=event.rollback or facts.rollback
             )
         if result is not None:
-            missing = result.missing
-            if result.commit is None and facts and facts.creator in _NOT_PIPELINE_CREATORS:
-                missing = f"{deployment_id} was started by {facts.creator}, not by a pipeline"
-            if missing:
-                run.notes.append(_commit_note(result.commit, missing))
-            event = replace(event, commit=result.commit or event.commit)
-            if result.execution_id and not rollback_of:
-                # The deployment belongs to this execution: its living message is the one.
-                event = replace(
-                    event,
-                    pipeline=event.pipeline or result.pipeline,
-                    execution_id=event.execution_id or result.execution_id,
+            if result.commit is None and not rollback_of and event.rollback:
+                # Only get_deployment told us this is a rollback: find the original's commit.
+                rollback_of = event.rollback.triggering_deployment_id
+                result = self._commit_of_deployment(
+                    rollback_of, pipelines, event.region, run, fallback=False
                 )
+            creator = facts.trigger if facts else ""
+            event = self._with_commit(event, result, creator, rolls_back=bool(rollback_of), run=run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
+        return event
+
+    def _search_deployment(
+        self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: _Run
+    ) -> _CommitResult:
+        """The commit of the execution that ran the deployment (or the one it rolls back)."""
+        result = self._commit_of_deployment(
+            rollback_of or event.deployment_id,
+            pipelines,
+            event.region,
+            run,
+            fallback=not rollback_of,
+        )
+        if result.not_found and not rollback_of and event.status in _EARLY:
+            # A deployment's first triggers can beat CodePipeline's record of the action
+            # that started it (aws-facts §6.4): look once more, a moment later.
+            pause = min(RETRY_DELAY_SECONDS, run.deadline - self._now() - RETRY_MARGIN_SECONDS)
+            if pause > 0:
+                self._sleep(pause)
+                result = self._commit_of_deployment(
+                    event.deployment_id, pipelines, event.region, run, fallback=True
+                )
+        return result
+
+    def _facts(self, future: Future[Any] | None, run: _Run) -> Deployment | None:
+        """What get_deployment says of the deployment, or None (with a note when it failed)."""
+        if future is None:
+            return None
+        try:
+            response = run.wait(future)
+        except LookupFailed as exc:
+            run.notes.append(f"Deployment details unknown: {exc.reason}")
+            return None
+        return codedeploy.parse_deployment(as_map(response.get("deploymentInfo")))
+
+    @staticmethod
+    def _with_commit(
+        event: Deployment, result: _CommitResult, creator: str, *, rolls_back: bool, run: _Run
+    ) -> Deployment:
+        """The event with the commit found (or a note why not), joined to its execution."""
+        missing = result.missing
+        if result.commit is None and creator in _NOT_PIPELINE_CREATORS:
+            missing = f"{event.deployment_id} was started by {creator}, not by a pipeline"
+        if missing:
+            run.notes.append(_commit_note(result.commit, missing))
+        event = replace(event, commit=result.commit or event.commit)
+        if result.execution_id and not rolls_back:
+            # The deployment belongs to this execution: its living message is the one.
+            event = replace(
+                event,
+                pipeline=event.pipeline or result.pipeline,
+                execution_id=event.execution_id or result.execution_id,
+            )
         return event
 
     def _pipelines_for(self, application: str, group: str, run: _Run) -> tuple[str, ...]:
@@ -313,8 +328,8 @@ class Enricher:
             listed: list[str] = []
             params: dict[str, Any] = {"maxResults": LIST_PIPELINES_PAGE_SIZE}
             for _ in range(LIST_PIPELINES_PAGES):
-                page = run.wait(run.submit(_call, self._cp, "list_pipelines", **params))
-                listed.extend(lookups.pipeline_names(page))
+                page = run.wait(run.submit(aws.call, self._cp, "list_pipelines", **params))
+                listed.extend(codepipeline.pipeline_names(page))
                 if not page.get("nextToken"):
                     break
                 params["nextToken"] = page["nextToken"]
@@ -339,7 +354,7 @@ class Enricher:
         return run.submit(self._fetch_info, pipeline)
 
     def _fetch_info(self, pipeline: str) -> PipelineInfo:
-        info = lookups.parse_pipeline(_call(self._cp, "get_pipeline", name=pipeline))
+        info = codepipeline.parse_pipeline(aws.call(self._cp, "get_pipeline", name=pipeline))
         self._cache.put(pipeline, info)  # kept even if this event's deadline has passed
         return info
 
@@ -351,10 +366,10 @@ class Enricher:
         params: dict[str, Any] = {"pipelineName": pipeline, "maxResults": PAGE_SIZE}
         for _ in range(self._settings.max_pages):
             run.check()
-            page = _call(self._cp, "list_action_executions", **params)
+            page = aws.call(self._cp, "list_action_executions", **params)
             batch = list(page.get("actionExecutionDetails", []))
             details.extend(batch)
-            found = lookups.find_deployment_action(batch, deployment_id)
+            found = codepipeline.find_deployment_action(batch, deployment_id)
             if found is not None or not page.get("nextToken"):
                 return found, details
             params["nextToken"] = page["nextToken"]
@@ -381,12 +396,12 @@ class Enricher:
             if found is None:
                 continue
             execution_id = found.pipeline_execution_id
-            revision = lookups.pick_revision(
-                lookups.revisions_from_action_executions(details, execution_id),
+            revision = codepipeline.pick_revision(
+                codepipeline.revisions_from_action_executions(details, execution_id),
                 self._config.source_action_for(pipeline),
             )
             if revision is not None:
-                result = _CommitResult(lookups.commit_from_revision(revision, region))
+                result = _CommitResult(codepipeline.commit_from_revision(revision, region))
             else:
                 result = self._commit_of_execution(pipeline, execution_id, region, run)
             return replace(result, pipeline=pipeline, execution_id=execution_id)
@@ -410,7 +425,7 @@ class Enricher:
     ) -> _CommitResult:
         """The commit of one pipeline execution, from its artifact revisions."""
         execution = run.submit(
-            _call,
+            aws.call,
             self._cp,
             "get_pipeline_execution",
             pipelineName=pipeline,
@@ -422,32 +437,32 @@ class Enricher:
         except LookupFailed as exc:
             why = f"could not read execution {execution_id} of {pipeline}: {exc.reason}"
             return self._latest_source(pipeline, execution_id, why, region, run)
-        revision = lookups.pick_revision(
-            lookups.revisions_from_execution(response, self._optional(info, run)),
+        revision = codepipeline.pick_revision(
+            codepipeline.revisions_from_execution(response, self._optional(info, run)),
             self._config.source_action_for(pipeline),
         )
         if revision is None:
             return _CommitResult(missing=f"execution {execution_id} has no Git source revision")
-        return _CommitResult(lookups.commit_from_revision(revision, region))
+        return _CommitResult(codepipeline.commit_from_revision(revision, region))
 
     def _latest_source(
         self, pipeline: str, execution_id: str, why: str, region: str, run: _Run
     ) -> _CommitResult:
         """The fallback: the Source stage's current revision, confirmed only if it is ours."""
-        state = run.submit(_call, self._cp, "get_pipeline_state", name=pipeline)
+        state = run.submit(aws.call, self._cp, "get_pipeline_state", name=pipeline)
         info = self._info(pipeline, run)
         try:
             response = run.wait(state)
         except LookupFailed as exc:
             return _CommitResult(missing=f"{why}; pipeline state: {exc.reason}")
-        source_execution, revisions = lookups.revisions_from_state(
+        source_execution, revisions = codepipeline.revisions_from_state(
             response, self._optional(info, run)
         )
-        revision = lookups.pick_revision(revisions, self._config.source_action_for(pipeline))
+        revision = codepipeline.pick_revision(revisions, self._config.source_action_for(pipeline))
         if revision is None:
             return _CommitResult(missing=f"{why}; {pipeline} shows no Git source revision")
         confirmed = bool(execution_id) and source_execution == execution_id
-        commit = lookups.commit_from_revision(revision, region, confirmed=confirmed)
+        commit = codepipeline.commit_from_revision(revision, region, confirmed=confirmed)
         return _CommitResult(commit, "" if confirmed else why)
 
     def _optional(self, future: Future[PipelineInfo], run: _Run) -> PipelineInfo | None:
@@ -467,7 +482,7 @@ class Enricher:
             and not event.failed_actions
         ):
             actions_future = run.submit(
-                _call,
+                aws.call,
                 self._cp,
                 "list_action_executions",
                 pipelineName=pipeline,
@@ -491,7 +506,7 @@ class Enricher:
             except LookupFailed as exc:
                 run.notes.append(f"Failed actions unknown: {exc.reason}")
             else:
-                stage, failed = lookups.failed_actions(
+                stage, failed = codepipeline.failed_actions(
                     page.get("actionExecutionDetails", []), execution_id
                 )
                 event = replace(
@@ -519,26 +534,26 @@ class Enricher:
         params: dict[str, Any] = {"pipelineName": event.pipeline, "maxResults": LAST_GOOD_PAGE}
         if entry.stage:  # rollback_stage can only go back to what succeeded in the stage
             params["filter"] = {"succeededInStage": {"stageName": entry.stage}}
-        return run.submit(_call, self._cp, "list_pipeline_executions", **params)
+        return run.submit(aws.call, self._cp, "list_pipeline_executions", **params)
 
     # --- why a deployment failed ---------------------------------------------------------------
 
     def _failure(self, deployment_id: str, run: _Run) -> FailureDetail | None:
         """The first failed lifecycle event of the deployment's first failed target."""
-        page = _call(
+        page = aws.call(
             self._cd,
             "list_deployment_targets",
             deploymentId=deployment_id,
             targetFilters={"TargetStatus": ["Failed"]},
         )
-        ids = lookups.target_ids(page)[:1]
+        ids = codedeploy.target_ids(page)[:1]
         if not ids:
             return None
         run.check()
-        targets = _call(
+        targets = aws.call(
             self._cd, "batch_get_deployment_targets", deploymentId=deployment_id, targetIds=ids
         )
-        return lookups.first_failure(targets)
+        return codedeploy.first_failure(targets)
 
     def _with_failure(
         self, event: Deployment, future: Future[FailureDetail | None], run: _Run

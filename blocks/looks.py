@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.model import Status
+from bot.domain.model import Status
 
 
 class Look(NamedTuple):

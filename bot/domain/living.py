@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from bot.codec import dump_event, load_event
-from bot.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
+from bot.domain.codec import dump_event, load_event
+from bot.domain.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
 
 MAIN = "main"
 REPLY = "reply"

@@ -1,0 +1,531 @@
+"""The configuration model and its validation. Pure: a decoded TOML document and an environment
+mapping in, a `Config` out; every error names the key.
+
+bot/config.py reads the file and the process environment; everything else receives a `Config`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain.model import Deployment, Scope, Status
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_CHANNEL = "#deployments"
+
+# AWS lookups (bot/enrich.py): the whole enrichment of one event must finish within the
+# timeout; discovered pipeline definitions are kept for cache_seconds per warm container.
+DEFAULT_ENRICH_TIMEOUT_SECONDS = 5.0
+MAX_TIMEOUT_SECONDS = 60.0
+DEFAULT_CACHE_SECONDS = 600.0
+DEFAULT_MAX_PAGES = 3
+
+# What the noise policy can say about one scope of notification.
+NOTIFY_CHOICES = ("all", "final", "failures", "none")
+DEFAULT_NOTIFY: Mapping[Scope, str] = {
+    Scope.PIPELINE: "all",
+    Scope.DEPLOYMENT: "all",
+    Scope.APPROVAL: "all",
+    Scope.GENERIC: "all",
+    Scope.STAGE: "failures",
+    Scope.ACTION: "failures",
+    Scope.INSTANCE: "failures",
+}
+
+STORE_BACKENDS = ("sqlite", "dynamodb", "none")
+DEFAULT_STORE_PATH = ".deploybot/state.db"
+DEFAULT_STORE_TTL_DAYS = 30
+
+_MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel)$")
+_CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
+_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+# How a pipeline is rolled back (bot/rollback.py): re-run pinned to the commit (works on V1 and
+# V2, and runs every stage again: tests, approvals), or `rollback_stage` (V2, one stage only).
+ROLLBACK_STRATEGIES = ("pipeline", "stage")
+DEFAULT_ROLLBACK_STRATEGY = "pipeline"
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or has a bad key; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Send matching notifications to `channel`; an empty matcher matches anything."""
+
+    channel: str
+    applications: tuple[str, ...] = ()
+    deployment_groups: tuple[str, ...] = ()
+    pipelines: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+
+    def matches(self, event: Deployment) -> bool:
+        """True when every non-empty matcher of this route accepts the event."""
+        checks = (
+            (self.applications, event.application),
+            (self.deployment_groups, event.deployment_group),
+            (self.pipelines, event.pipeline),
+        )
+        if any(names and value not in names for names, value in checks):
+            return False
+        return not self.statuses or event.status in self.statuses
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineMapping:
+    """An explicit `[[pipelines]]` entry: which pipeline deploys which application/group."""
+
+    pipeline: str
+    applications: tuple[str, ...] = ()
+    deployment_groups: tuple[str, ...] = ()
+    source_action: str = ""  # the source action whose revision is "the commit"
+
+    def matches(self, application: str, deployment_group: str) -> bool:
+        """True when this entry names the pipeline that deploys `application`/`deployment_group`."""
+        if not self.applications and not self.deployment_groups:
+            return False
+        if self.applications and application not in self.applications:
+            return False
+        return not self.deployment_groups or deployment_group in self.deployment_groups
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    """The `[enrich]` table: how the AWS lookups behave."""
+
+    enabled: bool = True
+    timeout_seconds: float = DEFAULT_ENRICH_TIMEOUT_SECONDS
+    cache_seconds: float = DEFAULT_CACHE_SECONDS
+    discover: bool = True
+    max_pages: int = DEFAULT_MAX_PAGES
+    source_action: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPipeline:
+    """A `[[rollback.pipelines]]` entry: rollback is enabled for this pipeline, and how."""
+
+    pipeline: str
+    environment: str = ""  # what people call it in the confirm dialog; "" = the pipeline name
+    strategy: str = DEFAULT_ROLLBACK_STRATEGY
+    stage: str = ""  # the stage `rollback_stage` rolls back (strategy "stage" only)
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackGroup:
+    """A `[[rollback.deployment_groups]]` entry: redeploys of a group no pipeline deploys to."""
+
+    application: str
+    deployment_group: str
+    environment: str = ""  # "" = application/deployment_group
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackSettings:
+    """The `[rollback]` table. Nothing configured: no button, and every click refused."""
+
+    pipelines: tuple[RollbackPipeline, ...] = ()
+    deployment_groups: tuple[RollbackGroup, ...] = ()
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        """True when some pipeline or deployment group can be rolled back."""
+        return bool(self.pipelines or self.deployment_groups)
+
+    def pipeline(self, name: str) -> RollbackPipeline | None:
+        """The entry enabling rollback of pipeline `name`, if any."""
+        return next((p for p in self.pipelines if p.pipeline == name), None)
+
+    def group(self, application: str, deployment_group: str) -> RollbackGroup | None:
+        """The entry enabling rollback of this deployment group, if any."""
+        return next(
+            (
+                g
+                for g in self.deployment_groups
+                if (g.application, g.deployment_group) == (application, deployment_group)
+            ),
+            None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything deploybot is told, validated. Build it directly in tests."""
+
+    default_channel: str = DEFAULT_CHANNEL
+    routes: tuple[Route, ...] = ()
+    failure_mentions: tuple[str, ...] = ()
+    sites: Mapping[str, str] = field(default_factory=dict)
+    notify: Mapping[Scope, str] = field(default_factory=lambda: dict(DEFAULT_NOTIFY))
+    slack_bot_token: str = field(default="", repr=False)
+    slack_webhook_url: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    pipelines: tuple[PipelineMapping, ...] = ()
+    enrich: EnrichSettings = EnrichSettings()
+    rollback: RollbackSettings = RollbackSettings()
+
+    def pipelines_for(self, application: str, deployment_group: str) -> tuple[str, ...]:
+        """Pipelines the config says deploy this application/group, in config order."""
+        names = (m.pipeline for m in self.pipelines if m.matches(application, deployment_group))
+        return tuple(dict.fromkeys(names))
+
+    def source_action_for(self, pipeline: str) -> str:
+        """The source action that names the commit of `pipeline` ("" = the first code source)."""
+        for mapping in self.pipelines:
+            if mapping.pipeline == pipeline and mapping.source_action:
+                return mapping.source_action
+        return self.enrich.source_action
+
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    # On AWS the secrets are not in the environment: these name where bot/secrets.py reads them.
+    slack_bot_token_parameter: str = ""  # SSM SecureString name
+    slack_signing_secret_parameter: str = ""  # SSM SecureString name
+    slack_secrets_id: str = ""  # Secrets Manager id of {"SLACK_BOT_TOKEN": ..., ...}
+    watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
+    store_backend: str = "sqlite"  # where living messages are remembered; "none" posts per event
+    store_path: str = DEFAULT_STORE_PATH
+    store_table: str = ""
+    store_ttl_days: int = DEFAULT_STORE_TTL_DAYS
+
+    def channel_for(self, event: Deployment) -> str:
+        """The first matching route's channel, else the default channel."""
+        for route in self.routes:
+            if route.matches(event):
+                return route.channel
+        return self.default_channel
+
+    def site_for(self, event: Deployment) -> str:
+        """The site URL of the event's environment: deployment group, pipeline or application."""
+        for key in (event.deployment_group, event.pipeline, event.application):
+            if key and key in self.sites:
+                return self.sites[key]
+        return ""
+
+    def skip_reason(self, event: Deployment) -> str:
+        """Why the noise policy drops this event, or "" when it is posted."""
+        rule = self.notify.get(event.scope, "all")
+        if rule == "all":
+            return ""
+        if rule == "none":
+            return f"{event.scope.value} notifications are off (notify.{event.scope.value})"
+        if rule == "final" and not event.status.is_final:
+            return (
+                f"{event.scope.value} is {event.status.value}, not final "
+                f"(notify.{event.scope.value} = final)"
+            )
+        if rule == "failures" and not event.status.is_failure:
+            return (
+                f"{event.scope.value} is {event.status.value}, not a failure "
+                f"(notify.{event.scope.value} = failures)"
+            )
+        return ""
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    """Validate a decoded TOML document; every error names the offending key."""
+    _only(
+        data,
+        "",
+        {
+            "slack",
+            "routes",
+            "sites",
+            "notify",
+            "pipelines",
+            "enrich",
+            "status",
+            "store",
+            "rollback",
+        },
+    )
+    slack = _table(data, "slack")
+    _only(slack, "slack.", {"channel", "failure_mentions"})
+    channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
+    mentions = tuple(_str_list(slack.get("failure_mentions", []), "slack.failure_mentions"))
+    for mention in mentions:
+        if not _MENTION.match(mention):
+            raise ConfigError(
+                f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
+                "id (S…), 'here' or 'channel'"
+            )
+    status = _table(data, "status")
+    _only(status, "status.", {"pipelines"})
+    watched = tuple(_str_list(status.get("pipelines", []), "status.pipelines"))
+    api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.endswith("/"):
+        api_url += "/"
+    store = _table(data, "store")
+    _only(store, "store.", {"backend", "path", "table", "ttl_days"})
+    table = env.get("DEPLOYBOT_TABLE") or _str(store.get("table", ""), "store.table")
+    # A Lambda container's disk is its own: SQLite there would dedupe nothing across containers.
+    on_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    default_backend = "dynamodb" if table else ("none" if on_lambda else "sqlite")
+    backend = _str(store.get("backend", default_backend), "store.backend")
+    if backend not in STORE_BACKENDS:
+        raise ConfigError(f"store.backend: must be one of {', '.join(STORE_BACKENDS)}")
+    if backend == "sqlite" and on_lambda:
+        raise ConfigError(
+            "store.backend: sqlite is not shared between Lambda containers; use dynamodb "
+            "(DEPLOYBOT_TABLE) or none"
+        )
+    if backend == "dynamodb" and not table:
+        raise ConfigError("store.table: is required for the dynamodb backend (or DEPLOYBOT_TABLE)")
+    ttl_days = store.get("ttl_days", DEFAULT_STORE_TTL_DAYS)
+    if isinstance(ttl_days, bool) or not isinstance(ttl_days, int) or not 1 <= ttl_days <= 365:
+        raise ConfigError("store.ttl_days: must be a whole number of days from 1 to 365")
+    return Config(
+        default_channel=channel,
+        routes=_routes(data.get("routes", [])),
+        failure_mentions=mentions,
+        sites=_sites(_table(data, "sites")),
+        notify=_notify(_table(data, "notify")),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
+        slack_api_url=api_url,
+        pipelines=_pipelines(data.get("pipelines", [])),
+        enrich=_enrich(_table(data, "enrich")),
+        rollback=_rollback(_table(data, "rollback")),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
+        slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
+        slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
+        watched_pipelines=watched,
+        store_backend=backend,
+        store_path=env.get("DEPLOYBOT_STORE_PATH")
+        or _str(store.get("path", DEFAULT_STORE_PATH), "store.path"),
+        store_table=table,
+        store_ttl_days=ttl_days,
+    )
+
+
+def _only(table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"{prefix}{key}: unknown key (expected one of: {', '.join(sorted(allowed))})"
+            )
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: must be a table")
+    return value
+
+
+def _str(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string")
+    return value
+
+
+def _str_list(value: object, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key}: must be a string or a list of non-empty strings")
+    return list(value)
+
+
+def _channel(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string")
+    if _CHANNEL.match(value):
+        return value
+    raise ConfigError(f"{key}: {value!r} is not a channel id (C…) or a #channel-name")
+
+
+def _routes(value: object) -> tuple[Route, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("routes: must be an array of tables ([[routes]])")
+    routes = []
+    for index, item in enumerate(value):
+        key = f"routes[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key}: must be a table")
+        _only(item, f"{key}.", {"channel", "application", "deployment_group", "pipeline", "status"})
+        if "channel" not in item:
+            raise ConfigError(f"{key}.channel: is required")
+        statuses = []
+        for name in _str_list(item.get("status", []), f"{key}.status"):
+            try:
+                statuses.append(Status(name.upper()))
+            except ValueError:
+                raise ConfigError(
+                    f"{key}.status: {name!r} is not a status "
+                    f"(one of {', '.join(s.value for s in Status)})"
+                ) from None
+        routes.append(
+            Route(
+                channel=_channel(item["channel"], f"{key}.channel"),
+                applications=tuple(_str_list(item.get("application", []), f"{key}.application")),
+                deployment_groups=tuple(
+                    _str_list(item.get("deployment_group", []), f"{key}.deployment_group")
+                ),
+                pipelines=tuple(_str_list(item.get("pipeline", []), f"{key}.pipeline")),
+                statuses=tuple(statuses),
+            )
+        )
+    return tuple(routes)
+
+
+def _sites(table: Mapping[str, Any]) -> dict[str, str]:
+    sites = {}
+    for name, url in table.items():
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"sites.{name}: must be an http(s) URL")
+        sites[name] = url
+    return sites
+
+
+def _notify(table: Mapping[str, Any]) -> dict[Scope, str]:
+    rules = dict(DEFAULT_NOTIFY)
+    scopes = {scope.value: scope for scope in Scope}
+    _only(table, "notify.", set(scopes))
+    for name, rule in table.items():
+        if rule not in NOTIFY_CHOICES:
+            raise ConfigError(f"notify.{name}: must be one of {', '.join(NOTIFY_CHOICES)}")
+        rules[scopes[name]] = rule
+    return rules
+
+
+def _pipelines(value: object) -> tuple[PipelineMapping, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("pipelines: must be an array of tables ([[pipelines]])")
+    mappings = []
+    for index, item in enumerate(value):
+        key = f"pipelines[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key}: must be a table")
+        _only(item, f"{key}.", {"pipeline", "application", "deployment_group", "source_action"})
+        pipeline = item.get("pipeline")
+        if not isinstance(pipeline, str) or not pipeline:
+            raise ConfigError(f"{key}.pipeline: is required (a pipeline name)")
+        source_action = item.get("source_action", "")
+        if not isinstance(source_action, str):
+            raise ConfigError(f"{key}.source_action: must be a string (a source action name)")
+        mappings.append(
+            PipelineMapping(
+                pipeline=pipeline,
+                applications=tuple(_str_list(item.get("application", []), f"{key}.application")),
+                deployment_groups=tuple(
+                    _str_list(item.get("deployment_group", []), f"{key}.deployment_group")
+                ),
+                source_action=source_action,
+            )
+        )
+    return tuple(mappings)
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"enrich.{key}: must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _enrich(table: Mapping[str, Any]) -> EnrichSettings:
+    _only(
+        table,
+        "enrich.",
+        {"enabled", "timeout_seconds", "cache_seconds", "discover", "max_pages", "source_action"},
+    )
+    for key in ("enabled", "discover"):
+        if not isinstance(table.get(key, True), bool):
+            raise ConfigError(f"enrich.{key}: must be true or false")
+    max_pages = table.get("max_pages", DEFAULT_MAX_PAGES)
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
+        raise ConfigError("enrich.max_pages: must be a whole number from 1 to 20")
+    source_action = table.get("source_action", "")
+    if not isinstance(source_action, str):
+        raise ConfigError("enrich.source_action: must be a string (a source action name)")
+    return EnrichSettings(
+        enabled=table.get("enabled", True),
+        timeout_seconds=_number(
+            table, "timeout_seconds", DEFAULT_ENRICH_TIMEOUT_SECONDS, 0.1, MAX_TIMEOUT_SECONDS
+        ),
+        cache_seconds=_number(table, "cache_seconds", DEFAULT_CACHE_SECONDS, 0, 86400),
+        discover=table.get("discover", True),
+        max_pages=max_pages,
+        source_action=source_action,
+    )
+
+
+def _ids(table: Mapping[str, Any], key: str, shape: re.Pattern[str], what: str) -> tuple[str, ...]:
+    values = tuple(_str_list(table.get(key, []), f"rollback.{key}"))
+    for value in values:
+        if not shape.match(value):
+            raise ConfigError(f"rollback.{key}: {value!r} is not {what}")
+    return values
+
+
+def _entries(table: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
+    value = table.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"rollback.{key}: must be an array of tables ([[rollback.{key}]])")
+    entries = []
+    for index, item in enumerate(value):
+        where = f"rollback.{key}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        entries.append((where, item))
+    return entries
+
+
+def _required(item: Mapping[str, Any], where: str, key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}.{key}: is required (a non-empty string)")
+    return value
+
+
+def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
+    _only(table, "rollback.", {"pipelines", "deployment_groups", "users", "usergroups", "channels"})
+    pipelines = []
+    for where, item in _entries(table, "pipelines"):
+        _only(item, f"{where}.", {"pipeline", "environment", "strategy", "stage"})
+        strategy = _str(item.get("strategy", DEFAULT_ROLLBACK_STRATEGY), f"{where}.strategy")
+        if strategy not in ROLLBACK_STRATEGIES:
+            raise ConfigError(f"{where}.strategy: must be one of {', '.join(ROLLBACK_STRATEGIES)}")
+        stage = _str(item.get("stage", ""), f"{where}.stage")
+        if strategy == "stage" and not stage:
+            raise ConfigError(f'{where}.stage: is required for strategy = "stage"')
+        pipelines.append(
+            RollbackPipeline(
+                pipeline=_required(item, where, "pipeline"),
+                environment=_str(item.get("environment", ""), f"{where}.environment"),
+                strategy=strategy,
+                stage=stage,
+            )
+        )
+    groups = []
+    for where, item in _entries(table, "deployment_groups"):
+        _only(item, f"{where}.", {"application", "deployment_group", "environment"})
+        groups.append(
+            RollbackGroup(
+                application=_required(item, where, "application"),
+                deployment_group=_required(item, where, "deployment_group"),
+                environment=_str(item.get("environment", ""), f"{where}.environment"),
+            )
+        )
+    return RollbackSettings(
+        pipelines=tuple(pipelines),
+        deployment_groups=tuple(groups),
+        users=_ids(table, "users", _USER, "a user id (U…/W…)"),
+        usergroups=_ids(table, "usergroups", _USERGROUP, "a user group id (S…)"),
+        channels=_ids(table, "channels", _CHANNEL_ID, "a channel id (C…/G…)"),
+    )

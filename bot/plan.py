@@ -1,0 +1,132 @@
+"""What to post for each notification: which message, in which channel, with which metadata. Pure.
+
+Above bot/domain (what happened, what the config says) and blocks/ (how it looks), below the
+doors that deliver it (handlers/notifications.py, handlers/living.py): the noise policy, the
+channel, the message of a lone event or of a living message's slots, and the metadata that
+finds a post again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from blocks.deployment import build_message
+from blocks.ids import METADATA_EVENT_TYPE
+from blocks.living import build_failure_reply, build_living_message, progress_text
+from bot.domain.config import Config
+from bot.domain.living import MAIN, REPLY, Slot, State, kind_of
+from bot.domain.model import Deployment, View
+from bot.domain.rollback import target_for
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One event and what becomes of it: a chat.postMessage argument object, or a skip reason."""
+
+    event: Deployment
+    message: dict[str, Any] | None
+    skip_reason: str = ""
+
+
+def plan(events: Iterable[Deployment], config: Config) -> list[Planned]:
+    """Apply the noise policy and render what is posted, one message per event."""
+    planned = []
+    for event in events:
+        reason = config.skip_reason(event)
+        planned.append(
+            Planned(event, None, reason) if reason else Planned(event, build_post(event, config))
+        )
+    return planned
+
+
+def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, Any]:
+    """The chat.postMessage arguments for one event: channel, text, blocks and metadata."""
+    message = build_message(
+        event,
+        site_url=config.site_for(event),
+        mentions=config.failure_mentions,
+        rollback=target_for(event, config.rollback),
+    )
+    return post_arguments(event, config.channel_for(event), message, **payload)
+
+
+def post_arguments(
+    event: Deployment, channel: str, message: dict[str, Any], **payload: str
+) -> dict[str, Any]:
+    """chat.postMessage arguments: the message, where it goes, and metadata to find it again."""
+    return {
+        "channel": channel,
+        **message,
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "metadata": {
+            "event_type": METADATA_EVENT_TYPE,
+            "event_payload": {
+                "source": event.source.value,
+                "scope": event.scope.value,
+                "status": event.status.value,
+                "deployment_id": event.deployment_id,
+                "pipeline": event.pipeline,
+                "execution_id": event.execution_id,
+                **payload,
+            },
+        },
+    }
+
+
+def living_targets(
+    key: str, state: State, view: View, config: Config, *, editable: bool
+) -> dict[str, dict[str, Any]]:
+    """The messages a living message's `state` implies, as chat.postMessage arguments, by slot.
+
+    `editable` is False for an incoming webhook: its posts cannot be updated, so an execution or
+    deployment is posted once, when its outcome is known.
+    """
+    if all(config.skip_reason(e) for e in state.events.values()):
+        return {}  # the noise policy lets no event of this key start a message
+    main = state.slots.get(MAIN, Slot())
+    channel = main.channel or config.channel_for(view.head)
+    payload = {"key": key, "slot": MAIN}
+    if kind_of(key) in ("approval", "event"):
+        return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
+    rollback = target_for(view.head, config.rollback)
+    site = config.site_for(view.head)
+    if not editable:
+        if not view.head.status.is_final:
+            return {}
+        message = build_message(
+            view.head,
+            site_url=site,
+            mentions=config.failure_mentions,
+            progress=progress_text(view),
+            rollback=rollback,
+        )
+        return {MAIN: post_arguments(view.head, channel, message, **payload)}
+    living = build_living_message(view, site_url=site, rollback=rollback)
+    targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
+    if main.ts and view.head.status.is_failure and view.failures:
+        reply = build_failure_reply(view, mentions=config.failure_mentions)
+        targets[REPLY] = {
+            **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
+            "thread_ts": main.ts,
+            "reply_broadcast": True,
+        }
+    return targets
+
+
+def describe(event: Deployment) -> str:
+    """The event in a few words, for logs."""
+    names = [event.pipeline, event.application, event.deployment_group, event.deployment_id]
+    return f"{event.scope.value} {event.status.value} " + "/".join(n for n in names if n)
+
+
+def log_keys(event: Deployment) -> Mapping[str, str]:
+    """The ids a log line about this event carries as structured keys."""
+    return {
+        "deployment_id": event.deployment_id,
+        "pipeline": event.pipeline,
+        "pipeline_execution_id": event.execution_id,
+        "event_id": event.event_id,
+    }
