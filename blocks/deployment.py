@@ -90,15 +90,7 @@ def build_message(
     """
     look = look_of(event)
     title = title_of(event)
-    head: list[Block] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": plain(f"{look.emoji} {title}", HEADER_MAX)},
-        }
-    ]
-    fields = _fields(event)
-    if fields:
-        head.append({"type": "section", "fields": fields})
+    head = _head(event, f"{look.emoji} {title}")
     # In the order shown; each is dropped, least useful first, if the whole would be too big.
     sections = [
         (0, requested_section(event)),
@@ -112,6 +104,29 @@ def build_message(
         (7, _summary_section(event)),
         (0, mention_section(event, mentions)),
     ]
+    tail = _tail(event, site_url, rollback)
+    kept = [(rank, text) for rank, text in sections if text]
+    while kept and blocks_size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
+        kept.remove(max(kept))  # the least useful section goes first
+    return {
+        "text": _fallback_text(event, look, title, mentions),
+        "blocks": [*head, *_sections(kept), *tail],
+    }
+
+
+def _head(event: Deployment, heading: str) -> list[Block]:
+    """The header and the fields: what, where, how it went, how long."""
+    head: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": plain(heading, HEADER_MAX)}}
+    ]
+    fields = _fields(event)
+    if fields:
+        head.append({"type": "section", "fields": fields})
+    return head
+
+
+def _tail(event: Deployment, site_url: str, rollback: Target | None) -> list[Block]:
+    """The buttons, then the context line (region, account, ids, trigger, notes)."""
     tail: list[Block] = []
     buttons = _buttons(event, site_url)
     if rollback is not None:
@@ -121,13 +136,7 @@ def build_message(
     context = _context(event)
     if context:
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    kept = [(rank, text) for rank, text in sections if text]
-    while kept and blocks_size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
-        kept.remove(max(kept))  # the least useful section goes first
-    return {
-        "text": _fallback_text(event, look, title, mentions),
-        "blocks": [*head, *_sections(kept), *tail],
-    }
+    return tail
 
 
 def _sections(ranked: list[tuple[int, str]]) -> list[Block]:

@@ -168,22 +168,13 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
     claim = load_claim(record.body)
     now = time.time()
     decided = verdict(claim, click.request, now)
-    match decided:
-        case "done":
-            logger.info("rollback click ran again: already done", extra=click.log("rerun", target))
-            return
-        case "duplicate":
-            assert claim is not None
-            click.refuse(_already(claim, target), target)
-            return
-        case "resume" if target.strategy != PIPELINE:
-            # Only start_pipeline_execution takes a token: calling again could start twice.
-            click.refuse(
-                "an earlier attempt of this click may have started it; check AWS before trying "
-                "again (in an hour, or once it is marked failed)",
-                target,
-            )
-            return
+    if decided == "done":
+        logger.info("rollback click ran again: already done", extra=click.log("rerun", target))
+        return
+    refusal = _verdict_refusal(decided, claim, target)
+    if refusal:
+        click.refuse(refusal, target)
+        return
     token = (
         claim.token if claim and decided == "resume" else client_token(target.key, click.request)
     )
@@ -215,6 +206,19 @@ def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
         _failed(click, target, exc.problem)
         return
     _started(click, target, store, new_id)
+
+
+def _verdict_refusal(decided: str, claim: Claim | None, target: Target) -> str:
+    """Why the store's record of this target forbids the click, or ""."""
+    if decided == "duplicate" and claim is not None:
+        return _already(claim, target)
+    if decided == "resume" and target.strategy != PIPELINE:
+        # Only start_pipeline_execution takes a token: calling again could start twice.
+        return (
+            "an earlier attempt of this click may have started it; check AWS before trying "
+            "again (in an hour, or once it is marked failed)"
+        )
+    return ""
 
 
 def _already(claim: Claim, target: Target) -> str:

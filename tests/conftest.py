@@ -82,8 +82,8 @@ def fake_lambda() -> Iterator[FakeLambda]:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda) -> FakeLambda:
-    """Fake credentials and region; Lambda invokes go to the local stand-in."""
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region eu-west-1, and no profile or config file of the developer's."""
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -92,6 +92,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda) -> FakeLam
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+@pytest.fixture
+def aws_env(
+    monkeypatch: pytest.MonkeyPatch, aws_credentials: None, fake_lambda: FakeLambda
+) -> FakeLambda:
+    """Fake credentials and region; Lambda invokes go to the local stand-in."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", fake_lambda.url)
     return fake_lambda
 

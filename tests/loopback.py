@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# serve_forever() checks for shutdown() between polls; its default 0.5 s poll made every fake's
+# close() wait up to half a second, about a minute of the whole suite.
+POLL_SECONDS = 0.01
+
 
 class Loopback:
     """Mixin for a fake that serves HTTP on 127.0.0.1 (never any other address)."""
@@ -15,7 +19,9 @@ class Loopback:
         """Start answering with `handler` on a free port, in a daemon thread."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True
+        ).start()
 
     def close(self) -> None:
         """Stop serving and free the port."""

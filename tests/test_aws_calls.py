@@ -15,23 +15,12 @@ from bot import aws
 from tests.fake_aws import FakeAws, Fault
 
 
-@pytest.fixture
-def region(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-
-
 def _server_error(params: dict[str, object]) -> dict[str, object]:
     raise Fault(500, "InternalFailure", "try again")
 
 
 @pytest.fixture
-def failing(region: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+def failing(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """A CodePipeline endpoint whose every answer is a 500 (AWS took it, or not: unknown)."""
     fake = FakeAws.start({"ListPipelines": _server_error, "StartPipelineExecution": _server_error})
     monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url)
@@ -39,7 +28,9 @@ def failing(region: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     fake.close()
 
 
-def test_a_failed_read_names_the_iam_action_the_code_and_what_aws_said(region: None) -> None:
+def test_a_failed_read_names_the_iam_action_the_code_and_what_aws_said(
+    aws_credentials: None,
+) -> None:
     # GIVEN a client whose next answer is AccessDenied
     client = aws.client("codepipeline")
     with Stubber(client) as stub:
@@ -88,7 +79,7 @@ def test_a_write_through_a_retrying_client_is_refused_before_anything_is_sent(
     assert failing.operations() == []
 
 
-def test_pages_follow_next_token(region: None) -> None:
+def test_pages_follow_next_token(aws_credentials: None) -> None:
     # GIVEN two pages of pipelines
     client = aws.client("codepipeline")
     with Stubber(client) as stub:

@@ -474,21 +474,7 @@ class Enricher:
             return None
 
     def _pipeline_event(self, event: Deployment, run: _Run) -> Deployment:
-        pipeline, execution_id = event.pipeline, event.execution_id
-        actions_future = None
-        if (
-            event.status.is_failure
-            and event.scope in (Scope.PIPELINE, Scope.STAGE)
-            and not event.failed_actions
-        ):
-            actions_future = run.submit(
-                aws.call,
-                self._cp,
-                "list_action_executions",
-                pipelineName=pipeline,
-                filter={"pipelineExecutionId": execution_id},
-                maxResults=PAGE_SIZE,
-            )
+        actions_future = self._failed_actions(event, run)
         failure_future = (
             run.submit(self._failure, event.deployment_id, run)
             if event.deployment_id and event.status.is_failure
@@ -496,22 +482,14 @@ class Enricher:
         )
         good_future = self._last_good(event, run)
         if event.commit is None:
-            result = self._commit_of_execution(pipeline, execution_id, event.region, run)
+            result = self._commit_of_execution(
+                event.pipeline, event.execution_id, event.region, run
+            )
             if result.missing:
                 run.notes.append(_commit_note(result.commit, result.missing))
             event = replace(event, commit=result.commit)
         if actions_future is not None:
-            try:
-                page = run.wait(actions_future)
-            except LookupFailed as exc:
-                run.notes.append(f"Failed actions unknown: {exc.reason}")
-            else:
-                stage, failed = codepipeline.failed_actions(
-                    page.get("actionExecutionDetails", []), execution_id
-                )
-                event = replace(
-                    event, failed_stage=event.failed_stage or stage, failed_actions=failed
-                )
+            event = self._with_failed_actions(event, actions_future, run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
         if good_future is not None:
@@ -521,10 +499,38 @@ class Enricher:
                 run.notes.append(f"No rollback target: {exc.reason}")
             else:
                 summaries = page.get("pipelineExecutionSummaries", [])
-                event = replace(
-                    event, last_good=rollback.last_good(summaries, execution_id, event.region)
-                )
+                good = rollback.last_good(summaries, event.execution_id, event.region)
+                event = replace(event, last_good=good)
         return event
+
+    def _failed_actions(self, event: Deployment, run: _Run) -> Future[Any] | None:
+        """For a failed execution or stage that does not name them: its action executions."""
+        if (
+            not event.status.is_failure
+            or event.scope not in (Scope.PIPELINE, Scope.STAGE)
+            or event.failed_actions
+        ):
+            return None
+        return run.submit(
+            aws.call,
+            self._cp,
+            "list_action_executions",
+            pipelineName=event.pipeline,
+            filter={"pipelineExecutionId": event.execution_id},
+            maxResults=PAGE_SIZE,
+        )
+
+    @staticmethod
+    def _with_failed_actions(event: Deployment, future: Future[Any], run: _Run) -> Deployment:
+        try:
+            page = run.wait(future)
+        except LookupFailed as exc:
+            run.notes.append(f"Failed actions unknown: {exc.reason}")
+            return event
+        stage, failed = codepipeline.failed_actions(
+            page.get("actionExecutionDetails", []), event.execution_id
+        )
+        return replace(event, failed_stage=event.failed_stage or stage, failed_actions=failed)
 
     def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
         """For a failed execution whose pipeline can be rolled back: the executions before it."""

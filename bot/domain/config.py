@@ -234,24 +234,54 @@ class Config:
 # --- loading ---------------------------------------------------------------------------------
 
 
+_TOP_LEVEL = {
+    "slack",
+    "routes",
+    "sites",
+    "notify",
+    "pipelines",
+    "enrich",
+    "status",
+    "store",
+    "rollback",
+}
+
+
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
-    _only(
-        data,
-        "",
-        {
-            "slack",
-            "routes",
-            "sites",
-            "notify",
-            "pipelines",
-            "enrich",
-            "status",
-            "store",
-            "rollback",
-        },
+    _only(data, "", _TOP_LEVEL)
+    channel, mentions = _slack(_table(data, "slack"))
+    status = _table(data, "status")
+    _only(status, "status.", {"pipelines"})
+    api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    backend, path, table, ttl_days = _store(_table(data, "store"), env)
+    return Config(
+        default_channel=channel,
+        routes=_routes(data.get("routes", [])),
+        failure_mentions=mentions,
+        sites=_sites(_table(data, "sites")),
+        notify=_notify(_table(data, "notify")),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
+        slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+        pipelines=_pipelines(data.get("pipelines", [])),
+        enrich=_enrich(_table(data, "enrich")),
+        rollback=_rollback(_table(data, "rollback")),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
+        slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
+        slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
+        watched_pipelines=tuple(_str_list(status.get("pipelines", []), "status.pipelines")),
+        store_backend=backend,
+        store_path=path,
+        store_table=table,
+        store_ttl_days=ttl_days,
     )
-    slack = _table(data, "slack")
+
+
+def _slack(slack: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The `[slack]` table: the default channel and who to mention on failure."""
     _only(slack, "slack.", {"channel", "failure_mentions"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
     mentions = tuple(_str_list(slack.get("failure_mentions", []), "slack.failure_mentions"))
@@ -261,13 +291,11 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
                 f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
                 "id (S…), 'here' or 'channel'"
             )
-    status = _table(data, "status")
-    _only(status, "status.", {"pipelines"})
-    watched = tuple(_str_list(status.get("pipelines", []), "status.pipelines"))
-    api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-    if not api_url.endswith("/"):
-        api_url += "/"
-    store = _table(data, "store")
+    return channel, mentions
+
+
+def _store(store: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str, str, int]:
+    """The `[store]` table and its environment: (backend, SQLite path, DynamoDB table, TTL)."""
     _only(store, "store.", {"backend", "path", "table", "ttl_days"})
     table = env.get("DEPLOYBOT_TABLE") or _str(store.get("table", ""), "store.table")
     # A Lambda container's disk is its own: SQLite there would dedupe nothing across containers.
@@ -286,30 +314,10 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
     ttl_days = store.get("ttl_days", DEFAULT_STORE_TTL_DAYS)
     if isinstance(ttl_days, bool) or not isinstance(ttl_days, int) or not 1 <= ttl_days <= 365:
         raise ConfigError("store.ttl_days: must be a whole number of days from 1 to 365")
-    return Config(
-        default_channel=channel,
-        routes=_routes(data.get("routes", [])),
-        failure_mentions=mentions,
-        sites=_sites(_table(data, "sites")),
-        notify=_notify(_table(data, "notify")),
-        slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
-        slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
-        slack_api_url=api_url,
-        pipelines=_pipelines(data.get("pipelines", [])),
-        enrich=_enrich(_table(data, "enrich")),
-        rollback=_rollback(_table(data, "rollback")),
-        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
-        slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
-        slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
-        slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
-        watched_pipelines=watched,
-        store_backend=backend,
-        store_path=env.get("DEPLOYBOT_STORE_PATH")
-        or _str(store.get("path", DEFAULT_STORE_PATH), "store.path"),
-        store_table=table,
-        store_ttl_days=ttl_days,
+    path = env.get("DEPLOYBOT_STORE_PATH") or _str(
+        store.get("path", DEFAULT_STORE_PATH), "store.path"
     )
+    return backend, path, table, ttl_days
 
 
 def _only(table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
@@ -349,14 +357,22 @@ def _channel(value: object, key: str) -> str:
     raise ConfigError(f"{key}: {value!r} is not a channel id (C…) or a #channel-name")
 
 
-def _routes(value: object) -> tuple[Route, ...]:
+def _array_of_tables(value: object, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """The tables of a `[[name]]` array, each with its key for errors ("routes[2]")."""
     if not isinstance(value, list):
-        raise ConfigError("routes: must be an array of tables ([[routes]])")
-    routes = []
+        raise ConfigError(f"{name}: must be an array of tables ([[{name}]])")
+    entries = []
     for index, item in enumerate(value):
-        key = f"routes[{index}]"
+        key = f"{name}[{index}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{key}: must be a table")
+        entries.append((key, item))
+    return entries
+
+
+def _routes(value: object) -> tuple[Route, ...]:
+    routes = []
+    for key, item in _array_of_tables(value, "routes"):
         _only(item, f"{key}.", {"channel", "application", "deployment_group", "pipeline", "status"})
         if "channel" not in item:
             raise ConfigError(f"{key}.channel: is required")
@@ -404,13 +420,8 @@ def _notify(table: Mapping[str, Any]) -> dict[Scope, str]:
 
 
 def _pipelines(value: object) -> tuple[PipelineMapping, ...]:
-    if not isinstance(value, list):
-        raise ConfigError("pipelines: must be an array of tables ([[pipelines]])")
     mappings = []
-    for index, item in enumerate(value):
-        key = f"pipelines[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{key}: must be a table")
+    for key, item in _array_of_tables(value, "pipelines"):
         _only(item, f"{key}.", {"pipeline", "application", "deployment_group", "source_action"})
         pipeline = item.get("pipeline")
         if not isinstance(pipeline, str) or not pipeline:
@@ -473,19 +484,6 @@ def _ids(table: Mapping[str, Any], key: str, shape: re.Pattern[str], what: str) 
     return values
 
 
-def _entries(table: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
-    value = table.get(key, [])
-    if not isinstance(value, list):
-        raise ConfigError(f"rollback.{key}: must be an array of tables ([[rollback.{key}]])")
-    entries = []
-    for index, item in enumerate(value):
-        where = f"rollback.{key}[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: must be a table")
-        entries.append((where, item))
-    return entries
-
-
 def _required(item: Mapping[str, Any], where: str, key: str) -> str:
     value = item.get(key)
     if not isinstance(value, str) or not value:
@@ -496,7 +494,7 @@ def _required(item: Mapping[str, Any], where: str, key: str) -> str:
 def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
     _only(table, "rollback.", {"pipelines", "deployment_groups", "users", "usergroups", "channels"})
     pipelines = []
-    for where, item in _entries(table, "pipelines"):
+    for where, item in _array_of_tables(table.get("pipelines", []), "rollback.pipelines"):
         _only(item, f"{where}.", {"pipeline", "environment", "strategy", "stage"})
         strategy = _str(item.get("strategy", DEFAULT_ROLLBACK_STRATEGY), f"{where}.strategy")
         if strategy not in ROLLBACK_STRATEGIES:
@@ -513,7 +511,9 @@ def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
             )
         )
     groups = []
-    for where, item in _entries(table, "deployment_groups"):
+    for where, item in _array_of_tables(
+        table.get("deployment_groups", []), "rollback.deployment_groups"
+    ):
         _only(item, f"{where}.", {"application", "deployment_group", "environment"})
         groups.append(
             RollbackGroup(

@@ -42,6 +42,7 @@ _RANK = {
     Status.FAILED: 13,
 }
 _SCOPE_ORDER = {scope: i for i, scope in enumerate(Scope)}
+Parts = Mapping[tuple[str, ...], Deployment]  # the latest event of each part, by part
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def build_view(key: str, events: Iterable[Deployment]) -> View:
     return View(head=max(latest.values(), key=_order))
 
 
-def _failures(latest: Mapping[tuple[str, ...], Deployment]) -> tuple[Deployment, ...]:
+def _failures(latest: Parts) -> tuple[Deployment, ...]:
     failed = [e for e in latest.values() if e.status.is_failure]
     return tuple(sorted(failed, key=lambda e: (_when(e), _SCOPE_ORDER[e.scope], transition(e))))
 
@@ -213,76 +214,87 @@ def _span(events: Iterable[Deployment], status: Status) -> tuple[datetime | None
     return min(times), (max(times) if status.is_final else None)
 
 
-def _execution_view(
-    key: str,
-    latest: Mapping[tuple[str, ...], Deployment],
-    first: Mapping[tuple[str, ...], datetime],
-) -> View:
+def _execution_view(key: str, latest: Parts, first: Mapping[tuple[str, ...], datetime]) -> View:
+    status = _execution_status(latest)
+    return View(
+        head=_execution_head(key, latest, status),
+        stages=_stages(latest, first),
+        deployments=_unnamed_deployments(latest),
+        failures=_failures(latest),
+    )
+
+
+def _execution_status(latest: Parts) -> Status:
+    """The execution's own final state; else failed as soon as a part failed; else running."""
     pipeline = latest.get(("pipeline",))
-    failures = _failures(latest)
     if pipeline is not None and pipeline.status.is_final:
-        status = pipeline.status
-    elif any(e.scope is not Scope.PIPELINE for e in failures):
-        status = Status.FAILED  # a failed stage fails its execution; its own event may lag
-    elif pipeline is not None and (
+        return pipeline.status
+    if any(e.scope is not Scope.PIPELINE for e in _failures(latest)):
+        return Status.FAILED  # a failed stage fails its execution; its own event may lag
+    if pipeline is not None and (
         len(latest) == 1 or pipeline.status not in (Status.CREATED, Status.STARTED)
     ):
-        status = pipeline.status
-    else:
-        status = Status.IN_PROGRESS
-    stage_names = {part[1] for part in latest if part[0] in ("stage", "action")}
+        return pipeline.status
+    return Status.IN_PROGRESS
+
+
+def _stages(latest: Parts, first: Mapping[tuple[str, ...], datetime]) -> tuple[StageProgress, ...]:
+    """Each stage with its actions, in the order they started."""
     stages = []
-    for name in stage_names:
+    for name in {part[1] for part in latest if part[0] in ("stage", "action")}:
         stage = latest.get(("stage", name))
         action_parts = sorted(
             (p for p in latest if p[0] == "action" and p[1] == name), key=lambda p: (first[p], p)
         )
-        parts = [p for p in (("stage", name), *action_parts) if p in first]
-        stages.append(
-            (
-                min(first[p] for p in parts),
-                StageProgress(
-                    name=name,
-                    status=stage.status if stage else Status.IN_PROGRESS,
-                    actions=tuple(latest[p] for p in action_parts),
-                ),
-            )
+        began = min(first[p] for p in (("stage", name), *action_parts) if p in first)
+        progress = StageProgress(
+            name=name,
+            status=stage.status if stage else Status.IN_PROGRESS,
+            actions=tuple(latest[p] for p in action_parts),
         )
+        stages.append((began, progress))
+    return tuple(stage for _, stage in sorted(stages, key=lambda s: (s[0], s[1].name)))
+
+
+def _unnamed_deployments(latest: Parts) -> tuple[Deployment, ...]:
+    """CodeDeploy deployments of the execution that no action event names."""
     named = {e.deployment_id for p, e in latest.items() if p[0] == "action" and e.deployment_id}
-    deployments = sorted(
-        (e for p, e in latest.items() if p[0] == "deployment" and p[1] not in named),
-        key=lambda e: (_when(e), e.deployment_id),
+    return tuple(
+        sorted(
+            (e for p, e in latest.items() if p[0] == "deployment" and p[1] not in named),
+            key=lambda e: (_when(e), e.deployment_id),
+        )
     )
+
+
+def _execution_head(key: str, latest: Parts, status: Status) -> Deployment:
+    """The execution as one event: what every part told of it, with the overall status."""
+    pipeline = latest.get(("pipeline",))
+    events = latest.values()
     base = pipeline or min(
-        (e for e in latest.values() if e.source is Source.CODEPIPELINE),
+        (e for e in events if e.source is Source.CODEPIPELINE),
         key=_when,
-        default=next(iter(latest.values())),
+        default=next(iter(events)),
     )
-    started, finished = _span(latest.values(), status)
+    started, finished = _span(events, status)
     if pipeline is not None and pipeline.started_at is not None:
         started = pipeline.started_at
-    head = Deployment(
+    return Deployment(
         source=Source.CODEPIPELINE,
         scope=Scope.PIPELINE,
         status=status,
         raw_status=status.value,
         region=base.region,
         account=base.account,
-        pipeline=max((e.pipeline for e in latest.values()), default=""),
+        pipeline=max((e.pipeline for e in events), default=""),
         execution_id=key.split("#", 1)[1],
         started_at=started,
         finished_at=finished,
         occurred_at=started,
-        commit=_best_commit(latest.values()),
-        trigger=max((e.trigger for e in latest.values()), default=""),
-        last_good=next((e.last_good for e in latest.values() if e.last_good), None),
-        requested=next((e.requested for e in latest.values() if e.requested), None),
-    )
-    return View(
-        head=head,
-        stages=tuple(stage for _, stage in sorted(stages, key=lambda s: (s[0], s[1].name))),
-        deployments=tuple(deployments),
-        failures=failures,
+        commit=_best_commit(events),
+        trigger=max((e.trigger for e in events), default=""),
+        last_good=next((e.last_good for e in events if e.last_good), None),
+        requested=next((e.requested for e in events if e.requested), None),
     )
 
 
@@ -295,7 +307,7 @@ def _best_commit(events: Iterable[Deployment]) -> Commit | None:
     )
 
 
-def _deployment_view(latest: Mapping[tuple[str, ...], Deployment]) -> View:
+def _deployment_view(latest: Parts) -> View:
     deployment = next((e for p, e in latest.items() if p[0] == "deployment"), None)
     sample = deployment or max(latest.values(), key=_order)
     status = deployment.status if deployment else Status.IN_PROGRESS
