@@ -48,7 +48,7 @@ def _enrich() -> Enrich | None:
     # Imported here: boto3 loads only when a notification is to be enriched.
     from bot.aws.enrich import enricher_from_environment
 
-    return enricher_from_environment(config)
+    return enricher_from_environment(config, _store())
 
 
 @cache
@@ -74,12 +74,12 @@ def _slack_handler() -> SlackRequestHandler:
 
 @cache
 def _store() -> Store | None:
-    config = _config()
-    if config.store_backend != "dynamodb":
-        # Only DynamoDB is shared between containers (bot.config refuses SQLite on Lambda).
-        logger.warning("no DEPLOYBOT_TABLE: posting each notification on its own, no updates")
-        return None
-    return make_store(config)
+    # The configured store, whatever it is: bot.config already refuses SQLite on Lambda (its
+    # disk is the container's own), so off Lambda `backend = "sqlite"` is honoured.
+    store = make_store(_config())
+    if store is None:
+        logger.warning('store.backend = "none": posting each notification on its own')
+    return store
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from bot.domain.living import (
 )
 from bot.domain.model import Deployment, Scope
 from bot.domain.rollback import load_request, run_key
-from bot.plan import describe, living_targets
+from bot.plan import describe, living_targets, log_keys
 from bot.slack import (
     SEARCH_MARGIN_SECONDS,
     DeliveryError,
@@ -93,10 +93,14 @@ class LivingDelivery:
         """
         event = self._with_request(event)
         key = self._key(event)
+        keys = dict(log_keys(event))
         if self._fold(key, event):
-            logger.info("folded %s into %s", describe(event), key)
+            logger.info("folded %s into %s", describe(event), key, extra=keys)
+            reason = self._config.skip_reason(event)
+            if reason:  # kept in the state, but it starts no message by itself
+                logger.info("skipped %s: %s", describe(event), reason, extra=keys)
         else:
-            logger.info("duplicate %s for %s: nothing new", describe(event), key)
+            logger.info("duplicate %s for %s: nothing new", describe(event), key, extra=keys)
         if event.scope is Scope.ACTION and event.deployment_id and key.startswith("execution#"):
             self._link(event.deployment_id, key)
         self._called = False

@@ -59,6 +59,7 @@ def _fresh_containers() -> Iterator[None]:
         lambda_function._config,
         lambda_function._poster,
         lambda_function._enrich,
+        lambda_function._store,
     )
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()

@@ -341,9 +341,9 @@ def test_aws_notifications_still_take_the_notification_door(
     event = load_sample("codedeploy-trigger-failure.json")
     # WHEN the function receives it
     result = _invoke(event)
-    # THEN it is posted with chat.postMessage, and Bolt never saw it
+    # THEN it is posted with chat.postMessage (its failure reply in the thread), Bolt never saw it
     assert result == {"posted": 1, "skipped": 0}
-    assert len(slack_env.posts) == 1
+    assert [p.get("thread_ts") is None for p in slack_env.posts] == [True, False]
     assert aws_env.invocations == []
 
 

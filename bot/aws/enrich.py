@@ -10,29 +10,27 @@ See DESIGN.md "Finding the commit" and ../shared/aws-facts.md §5-7.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from bot import aws
-from bot.aws import AwsError
+from bot.aws.discovery import Discovery
+from bot.aws.run import LookupFailed, Run
 from bot.domain import codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
 from bot.domain.config import Config
+from bot.domain.ledger import DeploymentLink
 from bot.domain.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
+from bot.ledger import Ledger
+from bot.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 PAGE_SIZE = 100  # list_action_executions' maximum
-LIST_PIPELINES_PAGE_SIZE = 1000
-LIST_PIPELINES_PAGES = 5
 POOL_SIZE = 8
 LAST_GOOD_PAGE = 20  # executions searched for the newest successful one before a failure
 # A deployment this young may not be in the pipeline's action executions yet.
@@ -44,14 +42,6 @@ RETRY_MARGIN_SECONDS = 1.0  # left for the second search itself
 _NOT_PIPELINE_CREATORS = frozenset(
     {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
 )
-
-
-class LookupFailed(Exception):
-    """A lookup gave no answer (AWS failed, or the deadline passed); `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def wants_lookup(event: Deployment) -> bool:
@@ -75,77 +65,6 @@ def skip_lookups(event: Deployment, reason: str) -> Deployment:
     return with_notes(event, f"AWS lookups skipped: {reason}") if wants_lookup(event) else event
 
 
-class PipelineCache:
-    """Pipeline names and definitions, kept `ttl` seconds per warm container."""
-
-    def __init__(self, ttl: float, now: Callable[[], float]) -> None:
-        self._ttl = ttl
-        self._now = now
-        self._lock = threading.Lock()
-        self._infos: dict[str, tuple[float, PipelineInfo]] = {}
-        self._names: tuple[float, tuple[str, ...]] | None = None
-
-    def get(self, name: str) -> PipelineInfo | None:
-        """The definition of `name`, if fetched less than `ttl` seconds ago."""
-        with self._lock:
-            entry = self._infos.get(name)
-        return entry[1] if entry and entry[0] > self._now() else None
-
-    def put(self, name: str, info: PipelineInfo) -> None:
-        """Keep a definition (called from worker threads, even after the deadline passed)."""
-        with self._lock:
-            self._infos[name] = (self._now() + self._ttl, info)
-
-    def names(self) -> tuple[str, ...] | None:
-        """Every pipeline's name, if listed less than `ttl` seconds ago."""
-        with self._lock:
-            entry = self._names
-        return entry[1] if entry and entry[0] > self._now() else None
-
-    def put_names(self, names: tuple[str, ...]) -> None:
-        """Keep the list of pipeline names."""
-        with self._lock:
-            self._names = (self._now() + self._ttl, names)
-
-
-class _Run:
-    """One event's lookups: a shared deadline, and the notes for what could not be found."""
-
-    def __init__(self, pool: Executor, deadline: float, budget: float, now: Callable[[], float]):
-        self.pool = pool
-        self.deadline = deadline
-        self.now = now
-        self.timeout_reason = f"no answer within {budget:g} s"
-        self.notes: list[str] = []
-
-    def check(self) -> None:
-        """Raise LookupFailed once the deadline has passed (between sequential calls)."""
-        if self.now() >= self.deadline:
-            raise LookupFailed(self.timeout_reason)
-
-    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-        """Start `fn` on the pool now (not at all past the deadline); await it with `wait`."""
-        if self.now() >= self.deadline:
-            late: Future[T] = Future()
-            late.set_exception(LookupFailed(self.timeout_reason))
-            return late
-        return self.pool.submit(fn, *args, **kwargs)
-
-    def wait(self, future: Future[T]) -> T:
-        """The result of `future`, or LookupFailed when it failed or the deadline passed."""
-        try:
-            return future.result(timeout=max(0.0, self.deadline - self.now()))
-        except FutureTimeout:
-            raise LookupFailed(self.timeout_reason) from None
-        except AwsError as exc:
-            raise LookupFailed(exc.reason) from exc
-        except LookupFailed:
-            raise
-        except Exception as exc:
-            logger.exception("an AWS lookup failed unexpectedly")
-            raise LookupFailed(f"unexpected {type(exc).__name__}") from exc
-
-
 @dataclass(frozen=True, slots=True)
 class _CommitResult:
     commit: Commit | None = None
@@ -162,7 +81,9 @@ def _commit_note(commit: Commit | None, why: str) -> str:
 class Enricher:
     """Adds commit, failure reason and failed actions to events, within a deadline per event.
 
-    Build once per container: it keeps a thread pool and the pipeline cache.
+    Build once per container: it keeps a thread pool and what discovery learned. With a
+    ledger, a deployment whose pipeline execution an earlier event or lookup named costs one
+    call (get_pipeline_execution), and discovery's progress outlives the container.
     """
 
     def __init__(
@@ -171,6 +92,7 @@ class Enricher:
         codedeploy: Any,
         config: Config,
         *,
+        ledger: Ledger | None = None,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         executor: Executor | None = None,
@@ -179,11 +101,14 @@ class Enricher:
         self._cd = codedeploy
         self._config = config
         self._settings = config.enrich
+        self._ledger = ledger
         self._now = now
         self._sleep = sleep
         self._pool = executor or ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
-        self._cache = PipelineCache(self._settings.cache_seconds, now)
-        self._region = str(codepipeline.meta.region_name or "")
+        self._discovery = Discovery(
+            codepipeline, ledger, cache_seconds=self._settings.cache_seconds, now=now
+        )
+        self._region = aws.region_of(codepipeline)
 
     def __call__(self, event: Deployment) -> Deployment:
         """Same as `enrich`, so an Enricher is the `enrich` callable of the notification path."""
@@ -198,7 +123,10 @@ class Enricher:
                 event, f"the event is from {event.region}, the AWS clients use {self._region}"
             )
         budget = self._settings.timeout_seconds
-        run = _Run(self._pool, self._now() + budget, budget, self._now)
+        where = (event.account, event.region or self._region)
+        run = Run(self._pool, self._now() + budget, budget, self._now, where=where)
+        if event.pipeline and event.pipeline_version:
+            self._discovery.saw_version(*where, event.pipeline, event.pipeline_version)
         try:
             if event.source is Source.CODEDEPLOY:
                 enriched = self._deployment(event, run)
@@ -211,7 +139,7 @@ class Enricher:
 
     # --- CodeDeploy deployments ----------------------------------------------------------------
 
-    def _deployment(self, event: Deployment, run: _Run) -> Deployment:
+    def _deployment(self, event: Deployment, run: Run) -> Deployment:
         deployment_id = event.deployment_id
         # A trigger message carries overview, error and rollback; an EventBridge event does not.
         facts_future = (
@@ -222,9 +150,14 @@ class Enricher:
         failure_future = (
             run.submit(self._failure, deployment_id, run) if event.status.is_failure else None
         )
-        pipelines = self._pipelines_for(event.application, event.deployment_group, run)
         rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
-        result = self._search_deployment(event, pipelines, rollback_of, run) if pipelines else None
+        known = self._known_execution(event, run) if not rollback_of else None
+        pipelines = (known.pipeline,) if known else self._pipelines_for(event, run)
+        result: _CommitResult | None = None
+        if known is not None:
+            result = self._commit_of_known(known, event.region, run)
+        elif pipelines:
+            result = self._search_deployment(event, pipelines, rollback_of, run)
         facts = self._facts(facts_future, run)
         if facts is not None:
             event = replace(
@@ -244,7 +177,7 @@ class Enricher:
         return event
 
     def _search_deployment(
-        self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: _Run
+        self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: Run
     ) -> _CommitResult:
         """The commit of the execution that ran the deployment (or the one it rolls back)."""
         result = self._commit_of_deployment(
@@ -265,7 +198,7 @@ class Enricher:
                 )
         return result
 
-    def _facts(self, future: Future[Any] | None, run: _Run) -> Deployment | None:
+    def _facts(self, future: Future[Any] | None, run: Run) -> Deployment | None:
         """What get_deployment says of the deployment, or None (with a note when it failed)."""
         if future is None:
             return None
@@ -278,7 +211,7 @@ class Enricher:
 
     @staticmethod
     def _with_commit(
-        event: Deployment, result: _CommitResult, creator: str, *, rolls_back: bool, run: _Run
+        event: Deployment, result: _CommitResult, creator: str, *, rolls_back: bool, run: Run
     ) -> Deployment:
         """The event with the commit found (or a note why not), joined to its execution."""
         missing = result.missing
@@ -296,8 +229,26 @@ class Enricher:
             )
         return event
 
-    def _pipelines_for(self, application: str, group: str, run: _Run) -> tuple[str, ...]:
-        """The pipelines that deploy application/group: from config, else discovered."""
+    def _known_execution(self, event: Deployment, run: Run) -> DeploymentLink | None:
+        """The execution that started the deployment, if the ledger knows it: no search."""
+        if self._ledger is None:
+            return None
+        account, region = run.where
+        try:
+            return self._ledger.execution_of(
+                account, region, event.deployment_id, event.application, event.deployment_group
+            )
+        except StoreError:
+            logger.exception("could not read the ledger for %s", event.deployment_id)
+            return None
+
+    def _commit_of_known(self, known: DeploymentLink, region: str, run: Run) -> _CommitResult:
+        result = self._commit_of_execution(known.pipeline, known.execution_id, region, run)
+        return replace(result, pipeline=known.pipeline, execution_id=known.execution_id)
+
+    def _pipelines_for(self, event: Deployment, run: Run) -> tuple[str, ...]:
+        """The pipelines that deploy the event's application/group: from config, else discovered."""
+        application, group = event.application, event.deployment_group
         mapped = self._config.pipelines_for(application, group)
         if mapped:
             return mapped
@@ -308,58 +259,30 @@ class Enricher:
             )
             return ()
         try:
-            infos, failures = self._discover(run)
+            found = self._discovery.deploying(*run.where, application, group, run)
         except LookupFailed as exc:
             run.notes.append(f"Commit unknown: could not list the pipelines: {exc.reason}")
             return ()
-        found = tuple(info.name for info in infos if info.deploys(application, group))
-        if not found and failures:
-            run.notes.append(f"Commit unknown: could not read every pipeline: {failures[0]}")
-        elif not found:
+        if not found.pipelines and not found.complete:
+            run.notes.append(
+                f"Commit unknown: no pipeline found for {target} yet: {found.failures[-1]}; "
+                "the search goes on with the next event"
+            )
+        elif not found.pipelines and found.failures:
+            run.notes.append(f"Commit unknown: could not read every pipeline: {found.failures[0]}")
+        elif not found.pipelines:
             run.notes.append(
                 f"Commit unknown: no pipeline deploys {target}, so it was started outside "
                 "CodePipeline"
             )
-        return found
+        return found.pipelines
 
-    def _discover(self, run: _Run) -> tuple[list[PipelineInfo], list[str]]:
-        names = self._cache.names()
-        if names is None:
-            listed: list[str] = []
-            params: dict[str, Any] = {"maxResults": LIST_PIPELINES_PAGE_SIZE}
-            for _ in range(LIST_PIPELINES_PAGES):
-                page = run.wait(run.submit(aws.call, self._cp, "list_pipelines", **params))
-                listed.extend(codepipeline.pipeline_names(page))
-                if not page.get("nextToken"):
-                    break
-                params["nextToken"] = page["nextToken"]
-            names = tuple(listed)
-            self._cache.put_names(names)
-        futures = [self._info(name, run) for name in names]
-        infos, failures = [], []
-        for future in futures:
-            try:
-                infos.append(run.wait(future))
-            except LookupFailed as exc:
-                failures.append(exc.reason)
-        return infos, failures
-
-    def _info(self, pipeline: str, run: _Run) -> Future[PipelineInfo]:
-        """The pipeline's definition: from the cache, else fetched (and cached) on the pool."""
-        cached = self._cache.get(pipeline)
-        if cached is not None:
-            done: Future[PipelineInfo] = Future()
-            done.set_result(cached)
-            return done
-        return run.submit(self._fetch_info, pipeline)
-
-    def _fetch_info(self, pipeline: str) -> PipelineInfo:
-        info = codepipeline.parse_pipeline(aws.call(self._cp, "get_pipeline", name=pipeline))
-        self._cache.put(pipeline, info)  # kept even if this event's deadline has passed
-        return info
+    def _info(self, pipeline: str, run: Run) -> Future[PipelineInfo]:
+        """The pipeline's definition (branch and repository of its sources)."""
+        return self._discovery.info(*run.where, pipeline, run)
 
     def _search(
-        self, pipeline: str, deployment_id: str, run: _Run
+        self, pipeline: str, deployment_id: str, run: Run
     ) -> tuple[ActionRun | None, list[Response]]:
         """Page through the pipeline's action executions, newest first, for the deployment."""
         details: list[Response] = []
@@ -380,7 +303,7 @@ class Enricher:
         deployment_id: str,
         pipelines: tuple[str, ...],
         region: str,
-        run: _Run,
+        run: Run,
         *,
         fallback: bool,
     ) -> _CommitResult:
@@ -421,7 +344,7 @@ class Enricher:
     # --- pipeline executions -------------------------------------------------------------------
 
     def _commit_of_execution(
-        self, pipeline: str, execution_id: str, region: str, run: _Run
+        self, pipeline: str, execution_id: str, region: str, run: Run
     ) -> _CommitResult:
         """The commit of one pipeline execution, from its artifact revisions."""
         execution = run.submit(
@@ -446,7 +369,7 @@ class Enricher:
         return _CommitResult(codepipeline.commit_from_revision(revision, region))
 
     def _latest_source(
-        self, pipeline: str, execution_id: str, why: str, region: str, run: _Run
+        self, pipeline: str, execution_id: str, why: str, region: str, run: Run
     ) -> _CommitResult:
         """The fallback: the Source stage's current revision, confirmed only if it is ours."""
         state = run.submit(aws.call, self._cp, "get_pipeline_state", name=pipeline)
@@ -465,7 +388,7 @@ class Enricher:
         commit = codepipeline.commit_from_revision(revision, region, confirmed=confirmed)
         return _CommitResult(commit, "" if confirmed else why)
 
-    def _optional(self, future: Future[PipelineInfo], run: _Run) -> PipelineInfo | None:
+    def _optional(self, future: Future[PipelineInfo], run: Run) -> PipelineInfo | None:
         """A pipeline definition that only adds detail (branch, provider): None if unavailable."""
         try:
             return run.wait(future)
@@ -473,7 +396,7 @@ class Enricher:
             logger.info("pipeline definition unavailable: %s", exc.reason)
             return None
 
-    def _pipeline_event(self, event: Deployment, run: _Run) -> Deployment:
+    def _pipeline_event(self, event: Deployment, run: Run) -> Deployment:
         actions_future = self._failed_actions(event, run)
         failure_future = (
             run.submit(self._failure, event.deployment_id, run)
@@ -503,7 +426,7 @@ class Enricher:
                 event = replace(event, last_good=good)
         return event
 
-    def _failed_actions(self, event: Deployment, run: _Run) -> Future[Any] | None:
+    def _failed_actions(self, event: Deployment, run: Run) -> Future[Any] | None:
         """For a failed execution or stage that does not name them: its action executions."""
         if (
             not event.status.is_failure
@@ -521,7 +444,7 @@ class Enricher:
         )
 
     @staticmethod
-    def _with_failed_actions(event: Deployment, future: Future[Any], run: _Run) -> Deployment:
+    def _with_failed_actions(event: Deployment, future: Future[Any], run: Run) -> Deployment:
         try:
             page = run.wait(future)
         except LookupFailed as exc:
@@ -532,7 +455,7 @@ class Enricher:
         )
         return replace(event, failed_stage=event.failed_stage or stage, failed_actions=failed)
 
-    def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
+    def _last_good(self, event: Deployment, run: Run) -> Future[Any] | None:
         """For a failed execution whose pipeline can be rolled back: the executions before it."""
         entry = self._config.rollback.pipeline(event.pipeline)
         if entry is None or event.scope is not Scope.PIPELINE or not event.status.is_failure:
@@ -544,7 +467,7 @@ class Enricher:
 
     # --- why a deployment failed ---------------------------------------------------------------
 
-    def _failure(self, deployment_id: str, run: _Run) -> FailureDetail | None:
+    def _failure(self, deployment_id: str, run: Run) -> FailureDetail | None:
         """The first failed lifecycle event of the deployment's first failed target."""
         page = aws.call(
             self._cd,
@@ -562,7 +485,7 @@ class Enricher:
         return codedeploy.first_failure(targets)
 
     def _with_failure(
-        self, event: Deployment, future: Future[FailureDetail | None], run: _Run
+        self, event: Deployment, future: Future[FailureDetail | None], run: Run
     ) -> Deployment:
         try:
             detail = run.wait(future)
@@ -574,12 +497,14 @@ class Enricher:
         return replace(event, failure_details=(*event.failure_details, detail))
 
 
-def enricher_from_environment(config: Config) -> Enrich:
+def enricher_from_environment(config: Config, store: Store | None = None) -> Enrich:
     """The enrich callable for this environment: AWS through the standard boto3 setup.
 
-    Without a region or credentials every event gets a note instead of failing lookups.
+    Without a region or credentials every event gets a note instead of failing lookups. With
+    a store, the ledger in it saves lookups (and keeps what discovery read).
     """
     reason = aws.unavailable_reason()
     if reason:
         return lambda event: skip_lookups(event, reason)
-    return Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config)
+    ledger = Ledger(store) if store is not None else None
+    return Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config, ledger=ledger)

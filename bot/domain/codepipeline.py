@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.domain.coerce import as_map, as_str, mappings, parse_status, parse_time
+from bot.domain.coerce import as_count, as_map, as_str, mappings, parse_status, parse_time
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import Commit, Execution, FailedAction, StageState, Status
 
@@ -47,6 +47,7 @@ class PipelineInfo:
     name: str
     deploy_targets: tuple[tuple[str, str], ...] = ()  # (ApplicationName, DeploymentGroupName)
     sources: tuple[SourceAction, ...] = ()
+    version: int = 0  # the structure version it describes (events name theirs: a change shows)
 
     def deploys(self, application: str, deployment_group: str) -> bool:
         """True when a CodeDeploy or CodeDeployToECS action deploys this application/group."""
@@ -108,6 +109,7 @@ def parse_pipeline(response: Response) -> PipelineInfo:
         name=as_str(pipeline.get("name")),
         deploy_targets=tuple(dict.fromkeys(t for t in targets if t is not None)),
         sources=tuple(s for s in sources if s is not None),
+        version=as_count(pipeline.get("version")),
     )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import describe_trigger
 from bot.domain.coerce import (
+    as_count,
     as_text,
     json_list,
     json_map,
@@ -309,6 +310,7 @@ def _parse_pipeline_event(
         event_id=event_id,
         pipeline=as_text(detail.get("pipeline")),
         execution_id=as_text(detail.get("execution-id")),
+        pipeline_version=as_count(detail.get("version")),
         stage=as_text(detail.get("stage")),
         action=as_text(detail.get("action")),
         deployment_id=external_id if is_deploy else "",

@@ -187,6 +187,7 @@ class Deployment:
     deployment_id: str = ""
     pipeline: str = ""
     execution_id: str = ""
+    pipeline_version: int = 0  # the pipeline's structure version, as a CodePipeline event says
     stage: str = ""
     action: str = ""
     instance_id: str = ""
