@@ -95,10 +95,14 @@ def _status(config: Config, name: str, as_json: bool) -> int:
     from bot import aws
     from bot.aws.deploy_status import look_up
     from bot.domain.model import AwsProblem, Lookup, NotFound
+    from bot.ledger import Ledger
 
+    store = make_store(config)
+    ledger = Ledger(store) if store is not None else None
     lookup: Lookup
     try:
-        lookup = look_up(name, config, aws.client("codepipeline"), aws.client("codedeploy"))
+        clients = aws.client("codepipeline"), aws.client("codedeploy")
+        lookup = look_up(name, config, *clients, ledger=ledger)
     except aws.AwsError as exc:
         lookup = exc.problem
     message = build_answer(lookup, query=name, share=False)

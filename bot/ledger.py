@@ -27,6 +27,7 @@ from bot.domain.ledger import (
     listed,
     load_entry,
     merge_accounts,
+    merge_group_accounts,
     names_key,
     pipeline_key,
     record_key,
@@ -96,7 +97,7 @@ class Ledger:
                 pipelines.append(entry)
             elif isinstance(entry, GroupEntry):
                 groups.append(entry)
-        return merge_accounts(pipelines), groups
+        return merge_accounts(pipelines), merge_group_accounts(groups)
 
     def pipeline(self, account: str, region: str, name: str) -> PipelineEntry | None:
         """A pipeline's entry: the account's own, else the one a lookup without account made."""

@@ -149,6 +149,10 @@ class Discovery:
             return done
         return self._fetch(account, region, pipeline, run, ledger_first=True)
 
+    def read(self, account: str, region: str, pipeline: str, run: Run) -> Future[PipelineInfo]:
+        """Read the definition from AWS (and keep it), whatever is known of it."""
+        return self._fetch(account, region, pipeline, run, ledger_first=False)
+
     def _fetch(
         self, account: str, region: str, pipeline: str, run: Run, *, ledger_first: bool
     ) -> Future[PipelineInfo]:

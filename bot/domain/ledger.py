@@ -54,6 +54,11 @@ def names_key(account: str, region: str) -> str:
     return f"ledger#names#{account}#{region}"
 
 
+def group_names_key(account: str, region: str) -> str:
+    """Where the ledger notes when the deployment groups were last listed."""
+    return f"ledger#groupnames#{account}#{region}"
+
+
 def position(when: float, key: str) -> str:
     """A list position that sorts by time (whole seconds since 1970), then by key."""
     return f"{max(int(when), 0):012d}#{key}"
@@ -150,6 +155,7 @@ _KINDS: Mapping[str, type[Any]] = {
     "group": GroupEntry,
     "deployment": DeploymentLink,
     "names": Names,
+    "groupnames": Names,
 }
 
 
@@ -347,6 +353,17 @@ def merge_accounts(entries: Iterable[PipelineEntry]) -> list[PipelineEntry]:
         for extra in unnamed:
             named[0] = _join(named[0], extra)
         merged.extend(named)
+    return merged
+
+
+def merge_group_accounts(entries: Iterable[GroupEntry]) -> list[GroupEntry]:
+    """One entry per deployment group: the named accounts' entries over one made without."""
+    by_place: dict[tuple[str, str, str], list[GroupEntry]] = {}
+    for entry in entries:
+        by_place.setdefault((entry.region, entry.application, entry.group), []).append(entry)
+    merged: list[GroupEntry] = []
+    for group in by_place.values():
+        merged.extend([e for e in group if e.account] or group)
     return merged
 
 
