@@ -259,7 +259,10 @@ class _Answer:
             try:
                 entry = run.wait(future)
             except LookupFailed as exc:
+                # Out of time (or our own rate limit): the ledger's word stands, if it has one.
                 problem = _problem(exc)
+                if problem.kind == "timeout" and entry.executions:
+                    problem = None
         return PipelineStatus(
             name=entry.name,
             region=entry.region or self.reader.region,
@@ -417,22 +420,31 @@ def backfill(
     """Read what the ledger lacks (pipelines never seen, definitions, deployment groups) until
     `seconds` pass; the next answer starts from it. Returns how many reads succeeded."""
     reader = _Reader(codepipeline, codedeploy, aws.region_of(codepipeline))
-    answer = _Answer(reader, config, ledger)
     pool = _pool()
     run = Run(pool, time.monotonic() + seconds, seconds, time.monotonic)
+    try:
+        return _backfill(_Answer(reader, config, ledger), ledger, run)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _backfill(answer: _Answer, ledger: Ledger, run: Run) -> int:
+    region = answer.reader.region
     try:
         known = answer.known(run)
         futures: list[Future[Any]] = [run.submit(answer.read_latest, None, n) for n in known.unseen]
         accounts = {e.name: e.account for e in known.pipelines if e.definition is None}
         for name in [*known.unseen, *accounts]:
-            futures.append(answer.discovery.read(accounts.get(name, ""), reader.region, name, run))
+            futures.append(answer.discovery.read(accounts.get(name, ""), region, name, run))
         done = sum(1 for f in futures if _succeeded(f, run))
-        return done + _backfill_groups(reader, ledger, run)
     except (AwsError, LookupFailed, StoreError) as exc:
-        logger.warning("backfill stopped: %s", exc)
+        logger.warning("could not fill the ledger in: %s", exc)
         return 0
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    try:
+        return done + _backfill_groups(answer.reader, ledger, run)
+    except (AwsError, LookupFailed, StoreError) as exc:
+        logger.info("deployment groups not listed this time: %s", exc)
+        return done
 
 
 GROUPS_EVERY_SECONDS = 3600.0  # deployment groups are listed again at most hourly

@@ -24,7 +24,7 @@ from bot import aws
 from bot.aws.run import LookupFailed, Run
 from bot.domain import codepipeline
 from bot.domain.codepipeline import PipelineInfo
-from bot.domain.ledger import Names, PipelineEntry, likely_order, pipeline_key, with_definition
+from bot.domain.ledger import Names, PipelineEntry, likely_first, pipeline_key, with_definition
 from bot.ledger import Ledger
 from bot.store import StoreError
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 LIST_PIPELINES_PAGE_SIZE = 1000
 LIST_PIPELINES_PAGES = 5
 DEFINITION_TTL_SECONDS = 7 * 86400  # a definition no event showed to be outdated is re-read weekly
+WAVE = 16  # definitions asked for at once: keeps the pool busy, wastes little past a match
 
 
 @dataclass
@@ -244,8 +245,9 @@ class Discovery:
         if found:
             return Found(found)
         unknown = [n for n in names if self.known(account, region, n) is None]
-        ordered = likely_order(unknown, application, group)
-        return self._search(account, region, ordered, run, (application, group))
+        likely, rest = likely_first(unknown, application, group)
+        waves = [likely[:WAVE], *(rest[i : i + WAVE] for i in range(0, len(rest), WAVE))]
+        return self._search(account, region, [w for w in waves if w], run, (application, group))
 
     def _matching(
         self, account: str, region: str, names: Iterable[str], application: str, group: str
@@ -257,25 +259,29 @@ class Discovery:
         self,
         account: str,
         region: str,
-        ordered: list[str],
+        waves: list[list[str]],
         run: Run,
         target: tuple[str, str],
     ) -> Found:
-        """Read definitions in `ordered` order until one deploys `target` or time runs out."""
-        futures = [(n, self._fetch(account, region, n, run, ledger_first=False)) for n in ordered]
+        """Read definitions wave by wave until a wave finds `target` or time runs out.
+
+        The first wave holds the likely names only, so a well-named pipeline costs one read.
+        """
         failures: list[str] = []
-        for index, (name, future) in enumerate(futures):
-            try:
-                info = run.wait(future)
-            except LookupFailed as exc:
-                failures.append(exc.reason)
-                if run.now() >= run.deadline:
-                    self._cancel(futures[index:])
-                    return Found(failures=tuple(failures), complete=False)
-                continue
-            if info.deploys(*target):
-                self._cancel(futures[index + 1 :])
-                return Found((name,), tuple(failures))
+        for wave in waves:
+            futures = [(n, self._fetch(account, region, n, run, ledger_first=False)) for n in wave]
+            found: list[str] = []
+            for name, future in futures:
+                try:
+                    if run.wait(future).deploys(*target):
+                        found.append(name)
+                except LookupFailed as exc:
+                    failures.append(exc.reason)
+                    if run.now() >= run.deadline:
+                        self._cancel(futures)
+                        return Found(failures=tuple(failures), complete=False)
+            if found:
+                return Found(tuple(found), tuple(failures))
         return Found(failures=tuple(failures))
 
     @staticmethod

@@ -3,9 +3,10 @@
 AWS throttles each API of an account on its own and does not publish the rates for
 CodePipeline and CodeDeploy (../shared/aws-facts.md §8), so every request, botocore's own
 retries included, takes a token from its API's bucket before it is sent. A ThrottlingException
-halves that API's rate; each answered request raises it a little again (additive increase,
-multiplicative decrease). A request that could only be sent after its caller's deadline is not
-sent at all: it fails at once with DeadlinePassed.
+halves that API's rate (once per burst); each answered request raises it a little again, and
+only very slowly near the rate AWS last throttled (additive increase, multiplicative
+decrease, with the last limit remembered). A request that could only be sent after its
+caller's deadline is not sent at all: it fails at once with DeadlinePassed.
 
 Measured against botocore's adaptive retry mode in bench/bench_ledger.py (README
 "Performance"): adaptive mode limits nothing until the first throttle, and then per client,
@@ -22,11 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 START_RATE = 10.0  # requests per second per API, before AWS says anything
-BURST = 10.0  # requests an idle API may send at once
+BURST_SECONDS = 1.0  # an idle API may send this many seconds' worth of requests at once
 MIN_RATE = 0.5
 MAX_RATE = 40.0
-RECOVERY = 0.2  # requests per second regained per answered request
+RECOVERY = 0.2  # requests per second regained per answered request, well below the last limit
+PROBE = 0.02  # ...and near it: the rate AWS last throttled is approached slowly
+NEAR = 0.85  # "near": this share of the rate that was throttled
+CALM_SECONDS = 1.0  # throttles within this long of a slow-down answer requests sent before it
 MAX_WAIT_SECONDS = 30.0  # a caller without a deadline waits at most this long for a token
+INF = float("inf")
 THROTTLED_CODES = frozenset(
     {
         "Throttling",
@@ -50,6 +55,8 @@ class DeadlinePassed(Exception):
 class _Bucket:
     rate: float
     next_free: float  # when the next request may go (GCRA: a token bucket as one timestamp)
+    slowed_at: float  # when the rate was last halved
+    ceiling: float  # the rate AWS last throttled at
 
 
 class RateLimiter:
@@ -59,12 +66,10 @@ class RateLimiter:
         self,
         *,
         rate: float = START_RATE,
-        burst: float = BURST,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._start = rate
-        self._burst = burst
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -74,7 +79,7 @@ class RateLimiter:
     def _bucket(self, api: str) -> _Bucket:
         bucket = self._buckets.get(api)
         if bucket is None:
-            bucket = self._buckets[api] = _Bucket(self._start, -float("inf"))
+            bucket = self._buckets[api] = _Bucket(self._start, -INF, -INF, INF)
         return bucket
 
     def acquire(self, api: str) -> None:
@@ -84,7 +89,7 @@ class RateLimiter:
             bucket = self._bucket(api)
             now = self._clock()
             interval = 1.0 / bucket.rate
-            slot = max(bucket.next_free, now - self._burst * interval)
+            slot = max(bucket.next_free, now - BURST_SECONDS)
             left = deadline - time.monotonic() if deadline is not None else MAX_WAIT_SECONDS
             if slot - now > left:
                 raise DeadlinePassed(api)
@@ -96,13 +101,25 @@ class RateLimiter:
         """Adapt `api`'s rate to an answer: halve it when throttled, else raise it a little."""
         with self._lock:
             bucket = self._bucket(api)
+            now = self._clock()
             if throttled:
                 self.throttles += 1
+                if now - bucket.slowed_at < CALM_SECONDS:
+                    return  # the same burst: this request left before the last slow-down
+                bucket.slowed_at = now
+                bucket.ceiling = bucket.rate
                 bucket.rate = max(MIN_RATE, bucket.rate / 2)
                 # Nothing more goes out until one new interval has passed.
-                bucket.next_free = max(bucket.next_free, self._clock() + 1.0 / bucket.rate)
+                bucket.next_free = max(bucket.next_free, now + 1.0 / bucket.rate)
             else:
-                bucket.rate = min(MAX_RATE, bucket.rate + RECOVERY)
+                step = RECOVERY if bucket.rate < NEAR * bucket.ceiling else PROBE
+                bucket.rate = min(MAX_RATE, bucket.rate + step)
+
+    def reset(self) -> None:
+        """Forget every rate learned (a new container, as tests and benchmarks start)."""
+        with self._lock:
+            self._buckets.clear()
+            self.throttles = 0
 
     def rate(self, api: str) -> float:
         """The current rate of `api` (requests per second)."""

@@ -387,22 +387,23 @@ def deploying(
     return tuple(e for e in entries if (application, group) in e.targets)
 
 
-def likely_order(names: Sequence[str], application: str, group: str) -> list[str]:
-    """Pipeline names, the likeliest to deploy `application`/`group` first.
+def likely_first(names: Sequence[str], application: str, group: str) -> tuple[list[str], list[str]]:
+    """(the names likely to deploy `application`/`group`, the rest), each likeliest first.
 
-    Teams name pipelines after what they deploy: a name holding the group or application
-    name comes first (both before either), then names sharing a word with them, then the rest.
+    Teams name pipelines after what they deploy: a name holding the group or application name
+    is likely (holding both comes first); the rest are ordered by the words they share with them.
     """
     wanted = [w for w in (group.lower(), application.lower()) if w]
     words = set(_TOKENS.split(" ".join(wanted))) - {""}
 
-    def score(name: str) -> tuple[int, str]:
-        lowered = name.lower()
-        held = sum(1 for w in wanted if w in lowered)
-        shared = len(words & set(_TOKENS.split(lowered)))
-        return (-(held * 100 + shared), name)
+    def held(name: str) -> int:
+        return sum(1 for w in wanted if w in name.lower())
 
-    return sorted(names, key=score)
+    def shared(name: str) -> int:
+        return len(words & set(_TOKENS.split(name.lower())))
+
+    ordered = sorted(names, key=lambda n: (-held(n), -shared(n), n))
+    return [n for n in ordered if held(n)], [n for n in ordered if not held(n)]
 
 
 # --- what /deploy-status shows ---------------------------------------------------------------
