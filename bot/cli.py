@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
     check = commands.add_parser("check", help="check the config, Slack and AWS access")
     check.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
+    sweep = commands.add_parser(
+        "sweep", help="bring messages that missed an event up to date (what the schedule runs)"
+    )
+    sweep.add_argument("--config", help="TOML config file (default: $DEPLOYBOT_CONFIG)")
     return parser
 
 
@@ -113,6 +117,28 @@ def _status(config: Config, name: str, as_json: bool) -> int:
     return EXIT_PROBLEM if isinstance(lookup, AwsProblem | NotFound) else EXIT_OK
 
 
+def _sweep(config: Config) -> int:
+    """One sweep, as the scheduled event runs it on Lambda; exit 1 when it cannot run."""
+    from bot import aws
+    from handlers.sweep import run_sweep
+
+    store = make_store(config)
+    reason = aws.unavailable_reason()
+    if store is None or reason:
+        why = reason or 'the sweep needs the store (store.backend is "none")'
+        print(f"deploybot: {why}", file=sys.stderr)
+        return EXIT_PROBLEM
+    clients = aws.client("codepipeline"), aws.client("codedeploy")
+    report = run_sweep(config, make_poster(config), store, clients)
+    print(
+        f"looked at {report.looked_at} messages: {report.healed} brought up to date, "
+        f"{report.folded} folded into their execution's, {report.stuck} stuck, "
+        f"{report.failed} failed, {report.left} left for the next sweep; "
+        f"{report.backfilled} ledger reads"
+    )
+    return EXIT_PROBLEM if report.failed else EXIT_OK
+
+
 def _serve(config: Config, port: int) -> int:
     """Run the Bolt app until interrupted."""
     from bot.app import create_app
@@ -142,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(config)
         if args.command == "serve":
             return _serve(config, args.port)
+        if args.command == "sweep":
+            return _sweep(config)
         events = parse_text(_read(args.file))
         if args.command == "send":
             return _send(events, config)

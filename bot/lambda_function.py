@@ -1,6 +1,7 @@
 """The Lambda entry point: `bot.lambda_function.handler`.
 
-One routing decision: AWS notifications (SNS records, EventBridge events) go to the notification
+One routing decision: the sweep's schedule ("Scheduled Event" from aws.events / aws.scheduler)
+runs the sweep; AWS notifications (SNS records, EventBridge events) go to the notification
 handler; everything else (Function URL requests from Slack, and Bolt's lazy-listener
 re-invocations of this same function) goes to Bolt. Nothing here runs at import time beyond
 imports; the app and clients are built on first use and kept for the life of the container.
@@ -16,7 +17,7 @@ from bot import aws
 from bot.aws.secrets import with_secrets
 from bot.config import load_config
 from bot.domain.config import Config, ConfigError
-from bot.domain.events import is_aws_notification
+from bot.domain.events import is_aws_notification, is_scheduled_event
 from bot.domain.model import Enrich
 from bot.logs import configure_json_logs, start_invocation
 from bot.slack import Poster, make_poster
@@ -82,9 +83,26 @@ def _store() -> Store | None:
     return store
 
 
+def _sweep() -> dict[str, Any]:
+    """The scheduled sweep (handlers/sweep.py), with this container's poster, store, clients."""
+    store = _store()
+    if store is None:
+        logger.warning('the sweep needs the store (store.backend = "none"): nothing swept')
+        return {"swept": 0}
+    # Imported here: only the schedule's invocations load the sweep.
+    from dataclasses import asdict
+
+    from handlers.sweep import run_sweep
+
+    clients = aws.client("codepipeline"), aws.client("codedeploy")
+    return asdict(run_sweep(_config(), _poster(), store, clients))
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
+    if is_scheduled_event(event):
+        return _sweep()
     if is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich(), _store())
     try:

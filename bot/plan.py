@@ -14,9 +14,15 @@ from typing import Any
 
 from blocks.deployment import build_message
 from blocks.ids import METADATA_EVENT_TYPE
-from blocks.living import build_failure_reply, build_living_message, progress_text
+from blocks.living import (
+    build_failure_reply,
+    build_living_message,
+    build_moved_message,
+    build_stuck_reply,
+    progress_text,
+)
 from bot.domain.config import Config
-from bot.domain.living import MAIN, REPLY, Slot, State, kind_of
+from bot.domain.living import MAIN, REPLY, STUCK, Slot, State, kind_of
 from bot.domain.model import Deployment, View
 from bot.domain.rollback import target_for
 
@@ -91,6 +97,10 @@ def living_targets(
     payload = {"key": key, "slot": MAIN}
     if kind_of(key) in ("approval", "event"):
         return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
+    if state.moved_to:
+        execution_id = state.moved_to.split("#", 1)[1]
+        moved = build_moved_message(view, execution_id=execution_id, link_url=state.moved_link)
+        return {MAIN: post_arguments(view.head, channel, moved, **payload)} if main.ts else {}
     rollback = target_for(view.head, config.rollback)
     site = config.site_for(view.head)
     if not editable:
@@ -112,6 +122,12 @@ def living_targets(
             **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
             "thread_ts": main.ts,
             "reply_broadcast": True,
+        }
+    if main.ts and state.stuck and not view.head.status.is_final:
+        stuck = build_stuck_reply(view, note=state.stuck)
+        targets[STUCK] = {
+            **post_arguments(view.head, main.channel, stuck, key=key, slot=STUCK),
+            "thread_ts": main.ts,
         }
     return targets
 

@@ -23,7 +23,7 @@ from bot.domain import codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
 from bot.domain.config import Config
-from bot.domain.ledger import DeploymentLink
+from bot.domain.ledger import DeploymentLink, deployment_key
 from bot.domain.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
 from bot.ledger import Ledger
 from bot.store import Store, StoreError
@@ -122,11 +122,9 @@ class Enricher:
             return skip_lookups(
                 event, f"the event is from {event.region}, the AWS clients use {self._region}"
             )
-        budget = self._settings.timeout_seconds
-        where = (event.account, event.region or self._region)
-        run = Run(self._pool, self._now() + budget, budget, self._now, where=where)
+        run = self._run(event)
         if event.pipeline and event.pipeline_version:
-            self._discovery.saw_version(*where, event.pipeline, event.pipeline_version)
+            self._discovery.saw_version(*run.where, event.pipeline, event.pipeline_version)
         try:
             if event.source is Source.CODEDEPLOY:
                 enriched = self._deployment(event, run)
@@ -136,6 +134,47 @@ class Enricher:
             logger.exception("enrichment failed for %s", event.deployment_id or event.execution_id)
             return with_notes(event, "AWS lookups failed unexpectedly (see the logs)")
         return with_notes(enriched, *run.notes)
+
+    def _run(self, event: Deployment) -> Run:
+        budget = self._settings.timeout_seconds
+        where = (event.account, event.region or self._region)
+        return Run(self._pool, self._now() + budget, budget, self._now, where=where)
+
+    def execution_of(self, event: Deployment) -> DeploymentLink | None:
+        """The pipeline execution that started a deployment: the ledger's word, else a search
+        (kept in the ledger). None when it cannot be found (now); never raises for AWS."""
+        if event.region and self._region and event.region != self._region:
+            return None
+        run = self._run(event)
+        known = self._known_execution(event, run)
+        if known is not None:
+            return known
+        for pipeline in self._pipelines_for(event, run):
+            try:
+                found, _ = run.wait(run.submit(self._search, pipeline, event.deployment_id, run))
+            except LookupFailed as exc:
+                logger.info("could not search %s: %s", pipeline, exc.reason)
+                continue
+            if found is not None:
+                link = DeploymentLink(
+                    event.deployment_id,
+                    pipeline,
+                    found.pipeline_execution_id,
+                    found.stage,
+                    found.action,
+                )
+                self._remember(run, link)
+                return link
+        return None
+
+    def _remember(self, run: Run, link: DeploymentLink) -> None:
+        if self._ledger is None:
+            return
+        key = deployment_key(*run.where, link.deployment_id)
+        try:
+            self._ledger.change(key, lambda _: link)
+        except StoreError:
+            logger.exception("could not keep %s in the ledger", key)
 
     # --- CodeDeploy deployments ----------------------------------------------------------------
 

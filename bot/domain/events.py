@@ -38,7 +38,14 @@ from bot.domain.model import (
     Status,
 )
 
-__all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text"]
+__all__ = [
+    "ParseError",
+    "is_aws_notification",
+    "is_scheduled_event",
+    "parse_payload",
+    "parse_text",
+]
+SCHEDULERS = frozenset({"aws.events", "aws.scheduler"})
 
 _SUMMARY_LIMIT = 2000
 
@@ -95,6 +102,16 @@ def is_aws_notification(event: object) -> bool:
     if isinstance(records, list):
         return True
     return "detail-type" in event and "source" in event
+
+
+def is_scheduled_event(event: object) -> bool:
+    """True for the sweep's schedule: an EventBridge rule's or EventBridge Scheduler's
+    "Scheduled Event" (checked before `is_aws_notification`, which would take it too)."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") in SCHEDULERS
+    )
 
 
 # --- envelopes -------------------------------------------------------------------------------

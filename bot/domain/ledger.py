@@ -23,11 +23,13 @@ from typing import Any
 
 from bot.domain.codec import dump, load
 from bot.domain.codepipeline import PipelineInfo
+from bot.domain.config import DEFAULT_STUCK_MINUTES, SweepSettings
 from bot.domain.model import Deployment, Execution, Scope, Source, Status
 
 ACTIVITY = "activity"  # the list of pipelines and groups, by their latest activity
 EXECUTIONS_KEPT = 10  # per pipeline: enough for a median duration and the detail view
 DEPLOYMENTS_KEPT = 10  # per deployment group
+MIN_STUCK_SECONDS = 300.0  # a run of a few seconds is not stuck after a minute
 _TOKENS = re.compile(r"[^a-z0-9]+")
 
 
@@ -517,3 +519,13 @@ def typical_seconds(entry: PipelineEntry | GroupEntry) -> float | None:
         spans = [d.duration_seconds for d in entry.deployments if d.status.is_final]
     known = [s for s in spans if s]
     return statistics.median(known) if known else None
+
+
+def stuck_after(settings: SweepSettings, typical: float | None) -> float:
+    """Seconds after which a run counts as stuck: the configured time, else `stuck_factor`
+    times its usual duration, else the default."""
+    if settings.stuck_after_minutes:
+        return settings.stuck_after_minutes * 60
+    if typical:
+        return max(settings.stuck_factor * typical, MIN_STUCK_SECONDS)
+    return DEFAULT_STUCK_MINUTES * 60

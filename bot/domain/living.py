@@ -16,10 +16,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.domain.codec import dump_event, load_event
+from bot.domain.ledger import position
 from bot.domain.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
 
 MAIN = "main"
 REPLY = "reply"
+STUCK = "stuck"  # the thread reply saying what a run that takes too long waits on
+SWEEP = "sweep"  # the store list of messages the sweep looks at, by when they are due
+HEALED = "sweep:"  # event ids of states the sweep read from AWS after an event was lost
+ORPHAN_CHECKS = 3  # times the sweep looks for the execution of a deployment message
 SEEN_MAX = 500  # event ids remembered per message: far more than one execution sends
 EVENTS_MAX = 150  # state transitions kept per message: keeps a DynamoDB item well under 400 KB
 
@@ -119,6 +124,11 @@ class State:
     seen: tuple[str, ...] = ()  # event ids (SNS MessageId, EventBridge id) already folded in
     slots: Mapping[str, Slot] = field(default_factory=dict)
     link: str = ""  # on link records: the key a deployment's events go to
+    due: float = 0.0  # when the sweep looks at this message next (0: never again)
+    checks: int = 0  # how often the sweep looked for a deployment message's execution
+    stuck: str = ""  # what a run that takes too long waits on (the sweep's words)
+    moved_to: str = ""  # the execution message a deployment message was folded into
+    moved_link: str = ""  # that message's permalink
 
 
 def load_state(body: str) -> State:
@@ -128,7 +138,7 @@ def load_state(body: str) -> State:
         events={k: load_event(v) for k, v in data.get("events", {}).items()},
         seen=tuple(data.get("seen", ())),
         slots={k: Slot(**v) for k, v in data.get("slots", {}).items()},
-        link=data.get("link", ""),
+        **{k: data[k] for k in _SCALARS if k in data},
     )
 
 
@@ -144,9 +154,11 @@ def dump_state(state: State) -> str:
             name: {k: getattr(slot, k) for k in Slot.__slots__ if getattr(slot, k)}
             for name, slot in state.slots.items()
         }
-    if state.link:
-        data["link"] = state.link
+    data.update({k: getattr(state, k) for k in _SCALARS if getattr(state, k)})
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+_SCALARS = ("link", "due", "checks", "stuck", "moved_to", "moved_link")
 
 
 def with_slot(state: State, name: str, slot: Slot) -> State:
@@ -171,13 +183,40 @@ def absorb(state: State, event: Deployment) -> State | None:
     key = transition(event)
     old = state.events.get(key)
     full = old is None and len(state.events) >= EVENTS_MAX  # the message shows plenty already
+    # The final state the sweep read from AWS stands: the lost event arriving later changes
+    # nothing (its times may differ a little, and the message was brought up to date once).
+    healed = old is not None and old.event_id.startswith(HEALED)
     events = state.events
-    if not full and (old is None or _order(event) > _order(old)):
+    if not full and not healed and (old is None or _order(event) > _order(old)):
         events = {**state.events, key: event}
     seen = (*state.seen, event.event_id)[-SEEN_MAX:] if event.event_id else state.seen
     if events is state.events and seen == state.seen:
         return None
     return replace(state, events=events, seen=seen)
+
+
+def with_sweep(key: str, state: State, now: float, after: float) -> State:
+    """`state` with when the sweep must look at it: `after` seconds from its first event on,
+    while its run is not final (or, for a deployment message, its execution may still be
+    found); never for approvals and lone events."""
+    if not state.events or not wants_sweep(key, state):
+        return replace(state, due=0.0) if state.due else state
+    return state if state.due else replace(state, due=now + after)
+
+
+def wants_sweep(key: str, state: State) -> bool:
+    """True while the sweep has something to check on this message."""
+    kind = kind_of(key)
+    if kind not in ("execution", "deployment") or state.moved_to or not state.events:
+        return False
+    if not build_view(key, state.events.values()).head.status.is_final:
+        return True
+    return kind == "deployment" and state.checks < ORPHAN_CHECKS
+
+
+def sweep_position(key: str, state: State) -> tuple[str, str] | None:
+    """Where the record stands in the sweep's list (by due time), if it is due at all."""
+    return (SWEEP, position(state.due, key)) if state.due else None
 
 
 # --- the view --------------------------------------------------------------------------------
@@ -358,7 +397,7 @@ def next_step(
     state: State, targets: Mapping[str, Mapping[str, Any]], editable: bool
 ) -> Step | None:
     """Post a message that is due and missing, else update one that shows something else."""
-    for name in (MAIN, REPLY):
+    for name in (MAIN, REPLY, STUCK):
         target = targets.get(name)
         if target is None:
             continue
