@@ -168,6 +168,12 @@ class LivingDelivery:
         logger.info("folded the message of %s into %s", orphan, execution)
         return self.sync(orphan) or called
 
+    def heal(self, key: str, events: list[Deployment]) -> bool:
+        """Fold what the sweep read from AWS into `key`, then bring Slack in line once."""
+        for event in events:
+            self._fold(key, event)
+        return self.sync(key)
+
     def change(self, key: str, change: Callable[[State], State | None]) -> State | None:
         """Apply `change` to a key's state with compare-and-swap (None: no write)."""
         for _ in range(CAS_ATTEMPTS):

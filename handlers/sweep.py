@@ -39,7 +39,16 @@ from bot.domain.ledger import (
     stuck_after,
     typical_seconds,
 )
-from bot.domain.living import HEALED, SWEEP, State, build_view, kind_of, load_state, with_sweep
+from bot.domain.living import (
+    HEALED,
+    SWEEP,
+    State,
+    build_view,
+    healed,
+    kind_of,
+    load_state,
+    with_sweep,
+)
 from bot.domain.model import Deployment, Scope, Source, Status, View
 from bot.ledger import Ledger
 from bot.slack import DeliveryError, Poster
@@ -121,7 +130,7 @@ class Sweeper:
         if not view.head.status.is_final:
             truth = self._truth(key, view.head)
             if truth is not None and truth.status.is_final:
-                self._delivery.deliver(truth)
+                self._delivery.heal(key, healed(key, state, truth))
                 self._ledger.record(truth)
                 report.healed += 1
                 logger.info("healed %s: AWS says %s", key, truth.status.value)

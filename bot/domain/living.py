@@ -214,6 +214,35 @@ def wants_sweep(key: str, state: State) -> bool:
     return kind == "deployment" and state.checks < ORPHAN_CHECKS
 
 
+def healed(key: str, state: State, truth: Deployment) -> list[Deployment]:
+    """The events that bring `key` to `truth`, the run's final state as AWS reports it.
+
+    An execution that succeeded ran every stage and action to success, so its parts still shown
+    running are healed too: the lost events arriving later then change nothing.
+    """
+    events = [truth]
+    if kind_of(key) == "execution" and truth.status is Status.SUCCEEDED:
+        latest: dict[tuple[str, ...], Deployment] = {}
+        for event in state.events.values():
+            part = _part(transition(event))
+            if part[0] in ("stage", "action") and (
+                part not in latest or _order(event) > _order(latest[part])
+            ):
+                latest[part] = event
+        for part, event in sorted(latest.items()):
+            if not event.status.is_final:
+                events.append(
+                    replace(
+                        event,
+                        status=Status.SUCCEEDED,
+                        raw_status=Status.SUCCEEDED.value,
+                        event_id=f"{truth.event_id}:{':'.join(part)}",
+                        occurred_at=truth.occurred_at,
+                    )
+                )
+    return events
+
+
 def sweep_position(key: str, state: State) -> tuple[str, str] | None:
     """Where the record stands in the sweep's list (by due time), if it is due at all."""
     return (SWEEP, position(state.due, key)) if state.due else None
