@@ -301,6 +301,8 @@ def build_overview(report: StatusReport) -> Message:
     blocks.extend(_section(_problem_text(p)) for p in report.problems[:3])
     failed = sum(1 for p in report.pipelines if p.latest and p.latest.status.is_failure)
     text = f"{report.title}: {_count(len(report.pipelines), 'pipeline')}"
+    if report.total > len(report.pipelines):
+        text = f"{report.title}: {len(report.pipelines)} of {report.total} pipelines"
     if report.groups:
         text += f", {_count(len(report.groups), 'deployment group')} without a pipeline"
     if failed:

@@ -35,7 +35,6 @@ from bot.domain.ledger import (
     GroupEntry,
     PipelineEntry,
     group_key,
-    position,
     stuck_after,
     typical_seconds,
 )
@@ -47,6 +46,7 @@ from bot.domain.living import (
     healed,
     kind_of,
     load_state,
+    position,
     with_sweep,
 )
 from bot.domain.model import Deployment, Scope, Source, Status, View

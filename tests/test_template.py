@@ -213,3 +213,41 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     assert _resources(translated, "ReadRevisionsToRedeploy") == [
         arn.format("codedeploy", "application:web")
     ]
+
+
+def test_the_state_table_keeps_its_key_and_gains_the_lists_index(
+    translated: dict[str, Any],
+) -> None:
+    # GIVEN the table as the first release made it (pk alone): changing KeySchema would make
+    # CloudFormation replace the table and lose every living message's state
+    table = translated["Resources"]["StateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    # THEN the ledger's and the sweep's lists come from one global secondary index, which an
+    # update adds without interruption
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "lists"
+    assert index["KeySchema"] == [
+        {"AttributeName": "list_name", "KeyType": "HASH"},
+        {"AttributeName": "list_pos", "KeyType": "RANGE"},
+    ]
+    names = {d["AttributeName"] for d in table["AttributeDefinitions"]}
+    assert names == {"pk", "list_name", "list_pos"}
+    # AND the function may query that index only
+    [statement] = [s for s in _statements(translated) if s.get("Sid") == "LedgerAndSweepLists"]
+    assert statement["Action"] == "dynamodb:Query"
+    assert statement["Resource"] == {"Fn::Sub": "${StateTable.Arn}/index/lists"}
+
+
+def test_the_sweep_runs_every_five_minutes_unless_turned_off(translated: dict[str, Any]) -> None:
+    assert translated["Parameters"]["SweepSchedule"]["Default"] == "rate(5 minutes)"
+    assert translated["Conditions"]["Sweep"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SweepSchedule"}, ""]}]
+    }
+    rule = translated["Resources"]["SweepRule"]
+    assert rule["Condition"] == "Sweep"
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+    [target] = rule["Properties"]["Targets"]
+    assert "Input" not in target  # the function gets the rule's own "Scheduled Event"
+    permission = translated["Resources"]["SweepPermission"]
+    assert permission["Condition"] == "Sweep"
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"

@@ -277,7 +277,7 @@ class Discovery:
                         found.append(name)
                 except LookupFailed as exc:
                     failures.append(exc.reason)
-                    if run.now() >= run.deadline:
+                    if run.now() >= run.deadline or _out_of_time(exc):
                         self._cancel(futures)
                         return Found(failures=tuple(failures), complete=False)
             if found:
@@ -289,3 +289,9 @@ class Discovery:
         """Drop what no thread has taken up yet; what is running finishes and is kept."""
         for _, future in futures:
             future.cancel()
+
+
+def _out_of_time(exc: LookupFailed) -> bool:
+    """True when the read was not answered in time (or not sent: no time was left for it)."""
+    cause = exc.__cause__
+    return isinstance(cause, aws.AwsError) and cause.problem.kind == "timeout"

@@ -24,7 +24,8 @@ from typing import Any
 from bot.domain.codec import dump, load
 from bot.domain.codepipeline import PipelineInfo
 from bot.domain.config import DEFAULT_STUCK_MINUTES, SweepSettings
-from bot.domain.model import Deployment, Execution, Scope, Source, Status
+from bot.domain.living import RANK, position
+from bot.domain.model import Commit, Deployment, Execution, Scope, Source, Status
 
 ACTIVITY = "activity"  # the list of pipelines and groups, by their latest activity
 EXECUTIONS_KEPT = 10  # per pipeline: enough for a median duration and the detail view
@@ -59,11 +60,6 @@ def names_key(account: str, region: str) -> str:
 def group_names_key(account: str, region: str) -> str:
     """Where the ledger notes when the deployment groups were last listed."""
     return f"ledger#groupnames#{account}#{region}"
-
-
-def position(when: float, key: str) -> str:
-    """A list position that sorts by time (whole seconds since 1970), then by key."""
-    return f"{max(int(when), 0):012d}#{key}"
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -191,9 +187,9 @@ def _when(event: Deployment) -> datetime | None:
     return event.occurred_at or event.finished_at or event.started_at
 
 
-def _newer(new: Status, old: Status) -> bool:
-    """Whether a state reported later may replace `old`: never a final one by a non-final one."""
-    return not old.is_final or (new.is_final and new is not old)
+def _order(event: Deployment) -> tuple[bool, float, int]:
+    """Final beats running; then the later report; then the further state (as living messages)."""
+    return (event.status.is_final, _seconds(_when(event)), RANK[event.status])
 
 
 def record_key(event: Deployment) -> str:
@@ -230,28 +226,40 @@ def fold(entry: Entry | None, event: Deployment, now: float) -> Entry | None:
 
 
 def _fold_execution(entry: PipelineEntry | None, event: Deployment, now: float) -> PipelineEntry:
+    """The execution with the event taken in: every field a fold of all its events, whatever
+    their order (the earliest start, the latest update, the furthest state, the best commit)."""
     entry = entry or PipelineEntry(event.pipeline, event.account, event.region)
     old = next((e for e in entry.executions if e.execution_id == event.execution_id), None)
-    status = old.status if old else Status.IN_PROGRESS
-    if event.scope is Scope.PIPELINE and (old is None or _newer(event.status, old.status)):
-        status = event.status
-    started = (old.started_at if old else None) or event.started_at or _when(event)
-    updated = max((t for t in (old and old.updated_at, _when(event)) if t), default=None)
-    commit = old.commit if old else None
-    if event.commit is not None and (commit is None or event.commit.confirmed > commit.confirmed):
-        commit = event.commit
+    # A stage or action event says the execution runs, and no more: its own events say the rest.
+    status = event.status if event.scope is Scope.PIPELINE else Status.IN_PROGRESS
+    times = [t for t in (event.started_at, _when(event)) if t]
+    if old is not None:
+        status = max(old.status, status, key=lambda s: (s.is_final, RANK[s]))
+        times += [t for t in (old.started_at, old.updated_at) if t]
+    commits = [c for c in (old.commit if old else None, event.commit) if c is not None]
     execution = Execution(
         execution_id=event.execution_id,
         status=status,
-        started_at=started,
-        updated_at=updated,
-        commit=commit,
-        trigger=(old.trigger if old else "") or event.trigger,
+        started_at=min(times, default=None),
+        updated_at=max(times, default=None),
+        commit=max(commits, key=_commit_rank, default=None),
+        trigger=max(old.trigger if old else "", event.trigger),
     )
     return replace(
         with_executions(entry, [execution]),
         version=max(entry.version, event.pipeline_version),
         checked_at=now,
+    )
+
+
+def _commit_rank(commit: Commit) -> tuple[bool, bool, bool, bool, str]:
+    """Which of two reports of one commit says more (the same rule as a living message's)."""
+    return (
+        commit.confirmed,
+        bool(commit.title),
+        bool(commit.author),
+        bool(commit.commit_url),
+        commit.sha,
     )
 
 
@@ -262,8 +270,7 @@ def _fold_deployment(entry: GroupEntry | None, event: Deployment, now: float) ->
     old = next((d for d in entry.deployments if d.deployment_id == event.deployment_id), None)
     kept = _compact(event)
     if old is not None:
-        take = _newer(event.status, old.status) and _seconds(_when(event)) >= _seconds(_when(old))
-        newest, other = (kept, old) if take else (old, kept)
+        newest, other = (kept, old) if _order(kept) >= _order(old) else (old, kept)
         kept = replace(
             newest,
             commit=newest.commit or other.commit,

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.domain.codec import dump_event, load_event
-from bot.domain.ledger import position
 from bot.domain.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
 
 MAIN = "main"
@@ -30,7 +29,7 @@ EVENTS_MAX = 150  # state transitions kept per message: keeps a DynamoDB item we
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Among non-final states of one part, the later one wins; at equal times, the further along.
-_RANK = {
+RANK = {
     Status.UNKNOWN: 0,
     Status.CREATED: 1,
     Status.STARTED: 2,
@@ -47,7 +46,12 @@ _RANK = {
     Status.FAILED: 13,
 }
 _SCOPE_ORDER = {scope: i for i, scope in enumerate(Scope)}
-Parts = Mapping[tuple[str, ...], Deployment]  # the latest event of each part, by part
+Parts = Mapping[tuple[str, ...], Deployment]
+
+
+def position(when: float, key: str) -> str:
+    """A store list position that sorts by time (whole seconds since 1970), then by key."""
+    return f"{max(int(when), 0):012d}#{key}"  # the latest event of each part, by part
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -173,7 +177,7 @@ def _when(event: Deployment) -> datetime:
 def _order(event: Deployment) -> tuple[bool, datetime, int, str]:
     """Final beats non-final; then later beats earlier; then further along; then any fixed rule."""
     tie = json.dumps(dump_event(event), sort_keys=True)
-    return (event.status.is_final, _when(event), _RANK[event.status], tie)
+    return (event.status.is_final, _when(event), RANK[event.status], tie)
 
 
 def absorb(state: State, event: Deployment) -> State | None:
