@@ -8,6 +8,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -394,3 +395,38 @@ def test_without_a_signing_secret_the_slack_door_stays_shut(
     assert response == {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
     assert aws_env.invocations == []
     assert slack_env.calls == []
+
+
+def test_next_replaces_the_private_answer_with_the_following_page(
+    fake_aws: FakeAws,
+    aws_env: FakeLambda,
+    slack_env: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # GIVEN an overview one pipeline a page long (config), so the first answer has a Next button
+    path = tmp_path / "deploybot.toml"
+    path.write_text("[status]\npage_size = 1\n")
+    monkeypatch.setenv("DEPLOYBOT_CONFIG", str(path))
+    response_url = f"{slack_env.url}/commands/T000/1/secret"
+    _invoke(function_url_event(slash_command("", response_url)))
+    _replay_lazy(aws_env)
+    [first] = _answers(slack_env)
+    [actions] = [b for b in first["blocks"] if b["type"] == "actions"]
+    next_button = actions["elements"][-1]
+    assert next_button["action_id"] == ids.STATUS_NEXT
+    # WHEN it is clicked
+    aws_env.invocations.clear()
+    slack_env.calls.clear()
+    click = block_actions(ids.STATUS_NEXT, f"{slack_env.url}/actions/2", value=next_button["value"])
+    ack = _invoke(function_url_event(click))
+    assert ack["statusCode"] == 200
+    _replay_lazy(aws_env)
+    # THEN the private answer is replaced by the second page, which is the last
+    [second] = _answers(slack_env)
+    assert second["replace_original"] is True and second["response_type"] == "ephemeral"
+    assert violations(second) == []
+    text = json.dumps(second, ensure_ascii=False)
+    assert "Pipelines 2–2 of 2" in text
+    assert second["text"] == "Deployments: 1 of 2 pipelines"
+    assert ids.STATUS_NEXT not in text

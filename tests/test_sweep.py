@@ -16,17 +16,21 @@ from typing import Any
 
 import boto3
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
+from blocks.living import build_moved_message, build_stuck_reply
 from bot import lambda_function
 from bot.domain.config import Config, SweepSettings
 from bot.domain.events import parse_payload
-from bot.domain.living import SWEEP, message_key
+from bot.domain.living import SWEEP, build_view, message_key
 from bot.domain.model import Deployment, Scope, Status
 from bot.store import SqliteStore
 from handlers.living import LivingDelivery
 from handlers.notifications import deliver_events
 from handlers.sweep import Sweeper
 from tests.aws_data import actions_page, deploy_execution, pipeline_definition
+from tests.blockkit import violations
 from tests.conftest import load_fixture, load_sample
 from tests.fake_aws import FakeAws
 from tests.fake_slack import FakeSlack
@@ -301,3 +305,26 @@ def test_a_lost_post_is_found_250_messages_back(fake_slack: FakeSlack, tmp_path:
     assert fake_slack.posted_by_key()[(f"execution#{EXECUTION}", "main")] == 1
     pages = fake_slack.calls_to("conversations.history")
     assert len(pages) == 2 and pages[1]["cursor"]
+
+
+def test_the_moved_message_and_the_stuck_reply_as_slack_shows_them(
+    snapshot: SnapshotAssertion,
+) -> None:
+    # GIVEN a deployment's own message and a run's, as their views
+    orphan = _trigger("d-PXMGWFFK3")
+    deployment_view = build_view(message_key(orphan), [orphan])
+    run = flow(SUCCESS)[:3]
+    run_view = build_view(message_key(run[0]), run)
+    # WHEN the sweep's two messages are built THEN they stay within Block Kit's limits
+    moved = build_moved_message(
+        deployment_view,
+        execution_id=EXECUTION,
+        link_url="https://example.slack.com/archives/C0DEPLOYS/p1700000000000100",
+    )
+    stuck = build_stuck_reply(
+        run_view,
+        note="Running for 2h 1m; it usually takes 25m 39s. It waits on stage Deploy, action "
+        "Deploy-RED: Waiting for 3 hosts.",
+    )
+    assert violations(moved) == [] and violations(stuck) == []
+    assert {"moved": moved, "stuck": stuck} == snapshot.use_extension(JSONSnapshotExtension)
