@@ -204,6 +204,7 @@ def baseline(bench: Bench, size: int, config: Config) -> None:
         check=True,
     ).stdout
     module = types.ModuleType("old_deploy_status")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, "old_deploy_status", "exec"), module.__dict__)
     cp, cd = bench.clients()
     result = bench.measure(lambda: module.look_up("", config, cp, cd))

@@ -207,16 +207,16 @@ class _Answer:
         listed = set(names)  # a pipeline deleted since it was recorded is not shown
         return _Known([e for e in pipelines if e.name in listed], groups, tuple(names))
 
+    def page(self, known: _Known, wanted: Filter, number: int) -> Page:
+        """The `number`th page of what the ledger knows and AWS lists, as `wanted` filters it."""
+        size = self.config.status.page_size
+        return select_page(
+            known.pipelines, known.unseen, known.groups, wanted=wanted, number=number, size=size
+        )
+
     def overview(self, wanted: Filter, number: int, run: Run) -> StatusReport:
         known = self.known(run)
-        page = select_page(
-            known.pipelines,
-            known.unseen,
-            known.groups,
-            wanted=wanted,
-            number=number,
-            size=self.config.status.page_size,
-        )
+        page = self.page(known, wanted, number)
         return self.report(page, self.refresh(page, run), len(known.unseen))
 
     def refresh(self, page: Page, run: Run) -> list[PipelineStatus]:
@@ -343,14 +343,7 @@ class _Named(_Answer):
         if group is not None:
             return self.reader.group_detail(group.application, group.group)
         wanted = parse_filter(query)
-        page = select_page(
-            known.pipelines,
-            known.unseen,
-            known.groups,
-            wanted=wanted,
-            number=number,
-            size=self.config.status.page_size,
-        )
+        page = self.page(known, wanted, number)
         if wanted.failing or page.total or page.groups:
             report = self.report(page, self.refresh(page, run), 0)
             return replace(report, title=f"Deployments: {query}")
@@ -432,9 +425,11 @@ def _backfill(answer: _Answer, ledger: Ledger, run: Run) -> int:
     region = answer.reader.region
     try:
         known = answer.known(run)
-        futures: list[Future[Any]] = [run.submit(answer.read_latest, None, n) for n in known.unseen]
         accounts = {e.name: e.account for e in known.pipelines if e.definition is None}
-        for name in [*known.unseen, *accounts]:
+        futures: list[Future[Any]] = []
+        for name in [*known.unseen, *accounts]:  # both APIs at once: each has its own limit
+            if name not in accounts:
+                futures.append(run.submit(answer.read_latest, None, name))
             futures.append(answer.discovery.read(accounts.get(name, ""), region, name, run))
         done = sum(1 for f in futures if _succeeded(f, run))
     except (AwsError, LookupFailed, StoreError) as exc:

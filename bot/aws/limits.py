@@ -2,9 +2,10 @@
 
 AWS throttles each API of an account on its own and does not publish the rates for
 CodePipeline and CodeDeploy (../shared/aws-facts.md §8), so every request, botocore's own
-retries included, takes a token from its API's bucket before it is sent. A ThrottlingException
-halves that API's rate (once per burst); each answered request raises it a little again, and
-only very slowly near the rate AWS last throttled (additive increase, multiplicative
+retries included, takes a token from its API's bucket before it is sent. Until AWS first
+throttles an API, each answer raises its rate by 5% (a slow start, up to MAX_RATE); a
+ThrottlingException halves it (once per burst); after that each answer raises it a little,
+and only very slowly near the rate AWS last throttled (additive increase, multiplicative
 decrease, with the last limit remembered). A request that could only be sent after its
 caller's deadline is not sent at all: it fails at once with DeadlinePassed.
 
@@ -26,6 +27,7 @@ START_RATE = 10.0  # requests per second per API, before AWS says anything
 BURST_SECONDS = 1.0  # an idle API may send this many seconds' worth of requests at once
 MIN_RATE = 0.5
 MAX_RATE = 40.0
+SLOW_START = 1.05  # until AWS first throttles an API, each answer raises its rate 5%
 RECOVERY = 0.2  # requests per second regained per answered request, well below the last limit
 PROBE = 0.02  # ...and near it: the rate AWS last throttled is approached slowly
 NEAR = 0.85  # "near": this share of the rate that was throttled
@@ -111,6 +113,8 @@ class RateLimiter:
                 bucket.rate = max(MIN_RATE, bucket.rate / 2)
                 # Nothing more goes out until one new interval has passed.
                 bucket.next_free = max(bucket.next_free, now + 1.0 / bucket.rate)
+            elif bucket.ceiling == INF:  # no limit met yet: speed up like TCP's slow start
+                bucket.rate = min(MAX_RATE, bucket.rate * SLOW_START)
             else:
                 step = RECOVERY if bucket.rate < NEAR * bucket.ceiling else PROBE
                 bucket.rate = min(MAX_RATE, bucket.rate + step)
