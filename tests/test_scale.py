@@ -219,13 +219,13 @@ def test_discovery_goes_on_where_the_last_event_stopped_and_never_reads_twice(
     # THEN the search went on across events and containers until it found the commit
     assert enriched.commit is not None and enriched.commit.sha == SHA_A
     assert 1 < events_needed < 8
-    # AND no definition was read twice, and only each new container's first burst (before it
-    # learns the rate) met AWS's limit
+    # AND no definition was read twice, and no retry storm: each new container meets AWS's
+    # limit only while it learns the rate (its first burst and slow start)
     reads = [
         c.params["name"] for c in fake.calls if c.operation == "GetPipeline" and not c.throttled
     ]
     assert len(reads) == len(set(reads))
-    assert fake.throttled() <= 3 * events_needed
+    assert fake.throttled() <= len(reads) // 2
 
 
 # --- /deploy-status from the ledger ----------------------------------------------------------
