@@ -49,7 +49,7 @@ from bot.domain.living import (
     position,
     with_sweep,
 )
-from bot.domain.model import Deployment, Scope, Source, Status, View
+from bot.domain.model import Deployment, Execution, Scope, Source, Status, View
 from bot.ledger import Ledger
 from bot.slack import DeliveryError, Poster
 from bot.store import Store, StoreError
@@ -112,6 +112,7 @@ class Sweeper:
             except (AwsError, StoreError, DeliveryError):
                 logger.exception("the sweep could not bring %s up to date", record.key)
                 report.failed += 1
+                self._later(record.key)
         left = deadline - time.monotonic()
         if left > 1:
             report.backfilled = backfill(
@@ -122,6 +123,7 @@ class Sweeper:
     def _one(self, key: str, report: SweepReport) -> None:
         state = self._state(key)
         if not state.events:
+            self._reschedule(key)  # leaves the list
             return
         view = build_view(key, state.events.values())
         if kind_of(key) == "deployment" and self._fold(key, view):
@@ -148,6 +150,13 @@ class Sweeper:
             return with_sweep(key, checked, self._clock(), after)
 
         self._delivery.change(key, again)
+
+    def _later(self, key: str) -> None:
+        """After a failure: try again next time, behind what is due before it."""
+        try:
+            self._reschedule(key)
+        except StoreError:
+            logger.exception("could not reschedule %s", key)
 
     # --- a deployment's own message --------------------------------------------------------
 
@@ -202,9 +211,7 @@ class Sweeper:
                 pipelineExecutionId=execution_id,
             )
             status = parse_status(as_map(response.get("pipelineExecution")).get("status"))
-            execution = replace(
-                parse_execution({}, head.region), execution_id=execution_id, status=status
-            )
+            execution = Execution(execution_id, status)
         return Deployment(
             source=Source.CODEPIPELINE,
             scope=Scope.PIPELINE,

@@ -32,7 +32,7 @@ from handlers.sweep import Sweeper
 from tests.aws_data import actions_page, deploy_execution, pipeline_definition
 from tests.blockkit import violations
 from tests.conftest import load_fixture, load_sample
-from tests.fake_aws import FakeAws
+from tests.fake_aws import FakeAws, Fault
 from tests.fake_slack import FakeSlack
 from tests.test_living import CHANNEL, SUCCESS, flow, web_poster
 
@@ -328,3 +328,28 @@ def test_the_moved_message_and_the_stuck_reply_as_slack_shows_them(
     )
     assert violations(moved) == [] and violations(stuck) == []
     assert {"moved": moved, "stuck": stuck} == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_a_run_aws_will_not_show_is_tried_again_later_not_at_once(
+    world: tuple[Clock, SqliteStore, LivingDelivery, Sweeper],
+    fake_slack: FakeSlack,
+    fake_aws: FakeAws,
+) -> None:
+    clock, store, delivery, sweeper = world
+    # GIVEN a message still in progress, and a role that may not list the pipeline's executions
+    _deliver(flow(SUCCESS)[:3], delivery, store)
+
+    def denied(params: dict[str, Any]) -> dict[str, Any]:
+        raise Fault(400, "AccessDeniedException", "not authorized")
+
+    fake_aws.answers["ListPipelineExecutions"] = denied
+    # WHEN the sweep reaches it THEN the failure is counted and the message left as it was
+    clock.now += 11 * MINUTE
+    updates = len(fake_slack.calls_to("chat.update"))
+    report = sweeper.run()
+    assert (report.looked_at, report.failed) == (1, 1)
+    assert len(fake_slack.calls_to("chat.update")) == updates
+    # AND it is not first in line again at once: it waits its turn, after_minutes later
+    assert sweeper.run().looked_at == 0
+    clock.now += 11 * MINUTE
+    assert sweeper.run().looked_at == 1

@@ -76,7 +76,6 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
-        self.throttles = 0  # throttled answers seen, for benchmarks and logs
 
     def _bucket(self, api: str) -> _Bucket:
         bucket = self._buckets.get(api)
@@ -105,7 +104,6 @@ class RateLimiter:
             bucket = self._bucket(api)
             now = self._clock()
             if throttled:
-                self.throttles += 1
                 if now - bucket.slowed_at < CALM_SECONDS:
                     return  # the same burst: this request left before the last slow-down
                 bucket.slowed_at = now
@@ -123,7 +121,6 @@ class RateLimiter:
         """Forget every rate learned (a new container, as tests and benchmarks start)."""
         with self._lock:
             self._buckets.clear()
-            self.throttles = 0
 
     def rate(self, api: str) -> float:
         """The current rate of `api` (requests per second)."""

@@ -389,13 +389,6 @@ def _join(entry: PipelineEntry, extra: PipelineEntry) -> PipelineEntry:
     )
 
 
-def deploying(
-    entries: Iterable[PipelineEntry], application: str, group: str
-) -> tuple[PipelineEntry, ...]:
-    """The entries whose definition deploys `application`/`group`."""
-    return tuple(e for e in entries if (application, group) in e.targets)
-
-
 def likely_first(names: Sequence[str], application: str, group: str) -> tuple[list[str], list[str]]:
     """(the names likely to deploy `application`/`group`, the rest), each likeliest first.
 
@@ -426,11 +419,6 @@ class Filter:
 
     words: tuple[str, ...] = ()
     failing: bool = False
-
-    @property
-    def empty(self) -> bool:
-        """True when everything is kept."""
-        return not self.words and not self.failing
 
     def keeps(self, names: Iterable[str], status: Status | None) -> bool:
         """True for a thing called `names` (with its latest status) that this filter keeps."""
