@@ -10,6 +10,8 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
+from bot.domain.urls import split_url
+
 ELLIPSIS = "…"
 LINK_URL_MAX = 500  # a longer URL in mrkdwn would crowd out the text around it
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -139,13 +141,15 @@ def link(url: str, label_mrkdwn: str) -> str:
 
 
 def safe_url(url: str, limit: int = 3000) -> str:
-    """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made."""
-    if not url.startswith(("https://", "http://")):
+    """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made.
+
+    It must parse with a plain host and no user info (bot.domain.urls.split_url), so that the
+    host a reader is told is the host a browser opens.
+    """
+    if split_url(url) is None:
         return ""
     cleaned = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    if any(ch in cleaned for ch in "\n\r\t") or units(cleaned) > limit:
-        return ""
-    return cleaned
+    return cleaned if units(cleaned) <= limit else ""
 
 
 def date_token(moment: datetime) -> str:
