@@ -223,3 +223,85 @@ def test_an_approval_link_to_the_console_says_so() -> None:
     [message] = _render(load_sample("codepipeline-manual-approval-sns-legacy.json"))
     # THEN its button names the console as where it opens
     assert _button_texts(message)["link_details"] == "Approve or reject (AWS console)"
+
+
+# --- text that changes formatting or hides what a name says -----------------------------------
+
+
+def _failed_deployment(**changes: Any) -> Deployment:
+    from dataclasses import replace
+
+    from bot.domain.model import FailureDetail
+
+    [event] = parse_payload(load_sample("codedeploy-trigger-failure.json"))
+    detail = FailureDetail(
+        lifecycle_event="ApplicationStart",
+        script="scripts/start.sh",
+        message="Script at specified location: scripts/start.sh failed ```",
+        log_tail="[stdout]starting\n[stderr]boom ``` done\n[stderr]exit 1",
+    )
+    return replace(event, failure_details=(detail,), **changes)
+
+
+def _section_texts(message: dict[str, Any]) -> list[str]:
+    return [b["text"]["text"] for b in message["blocks"] if b["type"] == "section" and "text" in b]
+
+
+def test_a_fence_in_a_failure_message_cannot_close_deploybots_code_block() -> None:
+    # GIVEN a failed lifecycle event whose message and log hold ``` (as shell output can)
+    message = build_message(_failed_deployment())
+    # WHEN rendered THEN the failure section holds exactly deploybot's two fences, so the log
+    # tail stays inside its code block
+    [failure] = [t for t in _section_texts(message) if t.startswith(":mag:")]
+    assert failure.count("```") == 2
+    assert failure.rstrip().endswith("[stderr]exit 1\n```")
+
+
+def test_backticks_in_names_do_not_change_formatting() -> None:
+    # GIVEN names holding backticks (a CodeDeploy application cannot, a commit author can)
+    event = _failed_deployment(application="web`app", deployment_group="prod`")
+    message = build_message(event)
+    # THEN no untrusted backtick reaches the fields or the fallback text
+    fields = [
+        f["text"] for b in message["blocks"] if b["type"] == "section" for f in b.get("fields", [])
+    ]
+    assert any("webˋapp" in f for f in fields)
+    assert not any("`" in f for f in fields)
+    assert "`" not in message["text"]
+
+
+@pytest.mark.parametrize(
+    "trick",
+    ["\u202e", "\u2066", "\u200f", "\u200b", "\u2060", "\ufeff", "\U000e0041\U000e0042"],
+)
+def test_bidi_and_invisible_characters_are_stripped_from_names_and_headers(trick: str) -> None:
+    # GIVEN a deployment group that hides a character able to reorder or hide text
+    event = _failed_deployment(deployment_group=f"prod{trick}uction")
+    message = build_message(event)
+    header = message["blocks"][0]["text"]["text"]
+    # THEN the header, the fields and the fallback text show the plain name
+    assert "production" in header
+    assert "production" in message["text"]
+    assert trick not in json.dumps(message, ensure_ascii=False)
+
+
+def test_joiners_that_scripts_and_emoji_need_are_kept() -> None:
+    # GIVEN a commit title with an emoji ZWJ sequence and Persian text with a ZWNJ, and a name
+    # with a ZWJ between ASCII letters (no script needs one there)
+    family, persian = "👨\u200d👩\u200d👧", "می\u200cخواهم"
+    [event] = parse_payload(load_sample("codepipeline-notification-execution-failed-github.json"))
+    from dataclasses import replace
+
+    assert event.commit is not None
+    event = replace(
+        event,
+        pipeline="we\u200db",
+        commit=replace(event.commit, title=f"{family} {persian}"),
+    )
+    message = build_message(event)
+    text = json.dumps(message, ensure_ascii=False)
+    # THEN both joiners of the title survive, and the one inside "web" does not
+    assert family in text
+    assert persian in text
+    assert "we\u200db" not in text
+    assert "Pipeline web failed" in message["blocks"][0]["text"]["text"]
