@@ -82,10 +82,11 @@ def _store() -> Store | None:
     return make_store(config)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
-    if is_aws_notification(event):
+    # Slack requests are objects; anything else is a notification or nothing (it fails there).
+    if not isinstance(event, dict) or is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich(), _store())
     try:
         slack = _slack_handler()

@@ -111,7 +111,8 @@ def _parse_lambda_sns(data: Mapping[str, Any]) -> list[Deployment]:
     for index, record in enumerate(records):
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping):
-            raise ParseError(f"Records[{index}] has no 'Sns' object (not an SNS event)")
+            which = f"Records[{index}]" if len(records) > 1 else "the record"
+            raise ParseError(f"{which} has no 'Sns' object (not an SNS event)")
         events.extend(_parse_sns_body(sns, sns.get("MessageId")))
     return events
 
