@@ -26,4 +26,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             raise ConfigError(f"cannot read config file {chosen}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:  # TOML files are UTF-8
+            raise ConfigError(
+                f"config file {chosen} is not UTF-8 "
+                f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+            ) from None
     return config_from_mapping(data, os.environ)

@@ -2,8 +2,10 @@
 
 One routing decision: AWS notifications (SNS records, EventBridge events) go to the notification
 handler; everything else (Function URL requests from Slack, and Bolt's lazy-listener
-re-invocations of this same function) goes to Bolt. Nothing here runs at import time beyond
-imports; the app and clients are built on first use and kept for the life of the container.
+re-invocations of this same function) goes to Bolt. At import (Lambda's init) the config file
+is read and validated, which is cheap and needs no network, so a broken config fails the
+first invocation; the secrets, the app and the clients are made on first use and kept for the
+life of the container.
 """
 
 from __future__ import annotations
@@ -31,8 +33,21 @@ logger = logging.getLogger(__name__)
 
 
 @cache
+def _file_config() -> Config:
+    """The config file and environment, read and validated once per container (no network)."""
+    try:
+        return load_config()
+    except ConfigError as exc:
+        logger.error("deploybot cannot start: %s", exc)  # noqa: TRY400 - raised at once, below
+        raise
+
+
+_file_config()  # at init: a broken config fails the first invocation, not each notification
+
+
+@cache
 def _config() -> Config:
-    return with_secrets(load_config())
+    return with_secrets(_file_config())
 
 
 @cache
