@@ -11,22 +11,29 @@ from slack_sdk import WebClient
 
 from bot import logs
 from bot.domain.config import Config, ConfigError
-from bot.slack import make_web_client
+from bot.slack import Workspaces, make_web_client, make_workspaces
 from handlers import deploy_status, links, retries, rollback
 from handlers.common import CONFIG_KEY
+from handlers.slack_door import only_from
 
 
 def create_app(
-    config: Config, client: WebClient | None = None, *, socket_mode: bool = False
+    config: Config,
+    client: WebClient | None = None,
+    *,
+    socket_mode: bool = False,
+    workspaces: Workspaces | None = None,
 ) -> App:
     """The Slack app with every handler registered.
 
     `client` is the Web API client listeners use (default: the configured token and API URL).
     In Socket Mode no HTTP request reaches the app, so no signing secret is needed; otherwise
     an empty secret would accept requests signed with an empty key, so it is refused.
+    `workspaces`: the ones served (default: bot.slack.make_workspaces, learning at once).
     """
     if not socket_mode and not config.slack_signing_secret:
         raise ConfigError("set SLACK_SIGNING_SECRET: Slack's requests cannot be checked without it")
+    workspaces = workspaces or make_workspaces(config, learn=True)
     web = client if client is not None else make_web_client(config)
     bot_token = web.token or config.slack_bot_token or None
 
@@ -52,6 +59,7 @@ def create_app(
         process_before_response=True,  # on Lambda nothing runs after the response is sent
         token_verification_enabled=False,
     )
+    app.middleware(only_from(workspaces))  # first: nothing runs for a workspace not served
     app.middleware(_with_config(config))
     app.middleware(_log_request_ids)
     for module in (retries, links, deploy_status, rollback):

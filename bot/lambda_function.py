@@ -21,12 +21,12 @@ from bot.domain.config import Config, ConfigError
 from bot.domain.events import is_aws_notification
 from bot.domain.model import Enrich
 from bot.logs import configure_json_logs, start_invocation
-from bot.slack import Poster, make_poster
+from bot.slack import Poster, make_poster, make_workspaces
 from bot.store import Store, make_store
 from handlers import notifications
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+    from handlers.slack_door import SlackDoor
 
 configure_json_logs()
 logger = logging.getLogger(__name__)
@@ -67,12 +67,17 @@ def _enrich() -> Enrich | None:
 
 
 @cache
-def _slack_handler() -> SlackRequestHandler:
+def _slack_handler() -> SlackDoor:
+    config = _config()
+    # Asked first, in the background: auth.test overlaps with loading Bolt (cold start).
+    # Without a signing secret the door stays shut (create_app refuses): nothing to learn.
+    workspaces = make_workspaces(config, learn=bool(config.slack_signing_secret))
     # Imported here: the notification door does not pay for Bolt.
     from slack_bolt.adapter.aws_lambda import SlackRequestHandler
     from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 
     from bot.app import create_app
+    from handlers.slack_door import SlackDoor
 
     class LazyInvoker(LambdaLazyListenerRunner):
         """Bolt's re-invocation, through the shared client with short timeouts and retries."""
@@ -82,9 +87,9 @@ def _slack_handler() -> SlackRequestHandler:
                 self.lambda_client = aws.client("lambda")
             super().start(*args, **kwargs)
 
-    slack = SlackRequestHandler(create_app(_config()))
+    slack = SlackRequestHandler(create_app(config, workspaces=workspaces))
     slack.app.listener_runner.lazy_listener_runner = LazyInvoker(slack.logger)
-    return slack
+    return SlackDoor(slack, config.slack_signing_secret)
 
 
 @cache
@@ -108,5 +113,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except ConfigError:
         logger.exception("the Slack door is not configured")
         return {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
-    response: dict[str, Any] = slack.handle(event, context)  # type: ignore[no-untyped-call]
-    return response
+    return slack.handle(event, context)
