@@ -58,6 +58,8 @@ def create_app(
         authorize=authorize,
         process_before_response=True,  # on Lambda nothing runs after the response is sent
         token_verification_enabled=False,
+        # Bolt's loggers copy this one's filter: its DEBUG lines show whole requests.
+        logger=logs.secret_safe_logger("bot.app.bolt"),
     )
     app.middleware(only_from(workspaces))  # first: nothing runs for a workspace not served
     app.middleware(_with_config(config))

@@ -13,6 +13,7 @@ from bot.config import load_config
 from bot.domain.config import Config, ConfigError
 from bot.domain.events import ParseError, parse_text
 from bot.domain.model import Deployment, Enrich
+from bot.logs import quiet_wire_logs
 from bot.plan import plan
 from bot.preview import preview, render_blocks
 from bot.slack import make_poster
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_wire_logs()  # botocore's DEBUG lines carry SSM values and signed headers
     try:
         config = with_secrets(load_config(args.config))
         if args.command == "status":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import aws
 from bot.aws.secrets import with_secrets
-from bot.config import load_config
+from bot.config import load_config, log_level
 from bot.domain.config import Config, ConfigError
 from bot.domain.events import is_aws_notification
 from bot.domain.model import Enrich
@@ -28,7 +28,7 @@ from handlers import notifications
 if TYPE_CHECKING:
     from handlers.slack_door import SlackDoor
 
-configure_json_logs()
+configure_json_logs(log_level())
 logger = logging.getLogger(__name__)
 
 

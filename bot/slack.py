@@ -26,8 +26,11 @@ from slack_sdk.webhook import WebhookClient
 
 from blocks.ids import METADATA_EVENT_TYPE
 from bot.domain.config import Config, ConfigError
+from bot.logs import secret_safe_logger
 
 logger = logging.getLogger(__name__)
+# slack_sdk's webhook client logs its URL (a secret: whoever has it can post) when it retries.
+_WEBHOOK_LOG = "bot.slack.webhook"
 
 # Slack rejects a message whose blocks break a limit; the text alone still gets through.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
@@ -278,7 +281,10 @@ def make_poster(config: Config) -> Poster:
     if config.slack_webhook_url:
         return WebhookPoster(
             WebhookClient(
-                config.slack_webhook_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()
+                config.slack_webhook_url,
+                timeout=TIMEOUT_SECONDS,
+                retry_handlers=retry_handlers(),
+                logger=secret_safe_logger(_WEBHOOK_LOG),
             )
         )
     raise ConfigError("set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to post to Slack")
@@ -287,7 +293,12 @@ def make_poster(config: Config) -> Poster:
 def make_responder(response_url: str) -> Poster:
     """A poster for an interaction's `response_url`, with the same retries as every post."""
     return WebhookPoster(
-        WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()),
+        WebhookClient(
+            response_url,
+            timeout=TIMEOUT_SECONDS,
+            retry_handlers=retry_handlers(),
+            logger=secret_safe_logger(_WEBHOOK_LOG),
+        ),
         "response_url",
     )
 
