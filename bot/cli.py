@@ -28,10 +28,8 @@ DEFAULT_PORT = 3000
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
     try:
-        return Path(source).read_text(encoding="utf-8")
+        return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ParseError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
 
