@@ -30,7 +30,8 @@ class AwsError(Exception):
     """An AWS call failed; `problem` says how, which IAM action it needed and what AWS said."""
 
     def __init__(self, problem: AwsProblem) -> None:
-        super().__init__(problem.reason)
+        said = f": {problem.message}" if problem.message else ""
+        super().__init__(problem.reason + said)
         self.problem = problem
 
     @property
