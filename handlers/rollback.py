@@ -160,6 +160,21 @@ def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) 
         _refuse(click, f"the store is unavailable, so nothing was started: {exc}", target)
 
 
+def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None:
+    """The lazy run of a click came after Slack's window (handlers/late.py): act on nothing;
+    say what became of the click, reading AWS when an earlier run of it left no outcome."""
+    click = Click(body, client)
+    decoded = decode(click.value)
+    store = make_store(config)
+    if decoded is None or store is None:
+        return
+    target = with_config(decoded, config.rollback)
+    try:
+        _Rollback(click, target, store).report()
+    except StoreError:
+        logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
+
+
 class _Rollback:
     """One Roll back click, from the claim to the audit reply."""
 
@@ -190,6 +205,29 @@ class _Rollback:
                 return
             record, _ = self.claims.read()
         self._claim_and_start(record)
+
+    def report(self) -> None:
+        """For a click too late to act on: its outcome if an earlier run of it began, else say
+        privately that nothing was started."""
+        _, claim = self.claims.read()
+        if claim is None or claim.request != self.click.request:
+            self._refuse(
+                "this click reached deploybot after Slack's 5-minute window, so nothing was "
+                "started. Click again if the rollback is still needed."
+            )
+            return
+        if claim.state_at(now()) not in (claims.SENDING, claims.UNKNOWN):
+            return  # an earlier run of this click recorded and reported its outcome
+        _, pins = claimed(claim, self.target)
+        try:
+            found = self._find(self.target, claim, pins)
+        except AwsError as exc:
+            self._unknown(claim, exc.problem)
+            return
+        if found:
+            self._started(claim, found, stage=self.target.stage, found=True)
+        else:
+            self._unknown(claim, _EARLIER_RUN)
 
     def _refuse(self, reason: str, *buttons: dict[str, Any]) -> None:
         _refuse(self.click, reason, self.target, *buttons)

@@ -5,7 +5,9 @@ doing the write, answer late, fail with a 5xx, throttle and refuse a repeat."""
 
 from __future__ import annotations
 
+import copy
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk import signature
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -626,7 +629,9 @@ def test_an_unknown_outcome_holds_the_group_until_reading_proves_nothing_started
 # --- claims that outlive their run -------------------------------------------------------------
 
 
-def _crashed_claim(target_id: str, ago: float) -> None:
+def _crashed_claim(
+    target_id: str, ago: float, request: str = "U0ALLOWED:1699999000.000100"
+) -> None:
     """A click's claim on web-prod, "sending" since `ago` seconds: its run died there."""
     from bot.domain.claims import Claim, dump_claim
     from bot.store import Record
@@ -636,7 +641,7 @@ def _crashed_claim(target_id: str, ago: float) -> None:
     claim = Claim(
         action="rollback",
         user="U0ALLOWED",
-        request="U0ALLOWED:1699999000.000100",
+        request=request,
         at=datetime.now(UTC).timestamp() - ago,
         token="0" * 64,
         subject=target_id,
@@ -813,3 +818,66 @@ def test_the_rollbacks_own_notification_says_whose_rollback_it_is(
         f":rewind: *Rollback* of production to `{GOOD[:7]}`, started from Slack by <@U0ALLOWED>"
     )
     assert rollback == snapshot_json
+
+
+# --- lazy runs after Slack's windows -------------------------------------------------------------
+
+
+def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """From now on the clock reads `seconds` later (Lambda ran the invocation that late)."""
+    real = time.time
+
+    def later() -> float:
+        return real() + seconds
+
+    monkeypatch.setattr(time, "time", later)
+    monkeypatch.setattr(signature.Clock, "now", lambda self: later())
+
+
+def test_a_lazy_run_too_late_to_act_on_starts_nothing_and_says_so(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a click whose lazy run Lambda delivers 400 s later: past Slack's signature window
+    good, _ = _history(door.world)
+    [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
+    _later(monkeypatch, 400)
+    # WHEN it runs
+    assert handler(lazy, LambdaContext())["statusCode"] == 200
+    # THEN nothing changes in AWS, and the clicker is told (not a silent 401)
+    assert door.world.writes == []
+    [refusal] = _refusals(door.slack)
+    assert "after Slack's 5-minute window, so nothing was started" in refusal
+
+
+def test_a_late_lazy_run_reports_what_an_earlier_run_of_the_click_started(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a click whose first lazy run sent the start and died before recording it
+    good, _ = _history(door.world)
+    [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
+    _crashed_claim(good, 10, request="U0ALLOWED:1700000100.000100")
+    door.world.run(PIPELINE, GOOD, ago=5, running_at="Build", trigger="StartPipelineExecution")
+    # WHEN Lambda retries it 31 minutes later: the response_url has expired too
+    door.slack.response_urls_expired = True
+    _later(monkeypatch, 31 * 60)
+    assert handler(lazy, LambdaContext())["statusCode"] == 200
+    # THEN nothing is sent again, and the thread says what the click started
+    assert door.world.writes == []
+    assert "started a rollback of *production*" in _thread_text(door.slack)
+    assert _claim(f"pipeline:{PIPELINE}").state == "started"
+
+
+def test_a_stale_click_replayed_through_the_function_url_is_refused(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a captured lazy invocation, replayed later through the Function URL (AWS stamps
+    # the arrival time)
+    good, _ = _history(door.world)
+    [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
+    _later(monkeypatch, 400)
+    replayed = copy.deepcopy(lazy)
+    replayed["requestContext"]["timeEpoch"] = int(time.time() * 1000)
+    # THEN Bolt refuses it, and nothing happens
+    assert handler(replayed, LambdaContext())["statusCode"] == 401
+    assert door.world.writes == []
+    assert _refusals(door.slack) == [] and _thread(door.slack) == []
