@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.claims import Claim, claim_key, dump_claim, load_claim
-from bot.domain.rollback import Policy, authorization_refusal, needs_group_lookup
+from bot.domain.policy import Policy, authorization_refusal, needs_group_lookup
 from bot.slack import DeliveryError, make_responder
 from bot.store import Record, Store
 

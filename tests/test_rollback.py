@@ -25,6 +25,7 @@ from bot.domain.config import (
     config_from_mapping,
 )
 from bot.domain.model import Commit, Deployment, Execution, Scope, Source, Status
+from bot.domain.policy import authorization_refusal
 from bot.domain.rollback import (
     CODEDEPLOY,
     PIPELINE,
@@ -32,7 +33,6 @@ from bot.domain.rollback import (
     VALUE_MAX,
     Pin,
     Target,
-    authorization_refusal,
     check_deployment,
     check_pipeline,
     decode,
@@ -535,6 +535,14 @@ def test_one_claim_per_environment() -> None:
     # A claim still "sending" long after its run must have ended is unknown: read AWS.
     assert claim.state_at(1000 + claims.SENDING_SECONDS + 1) == claims.UNKNOWN
     assert verdict(claim, "U2:2", 1000 + claims.SENDING_SECONDS + 1) == claims.RESOLVE
+
+
+def test_an_outcome_once_known_is_not_overwritten_by_a_slower_run() -> None:
+    # Two runs of one click (Lambda delivered it twice): the one that saw AWS start it wins.
+    started = claims.started(Claim("rollback", "U1", "U1:1", 1000.0), "exec")
+    assert claims.unknown(started, "timeout") == started
+    assert claims.failed(started, "refused") == started
+    assert claims.unknown(Claim("rollback", "U1", "U1:1", 1.0), "lost").state == claims.UNKNOWN
 
 
 def test_a_claim_round_trips_through_the_store_body() -> None:

@@ -93,12 +93,14 @@ def started(claim: Claim, outcome: str, link: str = "") -> Claim:
 
 
 def failed(claim: Claim, note: str) -> Claim:
-    """AWS refused the write: nothing started."""
-    return replace(claim, state=FAILED, note=note)
+    """AWS refused the write: nothing started (unless another run of the click started it)."""
+    return claim if claim.state == STARTED else replace(claim, state=FAILED, note=note)
 
 
 def unknown(claim: Claim, note: str) -> Claim:
-    """The answer was lost: something may have started."""
+    """The answer was lost: something may have started (an outcome already known stays)."""
+    if claim.state not in (SENDING, UNKNOWN):
+        return claim
     return replace(claim, state=UNKNOWN, note=note)
 
 

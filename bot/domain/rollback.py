@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.domain.claims import Claim
 from bot.domain.codepipeline import DeployRun, PipelineInfo, parse_execution
@@ -302,17 +302,6 @@ def group_good(group: Mapping[str, Any], failed_id: str) -> str:
 # --- who may press, and is it still enabled ---------------------------------------------------
 
 
-class Policy(Protocol):
-    """Who may act, and where: the shape of [rollback] (and of later action sections)."""
-
-    @property
-    def users(self) -> tuple[str, ...]: ...
-    @property
-    def usergroups(self) -> tuple[str, ...]: ...
-    @property
-    def channels(self) -> tuple[str, ...]: ...
-
-
 def config_refusal(target: Target, settings: RollbackSettings) -> str:
     """Why the config no longer allows this target's rollback, or ""."""
     if target.pipeline:
@@ -331,30 +320,6 @@ def config_refusal(target: Target, settings: RollbackSettings) -> str:
             "(rollback.deployment_groups)"
         )
     return ""
-
-
-def needs_group_lookup(policy: Policy, user: str, channel: str) -> bool:
-    """True when only user-group membership can still authorize `user` here."""
-    return channel in policy.channels and user not in policy.users and bool(policy.usergroups)
-
-
-def authorization_refusal(
-    policy: Policy, user: str, channel: str, groups: Iterable[str] = (), section: str = ACTION
-) -> str:
-    """Why `user` may not act from `channel`, or "". Default deny.
-
-    `groups` are the configured user groups `user` is a member of (usergroups.users.list);
-    `section` names the config table in the reasons.
-    """
-    if not policy.channels:
-        return f"no channel allows this ({section}.channels is empty)"
-    if channel not in policy.channels:
-        return f"this is not allowed from this channel ({section}.channels)"
-    if not policy.users and not policy.usergroups:
-        return f"nobody is allowed to do this ({section}.users and {section}.usergroups are empty)"
-    if user in policy.users or any(g in policy.usergroups for g in groups):
-        return ""
-    return f"you are not in {section}.users nor in one of {section}.usergroups"
 
 
 # --- is the target still worth going to (AWS answers in, reasons out) ------------------------
