@@ -90,6 +90,7 @@ from handlers.common import config_of
 
 logger = logging.getLogger(__name__)
 
+_NOT = "Not done"  # the head of an Unfreeze or Clear refusal
 _EARLIER_RUN = AwsProblem(
     "timeout", "", "an earlier run of this click stopped before AWS answered", maybe_done=True
 )
@@ -121,10 +122,16 @@ def _log(click: Click, what: str, target: Target | None, **extra: str) -> dict[s
     }
 
 
-def _refuse(click: Click, reason: str, target: Target | None, *buttons: dict[str, Any]) -> None:
+def _refuse(
+    click: Click,
+    reason: str,
+    target: Target | None,
+    *buttons: dict[str, Any],
+    head: str = "No rollback",
+) -> None:
     """Tell the clicker privately why not, and log it."""
     logger.warning("rollback refused: %s", reason, extra=_log(click, "refused", target))
-    click.private(build_refusal(f"No rollback: {reason}", *buttons))
+    click.private(build_refusal(f"{head}: {reason}", *buttons))
 
 
 def _allowed(click: Click, config: Config, target: Target) -> Store | None:
@@ -158,6 +165,8 @@ def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) 
     except StoreError as exc:
         logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
         _refuse(click, f"the store is unavailable, so nothing was started: {exc}", target)
+    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
+        _refuse(click, f"AWS cannot be called, so nothing was started: {exc.reason}", target)
 
 
 def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None:
@@ -453,7 +462,9 @@ def _pipeline_of(click: Click, config: Config) -> tuple[str, str] | None:
     pipeline = data.get("p", "")
     entry = config.rollback.pipeline(pipeline)
     if entry is None or not entry.freeze_after_rollback or entry.stage != data.get("t"):
-        _refuse(click, "this button names no stage that rollback.pipelines freezes", None)
+        _refuse(
+            click, "this button names no stage that rollback.pipelines freezes", None, head=_NOT
+        )
         return None
     return pipeline, entry.stage
 
@@ -463,15 +474,22 @@ def run_unfreeze(body: dict[str, Any], client: WebClient, context: BoltContext) 
     config = config_of(context)
     click = Click(body, client)
     named = _pipeline_of(click, config)
-    reason = "" if named is None else authorization(client, config.rollback, click, ACTION)
-    if named is None or reason:
-        if reason:
-            _refuse(click, reason, None)
+    if named is None:
         return
-    pipeline, stage = named
+    reason = authorization(client, config.rollback, click, ACTION)
+    if reason:
+        _refuse(click, reason, None, head=_NOT)
+        return
+    try:
+        _unfreeze(click, *named)
+    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
+        _refuse(click, f"AWS cannot be called: {exc.reason}", None, head=_NOT)
+
+
+def _unfreeze(click: Click, pipeline: str, stage: str) -> None:
     reads = aws.client("codepipeline")
     if _transition_open(pipeline, stage, reads) is not False:
-        _refuse(click, f"{stage} of {pipeline} is not frozen (or AWS cannot say)", None)
+        _refuse(click, f"{stage} of {pipeline} is not frozen (or AWS cannot say)", None, head=_NOT)
         return
     try:
         unfreeze(pipeline, stage, aws.client("codepipeline", retry=False))
@@ -484,13 +502,12 @@ def run_unfreeze(body: dict[str, Any], client: WebClient, context: BoltContext) 
         "deploy stage unfrozen",
         extra={"rollback": "unfrozen", "slack_user": click.user, "pipeline": pipeline},
     )
-    click.thread(build_unfrozen(click.user, pipeline, stage))
+    done = build_unfrozen(click.user, pipeline, stage)
+    click.thread(done)
     blocks = click.message.get("blocks")
     if blocks:
-        done = build_unfrozen(click.user, pipeline, stage)["text"]
-        click.update(
-            str(click.message.get("text") or done), mark_done(blocks, ids.ROLLBACK_UNFREEZE, done)
-        )
+        text = str(click.message.get("text") or done["text"])
+        click.update(text, mark_done(blocks, ids.ROLLBACK_UNFREEZE, done["text"]))
 
 
 # --- Clear -------------------------------------------------------------------------------------
@@ -506,7 +523,7 @@ def _claim_named(click: Click, config: Config) -> tuple[str, str] | None:
         kind == "group" and config.rollback.group(application, group)
     )
     if not enabled or not request:
-        _refuse(click, "this button names no environment that can be rolled back", None)
+        _refuse(click, "this button names no environment that can be rolled back", None, head=_NOT)
         return None
     return where, request
 
@@ -516,29 +533,36 @@ def run_clear(body: dict[str, Any], client: WebClient, context: BoltContext) -> 
     config = config_of(context)
     click = Click(body, client)
     named = _claim_named(click, config)
-    reason = "" if named is None else authorization(client, config.rollback, click, ACTION)
-    store = make_store(config) if named is not None and not reason else None
-    if reason or store is None:
-        if reason or named is not None:
-            _refuse(click, reason or "rollbacks need the store (store.backend)", None)
+    if named is None:
         return
-    assert named is not None
+    reason = authorization(client, config.rollback, click, ACTION)
+    store = make_store(config)
+    if reason or store is None:
+        _refuse(click, reason or "rollbacks need the store (store.backend)", None, head=_NOT)
+        return
     where, request = named
-    holder = Claims(store, where)
     try:
-        _, claim = holder.read()
-        if claim is None or claim.request != request or claim.state_at(now()) == claims.SENDING:
-            _refuse(click, "that claim is no longer held, or its rollback is being sent now", None)
-            return
-        if not claim.holds(now()):
-            _refuse(click, "that claim is already released", None)
-            return
-        holder.change(request, lambda c: claims.released(c, f"cleared by {click.user}"))
+        cleared = _clear(Claims(store, where), request, click.user)
     except StoreError as exc:
-        _refuse(click, f"the store is unavailable: {exc}", None)
+        cleared = f"the store is unavailable: {exc}"
+    if isinstance(cleared, str):
+        _refuse(click, cleared, None, head=_NOT)
         return
     logger.warning(
         "rollback claim cleared",
         extra={"rollback": "cleared", "slack_user": click.user, "claim": where},
     )
-    click.thread(build_cleared(click.user, claim))
+    click.thread(build_cleared(click.user, cleared))
+
+
+def _clear(holder: Claims, request: str, user: str) -> Claim | str:
+    """Release the claim of `request`; the claim it was, or why it cannot be cleared."""
+    _, claim = holder.read()
+    if claim is None or claim.request != request:
+        return "that claim is no longer held"
+    if claim.state_at(now()) == claims.SENDING:
+        return "its write is being sent right now"
+    if not claim.holds(now()):
+        return "that claim is already released"
+    holder.change(request, lambda c: claims.released(c, f"cleared by {user}"))
+    return claim

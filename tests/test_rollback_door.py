@@ -749,6 +749,22 @@ def test_a_lost_freeze_answer_is_read_back(door: Door) -> None:
     assert ":lock: Deploy of api-prod is frozen" in _thread_text(door.slack)
 
 
+def test_a_lost_unfreeze_answer_is_read_back_and_a_second_press_sends_nothing(
+    door: Door,
+) -> None:
+    good = _api_prod(door.world)
+    _click(door, _posted(door.slack, _success(good, pipeline="api-prod")))
+    freeze = {**_thread(door.slack)[-1], "ts": door.slack.messages[CHANNEL][-1]["ts"]}
+    door.world.fail("EnableStageTransition", "lose")
+    # WHEN Unfreeze is pressed, its answer is lost, and it is pressed again
+    _click(door, freeze, action_id=ids.ROLLBACK_UNFREEZE, action_ts="19.1")
+    _click(door, freeze, action_id=ids.ROLLBACK_UNFREEZE, user="U0SECOND", action_ts="19.2")
+    # THEN the thread says it is open (read back), and the second press sent nothing
+    assert len(door.world.calls("EnableStageTransition")) == 1
+    assert "<@U0ALLOWED> unfroze Deploy of api-prod" in _thread_text(door.slack)
+    assert "is not frozen" in _refusals(door.slack)[-1]
+
+
 def test_rollback_stage_refused_by_aws_says_why_in_the_thread(
     door: Door, snapshot_json: SnapshotAssertion
 ) -> None:
