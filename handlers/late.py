@@ -45,8 +45,14 @@ LATE: Mapping[str, Late] = {"run_rollback": rollback.report_late}
 
 
 def _raw_body(event: Mapping[str, Any]) -> str:
+    """The body as Slack signed it; "" when it cannot be decoded (then no signature matches)."""
     body = str(event.get("body") or "")
-    return base64.b64decode(body).decode() if event.get("isBase64Encoded") else body
+    if not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return ""
 
 
 def _genuine(event: Mapping[str, Any], headers: Mapping[str, str], secret: str) -> bool:

@@ -5,6 +5,7 @@ doing the write, answer late, fail with a 5xx, throttle and refuse a repeat."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -29,6 +30,7 @@ from bot.domain.rollback import target_for
 from bot.lambda_function import handler
 from bot.slack import WebApiPoster, make_web_client
 from bot.store import make_store
+from handlers.late import handle_late_lazy_run
 from handlers.notifications import deliver_events
 from tests.blockkit import violations
 from tests.fake_deploys import World, source, standard
@@ -897,3 +899,18 @@ def test_a_stale_click_replayed_through_the_function_url_is_refused(
     assert handler(replayed, LambdaContext())["statusCode"] == 401
     assert door.world.writes == []
     assert _refusals(door.slack) == [] and _thread(door.slack) == []
+
+
+def test_an_undecodable_late_body_is_not_taken_for_a_late_run(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a lazy-looking request past the window whose base64 body is not base64 (or UTF-8)
+    good, _ = _history(door.world)
+    [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
+    _later(monkeypatch, 400)
+    config = load_config(door.config)
+    for junk in ("%%%not-base64%%%", base64.b64encode(b"\xff\xfe").decode()):
+        forged = {**copy.deepcopy(lazy), "body": junk, "isBase64Encoded": True}
+        # WHEN the late-run check sees it, THEN it is left to Bolt (no crash, nothing done)
+        assert handle_late_lazy_run(forged, config) is None
+    assert door.world.writes == []
