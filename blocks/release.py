@@ -10,13 +10,15 @@ for the approval messages to call).
 from __future__ import annotations
 
 from blocks.people import person_mrkdwn, person_plain
-from blocks.text import code_span, inline, link, mrkdwn, safe_url
+from blocks.text import code_span, inline, link, mrkdwn, safe_url, units
+from bot.domain.config import DEFAULT_COMMITS_SHOWN
 from bot.domain.model import Change, Person, ReleaseDiff
 
-COMMITS_SHOWN = 5  # titles a message lists unless the config says otherwise
+COMMITS_SHOWN = DEFAULT_COMMITS_SHOWN  # titles a message lists unless the config says otherwise
 NAMED_AUTHORS = 2  # then "and N others"
 TITLE_MAX = 150
 NOTE_MAX = 300
+SECTION_MAX = 2900  # a section's text holds 3000; room for the "…and N more" line
 
 
 def _count(diff: ReleaseDiff) -> str:
@@ -76,8 +78,15 @@ def release_section(diff: ReleaseDiff | None, shown: int) -> str:
         lines.append(":information_source: " + mrkdwn(" ".join(diff.note.split()), NOTE_MAX))
     if diff.same:
         return "\n".join(lines)
-    lines.extend(_change_line(change) for change in diff.changes[:shown])
-    listed = min(shown, len(diff.changes))
+    used = sum(units(line) + 1 for line in lines)
+    listed = 0
+    for change in diff.changes[:shown]:
+        line = _change_line(change)
+        used += units(line) + 1
+        if used > SECTION_MAX:
+            break  # the rest is counted in "…and N more"
+        lines.append(line)
+        listed += 1
     left = (diff.count or 0) - listed
     if listed and left > 0:
         lines.append(f"…and {left}{'' if diff.complete else '+'} more")

@@ -53,7 +53,7 @@ _URL = re.compile(r"https?://[^\s/?#]+(?:/[^\s?#]*)?")
 ROLLBACK_STRATEGIES = ("pipeline", "stage")
 
 # The release diff (bot/aws/release.py): titles shown, commits read, where GitHub's API is.
-DEFAULT_COMMITS_SHOWN = 5
+DEFAULT_COMMITS_SHOWN = 3
 MAX_COMMITS_SHOWN = 10
 DEFAULT_MAX_COMMITS = 300
 MAX_MAX_COMMITS = 1000
