@@ -337,9 +337,14 @@ def _trigger_text(trigger: Mapping[str, Any]) -> str:
 
 
 def _starter(trigger: Mapping[str, Any]) -> StartedBy | None:
-    """Who started the execution: the trigger, and for a push the commit's author."""
+    """Who started the execution: the trigger, and for a push the commit's author.
+
+    A Git-triggered V2 execution's trigger names the commit and its author but may omit
+    `trigger-type` (aws-facts.md §2): that is a push all the same.
+    """
+    kind = as_text(trigger.get("trigger-type"))
     return pipeline_starter(
-        as_text(trigger.get("trigger-type")),
+        kind or ("WebhookV2" if trigger.get("commit-id") else ""),
         as_text(trigger.get("trigger-detail")),
         author=git_person(
             as_text(trigger.get("author-display-name")),
