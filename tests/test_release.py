@@ -702,3 +702,42 @@ def test_authors_become_slack_users_through_people_then_lookup_by_email(
     # AND Slack was asked about Bob and Carol (Alice is mapped), once each
     asked = sorted(call["email"] for call in fake_slack.calls_to("users.lookupByEmail"))
     assert asked == ["bob@example.com", "carol@example.com"]
+
+
+# --- comparing early, on the base this container saw last ---------------------------------
+
+
+def test_the_next_run_is_compared_early_with_the_last_success_seen(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN the lookup saw run 2 succeed (commit 3) in run 2's history
+    shas = _repo(github, 8)
+    lookup = aws.lookup(github.url)
+    aws.history(summary(1, shas[1]), summary(2, shas[3]))
+    _diff(lookup, execution_event(2, shas[3]))
+    before = len(github.requests())
+    # WHEN run 3 (commit 6, named by its notification) starts, and its history agrees
+    aws.history(summary(2, shas[3]), summary(3, shas[6], status="InProgress"))
+    diff = _diff(lookup, execution_event(3, shas[6], status=Status.STARTED)).diff
+    # THEN the comparison started on the guess is the one used: one GitHub call, not two
+    assert diff is not None
+    assert (diff.base, diff.count) == (shas[3], 3)
+    assert len(github.requests()) - before == 1
+
+
+def test_a_wrong_guess_is_dropped_for_what_the_history_says(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN the lookup last saw run 1 succeed, but run 2 succeeded since (in another container)
+    shas = _repo(github, 8)
+    lookup = aws.lookup(github.url)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    _diff(lookup, execution_event(2, shas[3], status=Status.STARTED))
+    before = len(github.requests())
+    # WHEN run 3 comes, and its history names run 2 as the last success
+    aws.history(summary(2, shas[3]), summary(3, shas[6], status="InProgress"))
+    diff = _diff(lookup, execution_event(3, shas[6])).diff
+    # THEN the diff starts at run 2's commit (the guess from run 1 cost one call, unused)
+    assert diff is not None
+    assert (diff.base, diff.base_run, diff.count) == (shas[3], execution_id(2), 3)
+    assert len(github.requests()) - before == 2

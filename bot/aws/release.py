@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
@@ -43,6 +43,7 @@ POOL_SIZE = 6
 CODECOMMIT_MAX = 100  # commits walked in CodeCommit, one BatchGetCommits per generation
 LOOKUPS_MAX = 10  # users.lookupByEmail calls per event at most (Tier 3: 50+ per minute)
 _ROLLBACK_TRIGGERS = frozenset({"ManualRollback", "AutomatedRollback", "codeDeployRollback"})
+_GITHUBS = frozenset({"github", "githubenterpriseserver"})  # providers GitHub's API serves
 
 # The revision that was live before the event's run, or None when the source cannot tell.
 # The ledger of deployments plugs in here (ReleaseLookup(live_before=...)): it is asked first,
@@ -95,6 +96,9 @@ class _Span:
 
     def reversed(self) -> _Span:
         return _Span(self.repository, self.new, self.old)
+
+
+_Early = tuple[_Span, Future[ReleaseDiff]]  # a comparison started on a guess of the base
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,7 @@ class ReleaseLookup:
         self._now = now
         self._lock = threading.Lock()
         self._diffs: dict[str, tuple[float, ReleaseDiff]] = {}
+        self._live: dict[str, Baseline] = {}  # each pipeline's newest success this container saw
         api = self._settings.github_api_url
         self._hosts = Hosts(
             github_enterprise="" if api == DEFAULT_GITHUB_API_URL else release.web_root(api),
@@ -181,7 +186,8 @@ class ReleaseLookup:
         history = self._pool.submit(self._history, pipeline) if pipeline else None
         branch = None
         if event.scope is Scope.PIPELINE and history is not None:
-            branch = self._branches.submit(self._execution_outcome, event, history, run)
+            early = self._guess(event, run)
+            branch = self._branches.submit(self._execution_outcome, event, history, run, early)
         return Pending(history=history, branch=branch)
 
     def finish(self, event: Deployment, pending: Pending, run: Deadline) -> Deployment:
@@ -261,20 +267,47 @@ class ReleaseLookup:
         )
         return list(mappings(page.get("pipelineExecutionSummaries")))
 
+    def _guess(self, event: Deployment, run: Deadline) -> _Early | None:
+        """For a run whose notification names its commit: compare it at once with the newest
+        success this container saw, while the history is read. The history decides: a guess
+        that turns out wrong is dropped (one GitHub call spent), a right one saves a round trip.
+        """
+        commit = event.commit
+        if self._github is None or commit is None or not commit.confirmed:
+            return None
+        if commit.provider.replace(" ", "").lower() not in _GITHUBS:
+            return None
+        with self._lock:
+            live = self._live.get(event.pipeline)
+        if live is None or live.sha == commit.sha or live.run_id == event.execution_id:
+            return None
+        span = _Span(commit.repository, live.sha, commit.sha)
+        return span, self._pool.submit(self._github_diff, self._github, span, run)
+
     def _execution_outcome(
-        self, event: Deployment, history: Future[list[Any]], run: Deadline
+        self,
+        event: Deployment,
+        history: Future[list[Any]],
+        run: Deadline,
+        early: _Early | None = None,
     ) -> _Outcome:
         """On the pool, for an execution: its history, then its diff if the head is known."""
         found = self._execution_found(event, self._wait(history, run))
         head = event.commit if event.commit and event.commit.confirmed else found.head
         if found.base is None or head is None:
             return _Outcome(found)
-        return _Outcome(found, self._diff(found, head, event.region, run))
+        diff = self._diff(found, head, event.region, run, early)
+        # Ask Slack about the authors now, while the commit lookup may still run: `finish`
+        # then finds them in the directory's cache.
+        starter = event.started_by or found.starter
+        self._users(persons(replace(event, diff=diff, started_by=starter)), run)
+        return _Outcome(found, diff)
 
     def _execution_found(self, event: Deployment, summaries: list[Any]) -> _Found:
         """What was live before an execution, from the ledger or the pipeline's history."""
         own = release.own_summary(summaries, event.execution_id)
         source_action = self._config.source_action_for(event.pipeline)
+        self._remember(event.pipeline, summaries, source_action)
         head = None
         starter = None
         if own is not None:
@@ -300,6 +333,14 @@ class ReleaseLookup:
             )
             return _Found(None, head, starter, backwards, why)
         return _Found(release.execution_baseline(before, source_action), head, starter, backwards)
+
+    def _remember(self, pipeline: str, summaries: list[Any], source_action: str) -> None:
+        """Keep the newest success of a pipeline's history: the likely base of its next run."""
+        newest = next((s for s in summaries if s.get("status") == "Succeeded"), None)
+        live = release.execution_baseline(newest, source_action) if newest else None
+        if live is not None:
+            with self._lock:
+                self._live[pipeline] = live
 
     def _group_found(self, event: Deployment, run: Deadline) -> _Found:
         """What was live in a deployment group before a deployment no pipeline made."""
@@ -345,8 +386,18 @@ class ReleaseLookup:
             sha=base.sha, repository=base.repository, provider="GitHub", region=region
         )
 
-    def _diff(self, found: _Found, head: Commit, region: str, run: Deadline) -> ReleaseDiff | None:
-        """The diff from what was live to `head`: link always, commits where an API can list."""
+    def _diff(
+        self,
+        found: _Found,
+        head: Commit,
+        region: str,
+        run: Deadline,
+        early: _Early | None = None,
+    ) -> ReleaseDiff | None:
+        """The diff from what was live to `head`: link always, commits where an API can list.
+
+        `early` is a comparison started on a guess (`_guess`); it is used if it guessed right.
+        """
         base = found.base
         assert base is not None
         repository = head.repository or base.repository
@@ -361,8 +412,12 @@ class ReleaseLookup:
         }
         if base.sha == head.sha:
             return ReleaseDiff(base.sha, head.sha, count=0, **facts)
+        span = _Span(repository, base.sha, head.sha)
         try:
-            listed = self._list(head.provider, _Span(repository, base.sha, head.sha), found, run)
+            if early is not None and early[0] == span:
+                listed: ReleaseDiff | None = self._wait(early[1], run)
+            else:
+                listed = self._list(head.provider, span, found, run)
         except _Missing as exc:
             return ReleaseDiff(
                 base.sha, head.sha, note=f"Commit list unavailable: {exc.reason}", **facts
@@ -374,7 +429,7 @@ class ReleaseLookup:
     def _list(self, provider: str, span: _Span, found: _Found, run: Deadline) -> ReleaseDiff | None:
         """The commits base..head where the provider has an API we read, else None."""
         kind = provider.replace(" ", "").lower()
-        if self._github is not None and kind in ("github", "githubenterpriseserver"):
+        if self._github is not None and kind in _GITHUBS:
             return self._github_diff(self._github, span, run)
         if kind == "codecommit" and self._codecommit is not None:
             return self._codecommit_diff(span, found.backwards, run)
@@ -479,11 +534,12 @@ class ReleaseLookup:
 
     # --- people ---------------------------------------------------------------------------------
 
-    def _with_people(self, event: Deployment, run: Deadline) -> Deployment:
-        """Everyone the event names, with a Slack id from [people] or users.lookupByEmail."""
+    def _users(self, named: Iterable[Person], run: Deadline) -> dict[str, str]:
+        """Slack user ids by e-mail for the people [people] does not map (users.lookupByEmail,
+        in parallel; the directory keeps what it learns)."""
         people = self._settings.people
         asked: dict[str, Future[str]] = {}
-        for person in persons(event):
+        for person in named:
             email = person.email.lower()
             if person.slack_id or mapped_id(person, people) or not email or email in asked:
                 continue
@@ -495,6 +551,12 @@ class ReleaseLookup:
                 found[email] = self._wait(future, run)
             except _Missing:
                 logger.info("no Slack user for an author within the deadline")
+        return found
+
+    def _with_people(self, event: Deployment, run: Deadline) -> Deployment:
+        """Everyone the event names, with a Slack id from [people] or users.lookupByEmail."""
+        people = self._settings.people
+        found = self._users(persons(event), run)
 
         def resolve(person: Person) -> Person:
             if person.slack_id:
