@@ -41,6 +41,7 @@ T = TypeVar("T")
 HISTORY_PAGE = 50  # executions read to find the last successful one (list_pipeline_executions)
 POOL_SIZE = 6
 CODECOMMIT_MAX = 100  # commits walked in CodeCommit, one BatchGetCommits per generation
+BATCH_MAX = 100  # commit ids per BatchGetCommits
 LOOKUPS_MAX = 10  # users.lookupByEmail calls per event at most (Tier 3: 50+ per minute)
 _ROLLBACK_TRIGGERS = frozenset({"ManualRollback", "AutomatedRollback", "codeDeployRollback"})
 _GITHUBS = frozenset({"github", "githubenterpriseserver"})  # providers GitHub's API serves
@@ -509,7 +510,9 @@ class ReleaseLookup:
         while frontier and len(walked) < limit:
             if run.now() >= run.deadline:
                 return walked, False
-            ask = frontier[:100] + ([stop] if stop_date is None else [])
+            # BatchGetCommits takes 100 ids at most (CommitIdsLimitExceededException).
+            first = stop_date is None
+            ask = frontier[: BATCH_MAX - first] + ([stop] if first else [])
             try:
                 answer = aws.call(
                     client, "batch_get_commits", repositoryName=span.repository, commitIds=ask
@@ -518,7 +521,7 @@ class ReleaseLookup:
                 raise _Missing(exc.reason) from exc
             found = {as_str(c.get("commitId")): c for c in mappings(answer.get("commits"))}
             stop_date = release.commit_time(found.get(stop, {})) if stop_date is None else stop_date
-            frontier = frontier[100:]
+            frontier = frontier[BATCH_MAX - first :]
             for commit_id in ask:
                 commit = found.get(commit_id)
                 if commit is None or commit_id == stop:
