@@ -725,9 +725,7 @@ def test_the_next_run_is_compared_early_with_the_last_success_seen(
     assert len(github.requests()) - before == 1
 
 
-def test_a_wrong_guess_is_dropped_for_what_the_history_says(
-    aws: Setup, github: FakeGitHub
-) -> None:
+def test_a_wrong_guess_is_dropped_for_what_the_history_says(aws: Setup, github: FakeGitHub) -> None:
     # GIVEN the lookup last saw run 1 succeed, but run 2 succeeded since (in another container)
     shas = _repo(github, 8)
     lookup = aws.lookup(github.url)

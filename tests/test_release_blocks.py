@@ -3,6 +3,7 @@ rollback confirm dialog and the lines on their own; hostile git text; Block Kit 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_failure_reply
 from blocks.release import release_line, release_section, undo_text
+from bot.domain.codec import dump_event, load_event
 from bot.domain.commits import build_commit
 from bot.domain.config import Config, ReleaseSettings, RollbackPipeline, RollbackSettings
 from bot.domain.model import (
@@ -237,3 +239,13 @@ def test_a_huge_diff_stays_within_block_kit_limits() -> None:
     message = build_post(_execution(Status.FAILED, diff), config)
     # THEN Slack would accept it
     assert violations(message) == []
+
+
+def test_a_stored_event_keeps_its_diff_and_who_started_it() -> None:
+    # GIVEN an event as the living-message store keeps it (JSON text)
+    event = _execution(Status.SUCCEEDED, TWELVE)
+    stored = json.dumps(dump_event(event))
+    # WHEN read back, THEN nothing is lost; an event stored before the diff existed still loads
+    assert load_event(json.loads(stored)) == event
+    older = {k: v for k, v in dump_event(event).items() if k not in ("diff", "started_by")}
+    assert load_event(older).diff is None
