@@ -80,8 +80,8 @@ def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Messag
     look = look_of(view.head)
     title = inline(title_of(view.head), 300)
     heading = f"{look.emoji} *{title}*"
-    if view.head.diff is not None:  # what changed, and who wrote it: who to ask first
-        heading += "\n" + release_line(view.head.diff)
+    if view.head.diff is not None:  # what changed and who wrote it (pinged only if configured)
+        heading += "\n" + release_line(view.head.diff, mention=False)
     head: list[Block] = [_section(heading)]
     mention = mention_section(view.head, mentions)
     tail = [_section(mention)] if mention else []

@@ -47,6 +47,11 @@ def person_mrkdwn(person: Person) -> str:
     """A mention for a mapped person, else the escaped name (never a mention it did not mean)."""
     if _USER_ID.fullmatch(person.slack_id):
         return f"<@{person.slack_id}>"
+    return name_mrkdwn(person)
+
+
+def name_mrkdwn(person: Person) -> str:
+    """The person's git or AWS name as mrkdwn, escaped; no mention even when one is known."""
     return inline(_shown_name(person) or "someone", NAME_MAX)
 
 

@@ -9,7 +9,9 @@ for the approval messages to call).
 
 from __future__ import annotations
 
-from blocks.people import person_mrkdwn, person_plain
+from collections.abc import Callable
+
+from blocks.people import name_mrkdwn, person_mrkdwn, person_plain
 from blocks.text import code_span, inline, link, mrkdwn, safe_url, units
 from bot.domain.config import DEFAULT_COMMITS_SHOWN
 from bot.domain.model import Change, Person, ReleaseDiff
@@ -27,9 +29,8 @@ def _count(diff: ReleaseDiff) -> str:
     return f"{count}{more} commit{'' if count == 1 and diff.complete else 's'}"
 
 
-def _authors(diff: ReleaseDiff, *, plain: bool = False) -> str:
+def _authors(diff: ReleaseDiff, show: Callable[[Person], str] = person_mrkdwn) -> str:
     """ "@a, @b and 3 others" (or "a and b"): the first few, then how many more."""
-    show = person_plain if plain else person_mrkdwn
     named = [show(p) for p in diff.authors[: NAMED_AUTHORS + 1]]
     total = max(diff.author_count, len(diff.authors))
     if total > NAMED_AUTHORS + 1:
@@ -40,8 +41,12 @@ def _authors(diff: ReleaseDiff, *, plain: bool = False) -> str:
     return named[0] if named else ""
 
 
-def release_line(diff: ReleaseDiff) -> str:
-    """The collapsed diff as mrkdwn: what changed since what was live, by whom, and the link."""
+def release_line(diff: ReleaseDiff, *, mention: bool = True) -> str:
+    """The collapsed diff as mrkdwn: what changed since what was live, by whom, and the link.
+
+    `mention=False` names the authors without mentioning them (where pinging them is the
+    config's choice: the failure reply's failure_mentions = ["authors"]).
+    """
     since = code_span(diff.base[:7], 20)
     tail = f" — {link(diff.compare_url, 'compare')}" if safe_url(diff.compare_url) else ""
     if diff.same:
@@ -50,7 +55,7 @@ def release_line(diff: ReleaseDiff) -> str:
         return f":twisted_rightwards_arrows: *Changes* since {since}{tail}"
     if diff.count == 0 and diff.complete:
         return f":twisted_rightwards_arrows: *No new commits* since {since}{tail}"
-    by = _authors(diff)
+    by = _authors(diff, person_mrkdwn if mention else name_mrkdwn)
     by = f" by {by}" if by else ""
     if diff.backwards:
         return f":rewind: *Takes out {_count(diff)}*{by}, back from {since}{tail}"
@@ -105,5 +110,5 @@ def undo_text(diff: ReleaseDiff | None, target_sha: str) -> str:
         or diff.base != target_sha
     ):
         return ""
-    by = _authors(diff, plain=True)
+    by = _authors(diff, person_plain)
     return f"This undoes {_count(diff)}{f' by {by}' if by else ''}."

@@ -191,6 +191,15 @@ def test_the_failure_reply_pings_the_authors_when_asked(snapshot_json: SnapshotA
     assert violations(reply) == []
     assert reply["text"].endswith("cc <!subteam^S0ONCALL> <@U0ALICE> <@U0BOB>")
     assert reply == snapshot_json
+    # AND the diff's line names the authors without mentioning them: pinging is the config's
+    assert "by @alice, Bob Builder and 3 others" in reply["blocks"][0]["text"]["text"]
+
+
+def test_without_authors_in_failure_mentions_no_author_is_pinged() -> None:
+    failed = _execution(Status.FAILED, TWELVE)
+    reply = build_failure_reply(View(head=failed, failures=(failed,)), mentions=("S0ONCALL",))
+    assert "<@U0ALICE>" not in json.dumps(reply)
+    assert "<@U0BOB>" not in json.dumps(reply)
 
 
 def test_the_rollback_button_says_what_it_undoes(snapshot_json: SnapshotAssertion) -> None:
