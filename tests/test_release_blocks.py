@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -258,3 +260,36 @@ def test_a_stored_event_keeps_its_diff_and_who_started_it() -> None:
     assert load_event(json.loads(stored)) == event
     older = {k: v for k, v in dump_event(event).items() if k not in ("diff", "started_by")}
     assert load_event(older).diff is None
+
+
+people_text = st.text(max_size=120)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.text(max_size=400), people_text, people_text), max_size=12),
+    st.integers(min_value=0, max_value=10),
+)
+def test_any_git_text_renders_escaped_and_within_limits(
+    commits: list[tuple[str, str, str]], shown: int
+) -> None:
+    # GIVEN commits whose titles, names and logins are anything at all
+    changes = tuple(
+        _change(i, title, Person(name=name, login=login))
+        for i, (title, name, login) in enumerate(commits)
+    )
+    authors = tuple(c.author for c in changes)
+    diff = replace(
+        TWELVE, count=len(changes), changes=changes, authors=authors, author_count=len(authors)
+    )
+    config = Config(release=ReleaseSettings(commits_shown=shown))
+    # WHEN the deployment message and the failure reply are built
+    message = build_post(_execution(Status.FAILED, diff), config)
+    failed = _execution(Status.FAILED, diff)
+    reply = build_failure_reply(View(head=failed, failures=(failed,)), mentions=("authors",))
+    # THEN Slack would take both, and no git text made a mention or a link of its own
+    for built in (message, reply):
+        assert violations(built) == []
+        text = json.dumps(built)
+        assert "<!" not in text.replace("<!date^", "").replace("<!subteam^", "")
+        assert "<@" not in text.replace("<@U0ALICE>", "").replace("<@U0BOB>", "")
