@@ -23,6 +23,7 @@ PARAMETERS = {
     "RollbackEnabled": "true",
     "RollbackPipelines": "web-prod",
     "RollbackStages": "api-prod/Deploy",
+    "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
     "GitHubTokenParameter": "/deploybot/github-token",
@@ -200,6 +201,8 @@ def test_lazy_listeners_may_invoke_only_this_function(translated: dict[str, Any]
 ROLLBACK_WRITES = {
     "codepipeline:StartPipelineExecution",
     "codepipeline:RollbackStage",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:EnableStageTransition",
     "codedeploy:CreateDeployment",
 }
 
@@ -220,6 +223,11 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
         arn.format("codepipeline", "web-prod")
     ]
     assert _resources(translated, "RollBackStages") == [
+        arn.format("codepipeline", "api-prod/Deploy")
+    ]
+    # DisableStageTransition / EnableStageTransition take the stage resource type (Service
+    # Authorization Reference, CodePipeline).
+    assert _resources(translated, "FreezeDeployStages") == [
         arn.format("codepipeline", "api-prod/Deploy")
     ]
     assert _resources(translated, "RedeployToDeploymentGroups") == [
