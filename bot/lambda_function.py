@@ -47,8 +47,9 @@ def _enrich() -> Enrich | None:
         return None
     # Imported here: boto3 loads only when a notification is to be enriched.
     from bot.aws.enrich import enricher_from_environment
+    from bot.directory import make_directory
 
-    return enricher_from_environment(config)
+    return enricher_from_environment(config, people=make_directory(config, _store()))
 
 
 @cache

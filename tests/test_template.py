@@ -26,6 +26,8 @@ PARAMETERS = {
     "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
+    "GitHubTokenParameter": "/deploybot/github-token",
+    "CodeCommitRepositories": "web,api",
 }
 # Actions that have no resource type in the Service Authorization Reference: "*" is the only
 # resource they accept.
@@ -60,7 +62,8 @@ def translated() -> dict[str, Any]:
 def _resolve(node: Any) -> Any:
     """Evaluate the intrinsics the policy uses (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::GetAtt)."""
     values = {**PARAMETERS, "PipelineNames": PARAMETERS["PipelineNames"].split(",")}
-    for name in ("DeploymentGroups", *(k for k in PARAMETERS if k.startswith("Rollback"))):
+    lists = ("DeploymentGroups", "CodeCommitRepositories")
+    for name in (*lists, *(k for k in PARAMETERS if k.startswith("Rollback"))):
         values[name] = PARAMETERS[name].split(",")
     if isinstance(node, list):
         return [_resolve(item) for item in node]
@@ -174,6 +177,18 @@ def test_deployment_reads_are_scoped_to_the_named_groups(translated: dict[str, A
     assert _resources(translated, "ReadDeploymentGroups") == [
         "arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:web/production",
         "arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:api/production",
+    ]
+
+
+def test_the_release_diff_reads_only_the_named_token_and_repositories(
+    translated: dict[str, Any],
+) -> None:
+    assert _resources(translated, "ReadGitHubToken") == [
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/deploybot/github-token"
+    ]
+    assert _resources(translated, "ReadCodeCommitCommits") == [
+        "arn:aws:codecommit:eu-west-1:123456789012:web",
+        "arn:aws:codecommit:eu-west-1:123456789012:api",
     ]
 
 
