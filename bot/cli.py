@@ -17,7 +17,7 @@ from bot.logs import quiet_wire_logs
 from bot.plan import plan
 from bot.preview import preview, render_blocks
 from bot.slack import make_poster
-from bot.store import make_store
+from bot.store import Store, make_store
 from handlers.notifications import deliver_events, enrich_posted
 
 EXIT_OK = 0
@@ -34,11 +34,12 @@ def _read(source: str) -> str:
         raise ParseError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _enricher(config: Config) -> Enrich:
+def _enricher(config: Config, store: Store | None = None) -> Enrich:
     # Imported here: --offline and parse errors never load boto3.
     from bot.aws.enrich import enricher_from_environment
+    from bot.directory import make_directory
 
-    return enricher_from_environment(config)
+    return enricher_from_environment(config, people=make_directory(config, store))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,7 +155,7 @@ def _send(events: list[Deployment], config: Config) -> int:
     poster = make_poster(config)
     store = make_store(config)
     if config.enrich.enabled:
-        events = enrich_posted(events, config, _enricher(config))
+        events = enrich_posted(events, config, _enricher(config, store))
     changed, failures = deliver_events(events, config, poster, store)
     if store is not None:
         where = config.store_table or config.store_path

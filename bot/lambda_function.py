@@ -62,8 +62,9 @@ def _enrich() -> Enrich | None:
         return None
     # Imported here: boto3 loads only when a notification is to be enriched.
     from bot.aws.enrich import enricher_from_environment
+    from bot.directory import make_directory
 
-    return enricher_from_environment(config)
+    return enricher_from_environment(config, people=make_directory(config, _store()))
 
 
 @cache
@@ -113,4 +114,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except ConfigError:
         logger.exception("the Slack door is not configured")
         return {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
+    # A lazy run past Slack's signature window would get a 401 from Bolt, unseen: report it.
+    from handlers.late import handle_late_lazy_run  # with Bolt: the Slack door's import
+
+    late = handle_late_lazy_run(event, _config())
+    if late is not None:
+        return late
     return slack.handle(event, context)

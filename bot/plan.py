@@ -48,6 +48,7 @@ def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, A
         site_url=config.site_for(event),
         mentions=config.failure_mentions,
         rollback=target_for(event, config.rollback),
+        commits_shown=config.release.commits_shown,
     )
     return post_arguments(event, config.channel_for(event), message, **payload)
 
@@ -102,9 +103,12 @@ def living_targets(
             mentions=config.failure_mentions,
             progress=progress_text(view),
             rollback=rollback,
+            commits_shown=config.release.commits_shown,
         )
         return {MAIN: post_arguments(view.head, channel, message, **payload)}
-    living = build_living_message(view, site_url=site, rollback=rollback)
+    living = build_living_message(
+        view, site_url=site, rollback=rollback, commits_shown=config.release.commits_shown
+    )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
     if main.ts and view.head.status.is_failure and view.failures:
         reply = build_failure_reply(view, mentions=config.failure_mentions)

@@ -4,7 +4,8 @@ Layers, lowest first (README "Development"):
   0  bot/domain      pure: AWS payloads and answers -> model -> decisions; stdlib only
   1  blocks/         pure: model -> Block Kit
   2  bot/plan.py, bot/preview.py   pure: what to post where; a terminal preview
-  3  the edges: bot/aws (AWS), bot/slack.py, bot/store.py, bot/config.py, bot/logs.py
+  3  the edges: bot/aws (AWS), bot/slack.py, bot/store.py, bot/config.py, bot/logs.py,
+     bot/github.py (GitHub's compare API), bot/directory.py (Slack users by e-mail)
   4  handlers/       Slack listeners and the notification door
   5  the doors: bot/app.py, bot/lambda_function.py, bot/cli.py, bot/check.py
 A module imports only from its own layer or a lower one.
@@ -34,6 +35,8 @@ _LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.store", 3),
     ("bot.config", 3),
     ("bot.logs", 3),
+    ("bot.github", 3),
+    ("bot.directory", 3),
     ("handlers", 4),
     ("bot.app", 5),
     ("bot.lambda_function", 5),

@@ -23,8 +23,11 @@ PARAMETERS = {
     "RollbackEnabled": "true",
     "RollbackPipelines": "web-prod",
     "RollbackStages": "api-prod/Deploy",
+    "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
+    "GitHubTokenParameter": "/deploybot/github-token",
+    "CodeCommitRepositories": "web,api",
 }
 # Actions that have no resource type in the Service Authorization Reference: "*" is the only
 # resource they accept.
@@ -59,7 +62,8 @@ def translated() -> dict[str, Any]:
 def _resolve(node: Any) -> Any:
     """Evaluate the intrinsics the policy uses (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::GetAtt)."""
     values = {**PARAMETERS, "PipelineNames": PARAMETERS["PipelineNames"].split(",")}
-    for name in ("DeploymentGroups", *(k for k in PARAMETERS if k.startswith("Rollback"))):
+    lists = ("DeploymentGroups", "CodeCommitRepositories")
+    for name in (*lists, *(k for k in PARAMETERS if k.startswith("Rollback"))):
         values[name] = PARAMETERS[name].split(",")
     if isinstance(node, list):
         return [_resolve(item) for item in node]
@@ -176,6 +180,18 @@ def test_deployment_reads_are_scoped_to_the_named_groups(translated: dict[str, A
     ]
 
 
+def test_the_release_diff_reads_only_the_named_token_and_repositories(
+    translated: dict[str, Any],
+) -> None:
+    assert _resources(translated, "ReadGitHubToken") == [
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/deploybot/github-token"
+    ]
+    assert _resources(translated, "ReadCodeCommitCommits") == [
+        "arn:aws:codecommit:eu-west-1:123456789012:web",
+        "arn:aws:codecommit:eu-west-1:123456789012:api",
+    ]
+
+
 def test_lazy_listeners_may_invoke_only_this_function(translated: dict[str, Any]) -> None:
     assert _resources(translated, "LazyListenersInvokeThisFunction") == [
         "arn:aws:lambda:eu-west-1:123456789012:function:deploybot-deploybot"
@@ -185,6 +201,8 @@ def test_lazy_listeners_may_invoke_only_this_function(translated: dict[str, Any]
 ROLLBACK_WRITES = {
     "codepipeline:StartPipelineExecution",
     "codepipeline:RollbackStage",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:EnableStageTransition",
     "codedeploy:CreateDeployment",
 }
 
@@ -205,6 +223,11 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
         arn.format("codepipeline", "web-prod")
     ]
     assert _resources(translated, "RollBackStages") == [
+        arn.format("codepipeline", "api-prod/Deploy")
+    ]
+    # DisableStageTransition / EnableStageTransition take the stage resource type (Service
+    # Authorization Reference, CodePipeline).
+    assert _resources(translated, "FreezeDeployStages") == [
         arn.format("codepipeline", "api-prod/Deploy")
     ]
     assert _resources(translated, "RedeployToDeploymentGroups") == [

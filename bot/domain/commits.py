@@ -106,4 +106,5 @@ def build_commit(
         commit_url=commit_url or derived_commit_url,
         branch_url=branch_url,
         confirmed=confirmed,
+        provider=provider,
     )

@@ -34,8 +34,10 @@ from bot.domain.model import (
     LifecycleEvent,
     Scope,
     Source,
+    StartedBy,
     Status,
 )
+from bot.domain.people import git_person, pipeline_starter
 from bot.domain.urls import query_value
 
 __all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text"]
@@ -323,6 +325,7 @@ def _parse_pipeline_event(
         error=error,
         commit=_commit_from_pipeline_event(trigger, attributes, result, category, region),
         trigger=_trigger_text(trigger),
+        started_by=_starter(trigger),
         external_url=as_text(result.get("external-execution-url")),
         summary=summary[:_SUMMARY_LIMIT] if category != "Source" else "",
         failed_stage=as_text(attributes.get("failedStage")),
@@ -335,6 +338,24 @@ def _trigger_text(trigger: Mapping[str, Any]) -> str:
         as_text(trigger.get("trigger-type")),
         as_text(trigger.get("trigger-detail")),
         as_text(trigger.get("author-display-name") or trigger.get("author-id")),
+    )
+
+
+def _starter(trigger: Mapping[str, Any]) -> StartedBy | None:
+    """Who started the execution: the trigger, and for a push the commit's author.
+
+    A Git-triggered V2 execution's trigger names the commit and its author but may omit
+    `trigger-type` (aws-facts.md §2): that is a push all the same.
+    """
+    kind = as_text(trigger.get("trigger-type"))
+    return pipeline_starter(
+        kind or ("WebhookV2" if trigger.get("commit-id") else ""),
+        as_text(trigger.get("trigger-detail")),
+        author=git_person(
+            as_text(trigger.get("author-display-name")),
+            as_text(trigger.get("author-id")),
+            as_text(trigger.get("author-email")),
+        ),
     )
 
 
