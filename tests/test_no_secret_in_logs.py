@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -19,9 +20,11 @@ from bot import cli, lambda_function, logs
 from bot.aws import secrets
 from bot.config import log_level
 from tests.conftest import SAMPLES, load_sample
+from tests.fake_github import TOKEN as GITHUB_TOKEN
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import SECRET, LambdaContext, function_url_event, slash_command
+from tests.test_release_door import _notification, world  # noqa: F401 - the fixture, used below
 
 APP_TOKEN = "xapp-1-A0DEPLOYBOT-1234567890-0123456789abcdef"
 SESSION_TOKEN = "FwoGZXIvYXdzEBYaDSESSIONSECRETfromSTS0123456789"
@@ -202,3 +205,18 @@ def test_aws_wire_logs_stay_quiet_at_debug_and_follow_a_quieter_level() -> None:
 )
 def test_what_bolt_and_the_webhook_client_log_is_hidden(line: str, shown: str) -> None:
     assert logs.hide_secrets(line) == shown
+
+
+def test_the_github_token_stays_out_of_the_logs_of_the_release_diff(
+    world: tuple[Any, Any, FakeSlack, list[str]],  # noqa: F811 - the imported fixture
+    captured: Captured,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the release diff (issue 15) reading GitHub with a token, at DEBUG
+    monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
+    _, github, _, shas = world
+    # WHEN a success is posted with its diff
+    assert lambda_function.handler(_notification(shas[3]), None)["posted"] == 1
+    # THEN GitHub got the token, and no log line holds it (nor the Slack token)
+    assert github.requests()[0]["authorization"] == f"Bearer {GITHUB_TOKEN}"
+    _assert_clean(captured, [GITHUB_TOKEN, TOKEN])
