@@ -18,7 +18,7 @@ import json
 import random
 from typing import Any
 
-from bot.domain.config import Config
+from bot.domain.config import Config, RollbackGroup, RollbackPipeline, RollbackSettings
 from bot.domain.events import ParseError, parse_payload
 from bot.domain.living import (
     MAIN,
@@ -36,9 +36,22 @@ from tests.blockkit import violations
 from tests.conftest import SAMPLE_FILES
 
 SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in SAMPLE_FILES]
+_EVENTS = [event for sample in SAMPLES for event in parse_payload(sample)]
+# Mentions, sites and rollback for every pipeline and group the samples name: each button
+# (a rollback's value included) is built from hostile input too.
 CONFIG = Config(
     failure_mentions=("U0123ABC", "S0PLATFORM", "here"),
     sites={"production": "https://www.example.com", "meerkat": "https://meerkat.example"},
+    rollback=RollbackSettings(
+        pipelines=tuple(RollbackPipeline(p) for p in sorted({e.pipeline for e in _EVENTS} - {""})),
+        deployment_groups=tuple(
+            RollbackGroup(a, g)
+            for a, g in sorted({(e.application, e.deployment_group) for e in _EVENTS})
+            if a and g
+        ),
+        users=("U0123ABC",),
+        channels=("C0DEPLOYS",),
+    ),
 )
 
 HOSTILE: list[Any] = [
