@@ -305,3 +305,49 @@ def test_joiners_that_scripts_and_emoji_need_are_kept() -> None:
     assert persian in text
     assert "we\u200db" not in text
     assert "Pipeline web failed" in message["blocks"][0]["text"]["text"]
+
+
+# --- what may go into a link (bot/domain/urls.py) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "good", "bad"),
+    [
+        ("is_region", ["eu-west-1", "ap-southeast-7", "il-central-1", "mx-central-1"],
+         ["us-gov-west-1", "cn-north-1", "eu-west-1\n", "EU-WEST-1", "eu-west-x", "xx-west-1"]),
+        ("is_pipeline_name", ["web-prod", "a.b@c_d"], ["a/b", "..", "x" * 101, "", "a b"]),
+        ("is_codedeploy_name", ["web+blue=1,2"], ["a/b", "a b", "ü"]),
+        ("is_deployment_id", ["d-C3XYEM1QF"], ["C3XYEM1QF", "d-", "d-../x", "d-a b"]),
+        ("is_execution_id", ["7705a421-5549-4b28-a4ad-2150fee793e8", "xxxxxxxx-xxxx"],
+         ["<ID>", "../x", "a/b"]),
+        ("is_sha", ["f7ec852", "abcdefg"], ["`commit_ID`", "a" * 65, "a-b"]),
+        ("is_repository", ["my-org/my-repo", "group/sub/project", "repo"],
+         ["../x", "a/../b", "/a", "a//b", "a b/c", "a/b/c/d/e/f/g"]),
+        ("is_branch", ["main", "feature/x", "v1.0", "ü"],
+         ["../x", "a..b", "a b", "a~1", ".hidden", "a/.b", "x.lock", "a/", "@", "a\\b"]),
+    ],
+)  # fmt: skip
+def test_link_parts_are_checked_whole(check: str, good: list[str], bad: list[str]) -> None:
+    from bot.domain import urls
+
+    predicate = getattr(urls, check)
+    assert [v for v in good if not predicate(v)] == []
+    assert [v for v in bad if predicate(v)] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "label"),
+    [
+        ("https://console.aws.amazon.com/codesuite/x", "AWS console"),
+        ("https://eu-west-1.console.aws.amazon.com/x", "AWS console"),
+        ("https://console.aws.amazon.com.evil.example/x", "console.aws.amazon.com.evil.example"),
+        ("https://evilconsole.aws.amazon.com/x", "evilconsole.aws.amazon.com"),
+        ("https://github.com/a/b", "github.com"),
+        ("https://bücher.example/", ""),
+        ("https://[x", ""),
+    ],
+)
+def test_a_links_host_is_named_as_it_opens(url: str, label: str) -> None:
+    from blocks.links import host_label
+
+    assert host_label(url) == label
