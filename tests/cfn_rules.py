@@ -84,8 +84,8 @@ class _Checker:
     def check(self, function: str, arg: Any, path: str) -> Iterator[str]:
         checks = {
             "Ref": self._ref,
-            "Fn::Join": self._join,
-            "Fn::Split": self._split,
+            "Fn::Join": lambda arg, path: self._delimited("Fn::Join", arg, path),
+            "Fn::Split": lambda arg, path: self._delimited("Fn::Split", arg, path),
             "Fn::Sub": self._sub,
             "Fn::GetAtt": self._get_att,
             "Fn::If": self._if,
@@ -105,25 +105,18 @@ class _Checker:
         elif arg not in self.parameters | self.resources | PSEUDO_PARAMETERS:
             yield f"{path}: Ref to {arg}, which is no parameter, resource or pseudo parameter"
 
-    def _join(self, arg: Any, path: str) -> Iterator[str]:
+    def _delimited(self, function: str, arg: Any, path: str) -> Iterator[str]:
+        """Fn::Join and Fn::Split: [a literal delimiter, the values]."""
         if not isinstance(arg, list) or len(arg) != 2:
-            yield f"{path}: Fn::Join takes [delimiter, [values]]"
+            yield f"{path}: {function} takes [delimiter, values]"
             return
         delimiter, values = arg
         if not isinstance(delimiter, str):
-            yield f"{path}: the Fn::Join delimiter must be a literal string, not {delimiter!r}"
-        yield from self._only(values, JOIN_VALUES, "the Fn::Join list", path)
-        for value in values if isinstance(values, list) else []:
-            yield from self._only(value, JOIN_VALUES, "an Fn::Join value", path)
-
-    def _split(self, arg: Any, path: str) -> Iterator[str]:
-        if not isinstance(arg, list) or len(arg) != 2:
-            yield f"{path}: Fn::Split takes [delimiter, source]"
-            return
-        delimiter, source = arg
-        if not isinstance(delimiter, str):
-            yield f"{path}: the Fn::Split delimiter must be a literal string, not {delimiter!r}"
-        yield from self._only(source, SPLIT_SOURCE, "the Fn::Split source", path)
+            yield f"{path}: the {function} delimiter must be a literal string, not {delimiter!r}"
+        allowed = JOIN_VALUES if function == "Fn::Join" else SPLIT_SOURCE
+        yield from self._only(values, allowed, f"the {function} values", path)
+        for value in values if function == "Fn::Join" and isinstance(values, list) else []:
+            yield from self._only(value, allowed, "an Fn::Join value", path)
 
     def _sub(self, arg: Any, path: str) -> Iterator[str]:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])

@@ -458,18 +458,20 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     assert not granted & ROLLBACK_WRITES
     # With it, each write covers exactly the named targets
     stack = Stack(translated, PARAMETERS)
-    rerun = stack.statement("RerunPipelinesPinnedToACommit")
-    assert _grants(rerun, _arn("codepipeline", "web-prod"))
-    assert not _grants(rerun, _arn("codepipeline", "api-prod"))
-    stage = stack.statement("RollBackStages")
-    assert _grants(stage, _arn("codepipeline", "api-prod/Deploy"))
-    assert not _grants(stage, _arn("codepipeline", "api-prod/Build"))
-    redeploy = stack.statement("RedeployToDeploymentGroups")
-    assert _grants(redeploy, _arn("codedeploy", "deploymentgroup:web/production"))
-    assert not _grants(redeploy, _arn("codedeploy", "deploymentgroup:api/production"))
-    revisions = stack.statement("ReadRevisionsToRedeploy")
-    assert _grants(revisions, _arn("codedeploy", "application:web"))
-    assert not _grants(revisions, _arn("codedeploy", "application:api"))
+    expected = {
+        "RerunPipelinesPinnedToACommit": ("codepipeline", "web-prod", "api-prod"),
+        "RollBackStages": ("codepipeline", "api-prod/Deploy", "api-prod/Build"),
+        "RedeployToDeploymentGroups": (
+            "codedeploy",
+            "deploymentgroup:web/production",
+            "deploymentgroup:api/production",
+        ),
+        "ReadRevisionsToRedeploy": ("codedeploy", "application:web", "application:api"),
+    }
+    for sid, (service, granted, refused) in expected.items():
+        statement = stack.statement(sid)
+        assert _grants(statement, _arn(service, granted)), sid
+        assert not _grants(statement, _arn(service, refused)), sid
 
 
 def test_outputs_give_what_the_readme_commands_need(translated: dict[str, Any]) -> None:
