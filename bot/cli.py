@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _explain(exc: Exception, config: Config | None) -> tuple[int, str]:
     """The exit status and the one line for a failure."""
+    from urllib.error import URLError
+
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     from bot.aws import AwsError
     from bot.slack import WEBHOOK_CHANNEL, DeliveryError
     from bot.store import StoreError
@@ -133,18 +137,31 @@ def _explain(exc: Exception, config: Config | None) -> tuple[int, str]:
     if isinstance(exc, ParseError | ConfigError | UsageError):
         return EXIT_USAGE, str(exc)
     if isinstance(exc, DeliveryError):
-        api_url = config.slack_api_url if config else ""
         webhook = exc.channel == WEBHOOK_CHANNEL
         return EXIT_PROBLEM, explain.slack_error(
-            exc.code, exc.channel, api_url=api_url, webhook=webhook
+            exc.code, exc.channel, api_url=_api_url(config), webhook=webhook
         )
     if isinstance(exc, AwsError):
         return EXIT_PROBLEM, explain.aws_problem(exc.problem)
+    if isinstance(exc, SlackApiError):  # serve: Socket Mode with a bad app token, and such
+        code = str(exc.response.get("error", ""))
+        if code in explain.TOKEN_ERRORS:
+            return EXIT_PROBLEM, (
+                f"Slack refused a token ({code}): check SLACK_BOT_TOKEN, and for Socket Mode "
+                "SLACK_APP_TOKEN (xapp-..., Basic Information → App-Level Tokens)"
+            )
+        return EXIT_PROBLEM, explain.slack_error(code)
+    if isinstance(exc, SlackClientError | URLError):
+        return EXIT_PROBLEM, explain.slack_error("unreachable", api_url=_api_url(config))
     if isinstance(exc, StoreError):
         return EXIT_PROBLEM, f"{exc}: check [store] in the config, or send with --fresh"
     return EXIT_PROBLEM, (
         f"unexpected {type(exc).__name__}: {exc} (run again with --verbose for the traceback)"
     )
+
+
+def _api_url(config: Config | None) -> str:
+    return config.slack_api_url if config else ""
 
 
 class _OneLine(logging.Formatter):

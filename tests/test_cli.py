@@ -283,3 +283,17 @@ def test_render_html_to_an_unwritable_place_is_bad_input(
     target = tmp_path / "no" / "such" / "dir" / "page.html"
     assert main(["render", FAILURE, "--offline", "--html", str(target)]) == 2
     assert f"cannot write {target}" in capsys.readouterr().err
+
+
+def test_a_slack_refusal_outside_send_is_one_line() -> None:
+    # GIVEN Slack refusing a token where no delivery is involved (serve in Socket Mode)
+    from slack_sdk.errors import SlackApiError
+
+    from bot.cli import _explain
+
+    refused = SlackApiError("refused", {"ok": False, "error": "invalid_auth"})
+    # THEN the line names both tokens that could be wrong
+    status, line = _explain(refused, None)
+    assert status == 1
+    assert line.startswith("Slack refused a token (invalid_auth): check SLACK_BOT_TOKEN")
+    assert "SLACK_APP_TOKEN" in line
