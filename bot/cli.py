@@ -26,8 +26,7 @@ from bot.plan import plan
 from bot.preview import preview, render_blocks
 from handlers.notifications import enrich_posted
 
-EXIT_OK = 0
-EXIT_DELIVERY = explain.EXIT_PROBLEM
+EXIT_OK = explain.EXIT_OK
 EXIT_USAGE = explain.EXIT_USAGE
 EXIT_PROBLEM = explain.EXIT_PROBLEM  # `status`: AWS could not be read, or the name matches nothing
 EXIT_INTERRUPTED = 130

@@ -19,8 +19,6 @@ from bot.store import Store
 from handlers.living import LivingDelivery
 from handlers.notifications import deliver_events
 
-EXIT_OK = 0
-
 
 class _Recording(LivingDelivery):
     """A LivingDelivery that remembers which message each event went to, and if Slack was called."""
@@ -86,7 +84,7 @@ def report_failures(failures: Sequence[DeliveryError], config: Config) -> int:
     for line, count in counts.items():
         suffix = f" ({count} notifications not delivered)" if count > 1 else ""
         print(f"deploybot: {line}{suffix}", file=sys.stderr)
-    return explain.EXIT_PROBLEM if failures else EXIT_OK
+    return explain.EXIT_PROBLEM if failures else explain.EXIT_OK
 
 
 def _lines(failures: Sequence[Any], config: Config) -> Iterator[str]:

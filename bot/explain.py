@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from bot.domain.model import AwsProblem
 
+EXIT_OK = 0
 EXIT_PROBLEM = 1  # something outside deploybot refused or failed: Slack, AWS, the store
 EXIT_USAGE = 2  # bad input: an unreadable payload, a bad config key, a missing setting
 
