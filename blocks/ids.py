@@ -14,8 +14,11 @@ LINK_PREFIX = "link_"
 # The "Share in channel" button under a /deploy-status answer; its value is the query.
 SHARE_STATUS = "share_status"
 
-# The "Roll back" button of a deployment message; its value is the target (bot/rollback.py).
+# The "Roll back" button of a deployment message; its value is the target (bot/domain/rollback.py).
 ROLLBACK = "rollback"
+# In a rollback's thread: open the frozen deploy stage again; clear a claim AWS cannot resolve.
+ROLLBACK_UNFREEZE = "rollback_unfreeze"
+ROLLBACK_CLEAR = "rollback_clear"
 
 # The metadata event_type of every message deploybot posts: how a lost post is found again.
 METADATA_EVENT_TYPE = "deploybot_notification"

@@ -92,5 +92,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ConfigError:
         logger.exception("the Slack door is not configured")
         return {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
+    # A lazy run past Slack's signature window would get a 401 from Bolt, unseen: report it.
+    from handlers.late import handle_late_lazy_run  # with Bolt: the Slack door's import
+
+    late = handle_late_lazy_run(event, _config())
+    if late is not None:
+        return late
     response: dict[str, Any] = slack.handle(event, context)  # type: ignore[no-untyped-call]
     return response

@@ -65,6 +65,9 @@ class FakeSlack(Loopback):
     posts_per_second: float = 0.0  # 0: no rate limit
     last_post: dict[str, float] = field(default_factory=dict)
     last_ts: float = 0.0
+    # An interaction's response_url works for 30 minutes (and 5 uses); after that Slack answers
+    # 404 "expired_url".
+    response_urls_expired: bool = False
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -240,6 +243,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             problems = violations(args)
             if method == "webhook" and self.path.split("?")[0] != urlsplit(fake.webhook_url).path:
                 return 404, b"no_service"  # Slack's answer for a removed incoming webhook
+            if method == "response_url" and fake.response_urls_expired:
+                return 404, b"expired_url"
             if method in ("webhook", "response_url"):
                 if problems:
                     return 400, b"invalid_blocks"

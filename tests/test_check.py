@@ -25,7 +25,7 @@ from bot.domain.config import (
     RollbackSettings,
     Route,
 )
-from bot.domain.permissions import PIPELINE_READS, Place, needs
+from bot.domain.permissions import FREEZE, PIPELINE_READS, Place, needs
 from bot.slack import make_web_client
 from tests.conftest import ROOT
 from tests.fake_slack import TOKEN, FakeSlack
@@ -229,6 +229,16 @@ ROLLBACK_ONLY = {
     "codedeploy:GetApplicationRevision",
     "codedeploy:GetDeploymentConfig",
 }
+
+
+def test_a_freeze_after_rollback_needs_the_stage_transition_actions() -> None:
+    entry = RollbackPipeline(
+        pipeline="api-prod", strategy="stage", stage="Deploy", freeze_after_rollback=True
+    )
+    config = Config(rollback=RollbackSettings(pipelines=(entry,)))
+    [freeze] = [n for n in needs(config, Place("aws", REGION, "1")) if n.actions == FREEZE]
+    assert freeze.resource == f"arn:aws:codepipeline:{REGION}:1:api-prod/Deploy"
+    assert freeze.grant == "RollbackEnabled=true and api-prod/Deploy in RollbackFreezeStages"
 
 
 def test_reads_are_always_needed_and_writes_only_for_what_rollback_names() -> None:

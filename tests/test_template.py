@@ -37,6 +37,7 @@ PARAMETERS = {
     "RollbackEnabled": "true",
     "RollbackPipelines": "web-prod",
     "RollbackStages": "api-prod/Deploy",
+    "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
 }
@@ -53,6 +54,8 @@ READ_PREFIXES = ("Get", "List", "BatchGet", "Describe")
 ROLLBACK_WRITES = {
     "codepipeline:StartPipelineExecution",
     "codepipeline:RollbackStage",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:EnableStageTransition",
     "codedeploy:CreateDeployment",
 }
 
@@ -461,6 +464,9 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     expected = {
         "RerunPipelinesPinnedToACommit": ("codepipeline", "web-prod", "api-prod"),
         "RollBackStages": ("codepipeline", "api-prod/Deploy", "api-prod/Build"),
+        # DisableStageTransition / EnableStageTransition take the stage resource type (Service
+        # Authorization Reference, CodePipeline).
+        "FreezeDeployStages": ("codepipeline", "api-prod/Deploy", "api-prod/Build"),
         "RedeployToDeploymentGroups": (
             "codedeploy",
             "deploymentgroup:web/production",

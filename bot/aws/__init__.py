@@ -30,7 +30,8 @@ class AwsError(Exception):
     """An AWS call failed; `problem` says how, which IAM action it needed and what AWS said."""
 
     def __init__(self, problem: AwsProblem) -> None:
-        super().__init__(problem.reason)
+        said = f": {problem.message}" if problem.message else ""
+        super().__init__(problem.reason + said)
         self.problem = problem
 
     @property
@@ -155,21 +156,26 @@ def describe_failure(exc: BaseException, action: str) -> AwsProblem:
     from botocore.exceptions import (
         ClientError,
         ConnectionError,
-        ConnectTimeoutError,
+        HTTPClientError,
         NoCredentialsError,
-        ReadTimeoutError,
     )
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error") or {}
         code, message = str(error.get("Code") or ""), str(error.get("Message") or "")
+        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         if code in _DENIED:
             return AwsProblem("denied", action, message, code)
         if code in _THROTTLED:
             return AwsProblem("throttled", action, message, code)
-        return AwsProblem("error", action, f"{code}: {message}" if code else message, code)
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | ConnectionError):
+        text = f"{code}: {message}" if code else message
+        return AwsProblem("error", action, text, code, maybe_done=status >= 500)
+    if isinstance(exc, ConnectionError):
+        # Could not connect (ConnectTimeoutError, EndpointConnectionError): nothing was sent.
         return AwsProblem("timeout", action, str(exc))
+    if isinstance(exc, HTTPClientError):
+        # Sent, then no answer: ReadTimeoutError, ConnectionClosedError.
+        return AwsProblem("timeout", action, str(exc), maybe_done=True)
     if isinstance(exc, NoCredentialsError):
         return AwsProblem("credentials", action, str(exc))
     return AwsProblem("error", action, str(exc))

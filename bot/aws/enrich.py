@@ -23,8 +23,17 @@ from bot.aws import AwsError
 from bot.domain import codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
-from bot.domain.config import Config
-from bot.domain.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
+from bot.domain.config import Config, RollbackPipeline
+from bot.domain.model import (
+    Commit,
+    Deployment,
+    Enrich,
+    Execution,
+    FailureDetail,
+    Scope,
+    Source,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +231,7 @@ class Enricher:
         failure_future = (
             run.submit(self._failure, deployment_id, run) if event.status.is_failure else None
         )
+        group_future = self._group_of_failure(event, run)
         pipelines = self._pipelines_for(event.application, event.deployment_group, run)
         rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
         result = self._search_deployment(event, pipelines, rollback_of, run) if pipelines else None
@@ -241,7 +251,33 @@ class Enricher:
             event = self._with_commit(event, result, creator, rolls_back=bool(rollback_of), run=run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
+        if group_future is not None and not event.execution_id:
+            event = self._with_group_good(event, group_future, run)
         return event
+
+    def _group_of_failure(self, event: Deployment, run: _Run) -> Future[Any] | None:
+        """For a failed deployment of a group that can be rolled back: the group's state."""
+        if not event.status.is_failure or event.execution_id:
+            return None
+        if self._config.rollback.group(event.application, event.deployment_group) is None:
+            return None
+        return run.submit(
+            aws.call,
+            self._cd,
+            "get_deployment_group",
+            applicationName=event.application,
+            deploymentGroupName=event.deployment_group,
+        )
+
+    @staticmethod
+    def _with_group_good(event: Deployment, future: Future[Any], run: _Run) -> Deployment:
+        """The group's last good deployment, unless CodeDeploy rolls the failure back itself."""
+        try:
+            good = rollback.group_good(run.wait(future), event.deployment_id)
+        except LookupFailed as exc:
+            run.notes.append(f"No rollback target: {exc.reason}")
+            return event
+        return replace(event, last_good=Execution(good, Status.SUCCEEDED)) if good else event
 
     def _search_deployment(
         self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: _Run
@@ -474,7 +510,7 @@ class Enricher:
             return None
 
     def _pipeline_event(self, event: Deployment, run: _Run) -> Deployment:
-        actions_future = self._failed_actions(event, run)
+        actions_future = self._actions_of(event, run)
         failure_future = (
             run.submit(self._failure, event.deployment_id, run)
             if event.deployment_id and event.status.is_failure
@@ -488,27 +524,21 @@ class Enricher:
             if result.missing:
                 run.notes.append(_commit_note(result.commit, result.missing))
             event = replace(event, commit=result.commit)
-        if actions_future is not None:
+        if actions_future is not None and not event.failed_actions:
             event = self._with_failed_actions(event, actions_future, run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
         if good_future is not None:
-            try:
-                page = run.wait(good_future)
-            except LookupFailed as exc:
-                run.notes.append(f"No rollback target: {exc.reason}")
-            else:
-                summaries = page.get("pipelineExecutionSummaries", [])
-                good = rollback.last_good(summaries, event.execution_id, event.region)
-                event = replace(event, last_good=good)
+            event = self._with_last_good(event, good_future, actions_future, run)
         return event
 
-    def _failed_actions(self, event: Deployment, run: _Run) -> Future[Any] | None:
-        """For a failed execution or stage that does not name them: its action executions."""
+    def _actions_of(self, event: Deployment, run: _Run) -> Future[Any] | None:
+        """For a failed execution or stage: its action executions (what failed, what deployed)."""
+        wanted = not event.failed_actions or self._rollback_entry(event) is not None
         if (
             not event.status.is_failure
             or event.scope not in (Scope.PIPELINE, Scope.STAGE)
-            or event.failed_actions
+            or not wanted
         ):
             return None
         return run.submit(
@@ -532,15 +562,66 @@ class Enricher:
         )
         return replace(event, failed_stage=event.failed_stage or stage, failed_actions=failed)
 
-    def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
-        """For a failed execution whose pipeline can be rolled back: the executions before it."""
+    def _rollback_entry(self, event: Deployment) -> RollbackPipeline | None:
+        """The rollback config of a failed pipeline execution that can be rolled back."""
         entry = self._config.rollback.pipeline(event.pipeline)
         if entry is None or event.scope is not Scope.PIPELINE or not event.status.is_failure:
             return None
-        params: dict[str, Any] = {"pipelineName": event.pipeline, "maxResults": LAST_GOOD_PAGE}
-        if entry.stage:  # rollback_stage can only go back to what succeeded in the stage
-            params["filter"] = {"succeededInStage": {"stageName": entry.stage}}
-        return run.submit(aws.call, self._cp, "list_pipeline_executions", **params)
+        return entry
+
+    def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
+        """For a failed execution whose pipeline can be rolled back: the executions before it."""
+        if self._rollback_entry(event) is None:
+            return None
+        return run.submit(
+            aws.call,
+            self._cp,
+            "list_pipeline_executions",
+            pipelineName=event.pipeline,
+            maxResults=LAST_GOOD_PAGE,
+        )
+
+    def _with_last_good(
+        self, event: Deployment, good: Future[Any], actions: Future[Any] | None, run: _Run
+    ) -> Deployment:
+        """The newest good execution before the failure, if the failure may have deployed."""
+        entry = self._rollback_entry(event)
+        assert entry is not None
+        info = self._info(event.pipeline, run) if not entry.stage else None
+        try:
+            page = run.wait(good)
+        except LookupFailed as exc:
+            run.notes.append(f"No rollback target: {exc.reason}")
+            return event
+        found = rollback.last_good(
+            page.get("pipelineExecutionSummaries", []),
+            event.execution_id,
+            event.region,
+            before=event.started_at,
+            stage_rollback=entry.strategy == rollback.STAGE,
+        )
+        if found is None or self._deployed(event, entry.stage, info, actions, run) is False:
+            return event  # nothing to go back to, or nothing was deployed: no button
+        return replace(event, last_good=found)
+
+    def _deployed(
+        self,
+        event: Deployment,
+        stage: str,
+        info: Future[PipelineInfo] | None,
+        actions: Future[Any] | None,
+        run: _Run,
+    ) -> bool | None:
+        """Did the failed execution run the deploy stage's Deploy actions (None: unknown)?"""
+        try:
+            stage = stage or (run.wait(info).deploy_stage if info is not None else "")
+            details = run.wait(actions).get("actionExecutionDetails", []) if actions else None
+        except LookupFailed:
+            return None
+        if not stage or details is None:
+            return None
+        runs = codepipeline.deploy_runs(details, stage)
+        return rollback.deployed(runs, event.execution_id)
 
     # --- why a deployment failed ---------------------------------------------------------------
 

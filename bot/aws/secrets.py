@@ -39,8 +39,8 @@ def _read(what: str, fetch: Any) -> Any:
 
     try:
         return fetch()
-    except GetParameterError as exc:
-        # The message names the parameter and AWS's reason, never a value.
+    except (GetParameterError, aws.AwsError) as exc:
+        # The message names the parameter and AWS's reason (or the missing region), never a value.
         raise ConfigError(f"cannot read {what}: {exc}") from None
 
 

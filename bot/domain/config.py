@@ -45,9 +45,11 @@ _USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
-# How a pipeline is rolled back (bot/rollback.py): re-run pinned to the commit (works on V1 and
-# V2, and runs every stage again: tests, approvals), or `rollback_stage` (V2, one stage only).
+# How a pipeline is rolled back (bot/domain/rollback.py): re-run with every source pinned to the
+# target execution's revisions (every stage runs again: build, tests, approvals), or
+# `rollback_stage` of the deploy stage to the target execution's artifacts.
 ROLLBACK_STRATEGIES = ("pipeline", "stage")
+_STAGE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")  # CodePipeline's StageName
 DEFAULT_ROLLBACK_STRATEGY = "pipeline"
 
 
@@ -114,7 +116,10 @@ class RollbackPipeline:
     pipeline: str
     environment: str = ""  # what people call it in the confirm dialog; "" = the pipeline name
     strategy: str = DEFAULT_ROLLBACK_STRATEGY
-    stage: str = ""  # the stage `rollback_stage` rolls back (strategy "stage" only)
+    # The deploy stage: what runs is what it last deployed, `rollback_stage` rolls it back and a
+    # freeze closes its inbound transition. "" = the last stage with a Deploy action.
+    stage: str = ""
+    freeze_after_rollback: bool = False  # close the deploy stage's inbound transition after
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,25 +496,44 @@ def _required(item: Mapping[str, Any], where: str, key: str) -> str:
     return value
 
 
+def _rollback_pipeline(where: str, item: Mapping[str, Any]) -> RollbackPipeline:
+    _only(
+        item,
+        f"{where}.",
+        {"pipeline", "environment", "strategy", "stage", "freeze_after_rollback"},
+    )
+    strategy = _str(item.get("strategy", DEFAULT_ROLLBACK_STRATEGY), f"{where}.strategy")
+    if strategy not in ROLLBACK_STRATEGIES:
+        raise ConfigError(f"{where}.strategy: must be one of {', '.join(ROLLBACK_STRATEGIES)}")
+    stage = _str(item.get("stage", ""), f"{where}.stage")
+    if strategy == "stage" and not stage:
+        raise ConfigError(f'{where}.stage: is required for strategy = "stage"')
+    if stage and not _STAGE_NAME.fullmatch(stage):
+        raise ConfigError(f"{where}.stage: {stage!r} is not a CodePipeline stage name")
+    freeze = item.get("freeze_after_rollback", False)
+    if not isinstance(freeze, bool):
+        raise ConfigError(f"{where}.freeze_after_rollback: must be true or false")
+    if freeze and strategy != "stage":
+        # A re-run must itself pass the transition into the deploy stage: closed first, it
+        # would hold the rollback too; closed later, it races the next push.
+        raise ConfigError(
+            f'{where}.freeze_after_rollback: needs strategy = "stage" (a re-run of the whole '
+            "pipeline must pass the transition a freeze closes)"
+        )
+    return RollbackPipeline(
+        pipeline=_required(item, where, "pipeline"),
+        environment=_str(item.get("environment", ""), f"{where}.environment"),
+        strategy=strategy,
+        stage=stage,
+        freeze_after_rollback=freeze,
+    )
+
+
 def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
     _only(table, "rollback.", {"pipelines", "deployment_groups", "users", "usergroups", "channels"})
     pipelines = []
     for where, item in _array_of_tables(table.get("pipelines", []), "rollback.pipelines"):
-        _only(item, f"{where}.", {"pipeline", "environment", "strategy", "stage"})
-        strategy = _str(item.get("strategy", DEFAULT_ROLLBACK_STRATEGY), f"{where}.strategy")
-        if strategy not in ROLLBACK_STRATEGIES:
-            raise ConfigError(f"{where}.strategy: must be one of {', '.join(ROLLBACK_STRATEGIES)}")
-        stage = _str(item.get("stage", ""), f"{where}.stage")
-        if strategy == "stage" and not stage:
-            raise ConfigError(f'{where}.stage: is required for strategy = "stage"')
-        pipelines.append(
-            RollbackPipeline(
-                pipeline=_required(item, where, "pipeline"),
-                environment=_str(item.get("environment", ""), f"{where}.environment"),
-                strategy=strategy,
-                stage=stage,
-            )
-        )
+        pipelines.append(_rollback_pipeline(where, item))
     groups = []
     for where, item in _array_of_tables(
         table.get("deployment_groups", []), "rollback.deployment_groups"

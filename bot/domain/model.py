@@ -277,6 +277,10 @@ class AwsProblem:
     action: str  # the IAM action of the failed call, e.g. "codepipeline:GetPipelineState"
     message: str = ""  # what AWS said
     code: str = ""  # AWS's error code, when it answered with one
+    # The request may have reached AWS and been carried out: the answer was lost after it was
+    # sent (a read timeout, a dropped connection) or AWS failed with a 5xx. For a write, only
+    # reading AWS can tell what happened.
+    maybe_done: bool = False
 
     @property
     def reason(self) -> str:

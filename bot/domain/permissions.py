@@ -34,6 +34,7 @@ UNSCOPED_READS = (
     "codedeploy:ListDeploymentTargets",
     "codedeploy:BatchGetDeploymentTargets",
 )
+FREEZE = ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition")
 # A deployment config to simulate GetDeploymentConfig on (the group's own is not in the config).
 SAMPLE_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
 
@@ -111,6 +112,12 @@ def _rollback_needs(config: Config, place: Place) -> Iterator[Need]:
             grant = f"{enable}{entry.pipeline} in RollbackPipelines"
             action = ("codepipeline:StartPipelineExecution",)
             yield Need(f"re-run {entry.pipeline} at a commit", arn, action, grant)
+        if entry.freeze_after_rollback:
+            name = f"{entry.pipeline}/{entry.stage}"
+            grant = f"{enable}{name} in RollbackFreezeStages"
+            yield Need(
+                f"freeze and unfreeze {name}", place.arn("codepipeline", name), FREEZE, grant
+            )
     for group in config.rollback.deployment_groups:
         name = f"{group.application}/{group.deployment_group}"
         arn = place.arn("codedeploy", f"deploymentgroup:{name}")

@@ -1,0 +1,94 @@
+"""Bolt's lazy re-invocations that arrive after Slack's 5-minute signature window.
+
+For a lazy listener Bolt re-invokes this function asynchronously with a copy of the click's
+Function URL event (header `x-slack-bolt-lazy-only`), and checks the Slack signature again,
+timestamp included: a copy older than 5 minutes gets a 401 that nobody sees. Lambda runs
+asynchronous invocations late when it is throttled or retrying a failed run (minutes later), so
+the lazy half of a click could be dropped in silence, possibly after it had claimed the
+environment and sent its write.
+
+Such an event is taken here only when it is genuine: the HMAC signature must match (only its
+age is past), and the Function URL's `requestContext.timeEpoch`, which AWS sets when the click
+arrived, must lie within the window of the Slack timestamp; a stale signed request replayed
+now through the Function URL carries a fresh timeEpoch and goes to Bolt, which refuses it. It
+is never acted on (changing production on a click minutes old is not what was asked): its
+listener's `late` function reports what became of the click. Everything else goes to Bolt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.domain.config import Config
+from bot.slack import make_web_client
+from handlers import rollback
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 300  # slack_sdk's SignatureVerifier refuses older requests
+LAZY_HEADER = "x-slack-bolt-lazy-only"
+FUNCTION_HEADER = "x-slack-bolt-lazy-function-name"
+
+Late = Callable[[dict[str, Any], WebClient, Config], None]
+# The lazy listeners whose late runs are reported, by the name Bolt gives them.
+LATE: Mapping[str, Late] = {"run_rollback": rollback.report_late}
+
+
+def _raw_body(event: Mapping[str, Any]) -> str:
+    """The body as Slack signed it; "" when it cannot be decoded (then no signature matches)."""
+    body = str(event.get("body") or "")
+    if not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return ""
+
+
+def _genuine(event: Mapping[str, Any], headers: Mapping[str, str], secret: str) -> bool:
+    """A correctly signed copy of a request that reached the Function URL in its own window."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not secret or not timestamp.isdigit():
+        return False
+    expected = (
+        SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=_raw_body(event))
+        or ""
+    )
+    signed = hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
+    arrived = (event.get("requestContext") or {}).get("timeEpoch")
+    return (
+        signed
+        and isinstance(arrived, int)
+        and abs(arrived / 1000 - int(timestamp)) <= WINDOW_SECONDS
+    )
+
+
+def handle_late_lazy_run(event: Mapping[str, Any], config: Config) -> dict[str, Any] | None:
+    """Report a genuine lazy run that came too late for Bolt; None for anything else."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not headers.get(LAZY_HEADER) or not timestamp.isdigit():
+        return None
+    age = time.time() - int(timestamp)
+    if age <= WINDOW_SECONDS or not _genuine(event, headers, config.slack_signing_secret):
+        return None
+    name = headers.get(FUNCTION_HEADER, "")
+    logger.warning("the lazy run of %s came %d s after the click", name, age)
+    late = LATE.get(name)
+    try:
+        body = json.loads(parse_qs(_raw_body(event)).get("payload", ["{}"])[0])
+    except ValueError:
+        body = None
+    if late is not None and isinstance(body, dict):
+        late(body, make_web_client(config), config)
+    return {"statusCode": 200, "body": ""}
