@@ -47,14 +47,29 @@ _UNSEARCHABLE = frozenset(
     }
 )
 TIMEOUT_SECONDS = 10
+WEBHOOK_CHANNEL = "(the webhook's channel)"  # an incoming webhook's channel is fixed, unnamed
 POST_ATTEMPTS = 3
 # Slack's ts comes from Slack's clock and a search starts from ours: allow for the skew.
 SEARCH_MARGIN_SECONDS = 60
 SEARCH_LIMIT = 200
 
 
+# What DeliveryError.code says when Slack gave no error code of its own.
+UNREACHABLE = "unreachable"  # no answer: DNS, connection refused or reset, timeout
+
+
 class DeliveryError(RuntimeError):
-    """Slack did not accept a message after retries; the caller must not drop it silently."""
+    """Slack did not accept a message after retries; the caller must not drop it silently.
+
+    `code` is Slack's error code (`channel_not_found`, `token_revoked`, ...; `http_503`, or
+    UNREACHABLE when no answer came) and `channel` the channel it was for, so that a person can
+    be told what to fix.
+    """
+
+    def __init__(self, message: str, *, code: str = "", channel: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.channel = channel
 
 
 class MessageGone(DeliveryError):
@@ -110,9 +125,10 @@ def make_web_client(config: Config) -> WebClient:
 class _NotPosted(Exception):
     """This attempt failed; `maybe` when Slack may have posted it all the same."""
 
-    def __init__(self, reason: str, *, maybe: bool) -> None:
+    def __init__(self, reason: str, *, maybe: bool, code: str) -> None:
         super().__init__(reason)
         self.maybe = maybe
+        self.code = code
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -164,7 +180,11 @@ class WebApiPoster:
                 logger.warning("chat.postMessage failed (%s); trying again", exc)
                 maybe_posted = maybe_posted or exc.maybe
                 last = exc
-        raise DeliveryError(f"chat.postMessage failed: {last}") from last
+        raise DeliveryError(
+            f"chat.postMessage failed: {last}",
+            code=last.code if last else "",
+            channel=str(message.get("channel", "")),
+        ) from last
 
     def _post_once(self, message: dict[str, Any]) -> MessageRef:
         try:
@@ -173,13 +193,18 @@ class WebApiPoster:
             status = exc.response.status_code
             error = _error_code(exc)
             if status == 429 or status >= 500:  # a 429 proves that nothing was posted
-                raise _NotPosted(f"HTTP {status}", maybe=status != 429) from exc
+                code = "ratelimited" if status == 429 else f"http_{status}"
+                raise _NotPosted(f"HTTP {status}", maybe=status != 429, code=code) from exc
             if error not in _BLOCK_ERRORS or "blocks" not in message:
-                raise DeliveryError(f"chat.postMessage failed: {error or exc}") from exc
+                raise DeliveryError(
+                    f"chat.postMessage failed: {error or exc}",
+                    code=error or f"http_{status}",
+                    channel=str(message.get("channel", "")),
+                ) from exc
             logger.warning("Slack rejected the blocks (%s); posting the text alone", error)
             return self._post_once({k: v for k, v in message.items() if k != "blocks"})
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise _NotPosted(type(exc).__name__, maybe=True) from exc
+            raise _NotPosted(type(exc).__name__, maybe=True, code=UNREACHABLE) from exc
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
     def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
@@ -194,11 +219,15 @@ class WebApiPoster:
             if error in _GONE_ERRORS:
                 raise MessageGone(f"chat.update: {error}") from exc
             if error not in _BLOCK_ERRORS or not fields.get("blocks"):
-                raise DeliveryError(f"chat.update failed: {error or exc}") from exc
+                raise DeliveryError(
+                    f"chat.update failed: {error or exc}", code=error, channel=ref.channel
+                ) from exc
             logger.warning("Slack rejected the blocks (%s); updating the text alone", error)
             self.update(ref, {**fields, "blocks": []})
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise DeliveryError(f"chat.update failed: {exc}") from exc
+            raise DeliveryError(
+                f"chat.update failed: {exc}", code=UNREACHABLE, channel=ref.channel
+            ) from exc
 
     def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
         """Search recent history by metadata; None also when Slack cannot search there."""
@@ -218,9 +247,13 @@ class WebApiPoster:
                     error,
                 )
                 return None
-            raise DeliveryError(f"conversations.history failed: {error or exc}") from exc
+            raise DeliveryError(
+                f"conversations.history failed: {error or exc}", code=error, channel=channel
+            ) from exc
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise DeliveryError(f"conversations.history failed: {exc}") from exc
+            raise DeliveryError(
+                f"conversations.history failed: {exc}", code=UNREACHABLE, channel=channel
+            ) from exc
         for item in response.get("messages") or []:
             metadata = item.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
@@ -254,7 +287,11 @@ class WebhookPoster:
             logger.warning("Slack rejected the blocks (%s); posting the text alone", body)
             status, body = self._send(message, None)
         if status != 200:
-            raise DeliveryError(f"{self._what} answered {status}: {body[:200]}")
+            raise DeliveryError(
+                f"{self._what} answered {status}: {body[:200]}",
+                code=body.strip()[:100] or f"http_{status}",
+                channel=WEBHOOK_CHANNEL,
+            )
 
     def _send(self, message: dict[str, Any], blocks: object) -> tuple[int, str]:
         text = message.get("text")
@@ -270,7 +307,9 @@ class WebhookPoster:
                 unfurl_media=False,
             )
         except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"{self._what} failed: {exc}") from exc
+            raise DeliveryError(
+                f"{self._what} failed: {exc}", code=UNREACHABLE, channel=WEBHOOK_CHANNEL
+            ) from exc
         return response.status_code, str(response.body)
 
 

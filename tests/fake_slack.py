@@ -50,7 +50,10 @@ class FakeSlack(Loopback):
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     # What auth.test reports in x-oauth-scopes, and the workspace's channels by id.
-    scopes: str = "chat:write,chat:write.public,commands,channels:read,groups:read"
+    scopes: str = (  # manifest.yml's bot scopes
+        "chat:write,chat:write.public,commands,channels:read,groups:read,channels:history,"
+        "groups:history,usergroups:read,users:read.email"
+    )
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by channel
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # members by user group id
@@ -242,6 +245,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _work(self, method: str, args: dict[str, Any]) -> tuple[int, Any]:
             problems = violations(args)
+            if method == "webhook" and self.path.split("?")[0] != urlsplit(fake.webhook_url).path:
+                return 404, b"no_service"  # Slack's answer for a removed incoming webhook
             if method == "response_url" and fake.response_urls_expired:
                 return 404, b"expired_url"
             if method in ("webhook", "response_url"):

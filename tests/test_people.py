@@ -39,7 +39,7 @@ BOB = Person(name="Bob Builder", email="bob@example.com")
 
 @pytest.fixture
 def slack(fake_slack: FakeSlack) -> FakeSlack:
-    fake_slack.scopes += ",users:read.email"
+    assert "users:read.email" in fake_slack.scopes.split(",")  # the manifest has it
     fake_slack.users = {
         "bob@example.com": slack_user("U0BOB", "bob@example.com"),
         "gone@example.com": slack_user("U0GONE", "gone@example.com", deleted=True),
@@ -83,6 +83,7 @@ def test_a_missing_scope_stops_the_lookups_for_the_container(
     fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN an app installed without users:read.email
+    fake_slack.scopes = fake_slack.scopes.replace(",users:read.email", "")
     fake_slack.users = {"bob@example.com": slack_user("U0BOB", "bob@example.com")}
     directory = _directory(fake_slack)
     # WHEN two authors are looked up

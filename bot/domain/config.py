@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain.model import Deployment, Scope, Status
@@ -656,3 +656,14 @@ def _people(table: Mapping[str, Any]) -> dict[str, str]:
             raise ConfigError(f"people.{name}: is given twice with different user ids")
         people[key] = user
     return people
+
+
+# --- command-line overrides -------------------------------------------------------------------
+
+
+def with_channel(config: Config, channel: str, key: str) -> Config:
+    """`config` with every message sent to `channel`, whatever the routes say.
+
+    `key` names where the channel came from ("--channel") in the error for a malformed one.
+    """
+    return replace(config, default_channel=_channel(channel, key), routes=())
