@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from blocks import ids
-from blocks.links import console_url
+from blocks.links import console_url, host_label
 from blocks.looks import APPROVAL_LOOK, LOOKS, Look
 from blocks.people import started_text
 from blocks.release import COMMITS_SHOWN, release_section
@@ -368,12 +368,20 @@ def _buttons(event: Deployment, site_url: str) -> list[Block]:
         link_button("Open site", site_url, ids.LINK_SITE),
         link_button("AWS console", console_url(event), ids.LINK_CONSOLE),
         link_button(
-            "Approve or reject" if event.scope is Scope.APPROVAL else "Details",
+            details_label(
+                event, "Approve or reject" if event.scope is Scope.APPROVAL else "Details"
+            ),
             event.external_url,
             ids.LINK_DETAILS,
         ),
     ]
     return [button for button in candidates if button is not None]
+
+
+def details_label(event: Deployment, words: str) -> str:
+    """A label for the link a notification carries whole: it says which host the link opens."""
+    host = host_label(event.external_url)
+    return f"{words} ({host})" if host else words
 
 
 def _context(event: Deployment) -> str:

@@ -8,6 +8,7 @@ from blocks.deployment import (
     Message,
     blocks_size,
     build_message,
+    details_label,
     error_section,
     failed_actions_section,
     failure_detail_section,
@@ -117,7 +118,7 @@ def _failure_text(event: Deployment) -> str:
     if event.summary:
         lines.append(mrkdwn(" ".join(event.summary.split()), SUMMARY_MAX))
     if event.external_url:
-        lines.append(link(event.external_url, "Details"))
+        lines.append(link(event.external_url, inline(details_label(event, "Details"), 100)))
     return lines_within(lines, FAILURE_MAX)
 
 

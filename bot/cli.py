@@ -22,6 +22,7 @@ from bot.config import load_config
 from bot.domain.config import Config, ConfigError, with_channel
 from bot.domain.events import ParseError, parse_text
 from bot.domain.model import Deployment, Enrich
+from bot.logs import quiet_wire_logs
 from bot.plan import plan
 from bot.preview import preview, render_blocks
 from bot.store import Store
@@ -41,10 +42,8 @@ class UsageError(Exception):
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
     try:
-        return Path(source).read_text(encoding="utf-8")
+        return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ParseError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -111,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     _configure_logging(verbose=args.verbose, server=args.command == "serve")
+    quiet_wire_logs()  # even with --verbose: botocore's DEBUG lines carry SSM values
     config: Config | None = None
     try:
         config = with_secrets(load_config(args.config))

@@ -7,6 +7,7 @@ never reported as sent when it was not.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -25,8 +26,11 @@ from slack_sdk.webhook import WebhookClient
 
 from blocks.ids import METADATA_EVENT_TYPE
 from bot.domain.config import Config, ConfigError
+from bot.logs import secret_safe_logger
 
 logger = logging.getLogger(__name__)
+# slack_sdk's webhook client logs its URL (a secret: whoever has it can post) when it retries.
+_WEBHOOK_LOG = "bot.slack.webhook"
 
 # Slack rejects a message whose blocks break a limit; the text alone still gets through.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
@@ -316,7 +320,10 @@ def make_poster(config: Config) -> Poster:
     if config.slack_webhook_url:
         return WebhookPoster(
             WebhookClient(
-                config.slack_webhook_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()
+                config.slack_webhook_url,
+                timeout=TIMEOUT_SECONDS,
+                retry_handlers=retry_handlers(),
+                logger=secret_safe_logger(_WEBHOOK_LOG),
             )
         )
     raise ConfigError("set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to post to Slack")
@@ -325,6 +332,94 @@ def make_poster(config: Config) -> Poster:
 def make_responder(response_url: str) -> Poster:
     """A poster for an interaction's `response_url`, with the same retries as every post."""
     return WebhookPoster(
-        WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()),
+        WebhookClient(
+            response_url,
+            timeout=TIMEOUT_SECONDS,
+            retry_handlers=retry_handlers(),
+            logger=secret_safe_logger(_WEBHOOK_LOG),
+        ),
         "response_url",
     )
+
+
+# auth.test answers in well under a second; the Slack door's ack must leave within 3 s.
+AUTH_TEST_TIMEOUT_SECONDS = 2
+
+
+class Workspaces:
+    """The workspaces whose requests the Slack door serves.
+
+    The configured ones (`[slack] team_id`), else the bot token's own: auth.test, asked once
+    per container in a background thread (`learn`), so that on a cold start it overlaps with
+    building the Bolt app instead of adding a Slack round trip to the 3-second ack.
+    """
+
+    def __init__(self, teams: tuple[str, ...], client: WebClient | None = None) -> None:
+        self._teams = frozenset(teams)
+        self._enterprise: str | None = None  # learned: "" when the workspace is in no Grid
+        self._client = client if not teams else None
+        self._lock = threading.Lock()
+        self._answered = threading.Event()
+        self._asking = False
+
+    def learn(self) -> None:
+        """Start asking Slack which workspace the bot token is in, unless that is known."""
+        with self._lock:
+            if self._teams or self._client is None or self._asking:
+                return
+            self._asking = True
+            self._answered.clear()
+        threading.Thread(target=self._auth_test, name="auth.test", daemon=True).start()
+
+    def _auth_test(self) -> None:
+        assert self._client is not None
+        failure = ""
+        try:
+            answer = self._client.auth_test()
+        except (SlackClientError, OSError, HTTPException) as exc:
+            failure = _reason(exc)  # Slack's error code or the exception's name, never the token
+        if failure:
+            logger.error("auth.test failed, so no workspace is served yet: %s", failure)
+        with self._lock:
+            if not failure:
+                team = str(answer.get("team_id") or "")
+                self._teams = frozenset({team} if team else ())
+                self._enterprise = str(answer.get("enterprise_id") or "")
+            self._asking = False
+        self._answered.set()
+
+    def allows(self, team_id: object, enterprise_id: object) -> bool | None:
+        """True when the request comes from a served workspace; None when that is unknown."""
+        if not self._teams and self._client is not None:
+            self.learn()
+            self._answered.wait(AUTH_TEST_TIMEOUT_SECONDS + 0.5)
+        with self._lock:
+            teams, enterprise = self._teams, self._enterprise
+        if not teams:
+            return None
+        if not isinstance(team_id, str) or team_id not in teams:
+            return False
+        # A learned workspace also names its Enterprise Grid org ("" for none).
+        return enterprise is None or not enterprise_id or enterprise_id == enterprise
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return _error_code(exc) or f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+def make_workspaces(config: Config, *, learn: bool = False) -> Workspaces:
+    """The configured workspaces, else the bot token's (auth.test; asked at once if `learn`)."""
+    if config.slack_team_ids or not config.slack_bot_token:
+        return Workspaces(config.slack_team_ids)
+    client = WebClient(
+        token=config.slack_bot_token,
+        base_url=config.slack_api_url,
+        timeout=AUTH_TEST_TIMEOUT_SECONDS,
+        retry_handlers=[],
+    )
+    workspaces = Workspaces((), client)
+    if learn:
+        workspaces.learn()
+    return workspaces

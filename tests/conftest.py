@@ -61,6 +61,7 @@ def _fresh_containers() -> Iterator[None]:
         aws.client,
         aws._session,
         aws.unavailable_reason,
+        lambda_function._file_config,
         lambda_function._config,
         lambda_function._poster,
         lambda_function._enrich,

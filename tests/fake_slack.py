@@ -64,6 +64,7 @@ class FakeSlack(Loopback):
     retry_after: int = 0  # what a random 429 asks for
     timeout_delay: float = 0.0  # how long a "timeout" fault holds the answer back
     posts_per_second: float = 0.0  # 0: no rate limit
+    delay: float = 0.0  # seconds every Web API answer takes (a round trip to Slack)
     last_post: dict[str, float] = field(default_factory=dict)
     last_ts: float = 0.0
     # An interaction's response_url works for 30 minutes (and 5 uses); after that Slack answers
@@ -201,6 +202,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 method = "webhook"
             else:
                 method = "response_url"
+            if fake.delay and path.startswith("/api/"):
+                time.sleep(fake.delay)
             call = Call(method, args, dict(self.headers.items()))
             with fake.lock:
                 fake.calls.append(call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -297,3 +298,25 @@ def test_a_slack_refusal_outside_send_is_one_line() -> None:
     assert status == 1
     assert line.startswith("Slack refused a token (invalid_auth): check SLACK_BOT_TOKEN")
     assert "SLACK_APP_TOKEN" in line
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfe{}", b'{"Records": [{"Sns": "x"}]}', b"[" * 100_000, b'"\\ud800"', b"\x00"],
+    ids=["not-utf8", "record-without-sns", "nested-deep", "a-lone-surrogate", "nul"],
+)
+def test_bad_stdin_exits_2_with_one_line(data: bytes) -> None:
+    # GIVEN bytes on stdin that are no notification (or not even UTF-8), read strictly as
+    # UTF-8 (as in a UTF-8 locale; the C locale would smuggle them in as surrogates)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "render", "-", "--offline"],
+        input=data,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    # THEN exit 2 with one line on stderr, never a traceback
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert err.startswith("deploybot: ")
+    assert len(err.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain.model import Deployment, Scope, Status
 from bot.domain.people import map_key
+from bot.domain.urls import split_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CHANNEL = "#deployments"
@@ -40,11 +41,13 @@ STORE_BACKENDS = ("sqlite", "dynamodb", "none")
 DEFAULT_STORE_PATH = ".deploybot/state.db"
 DEFAULT_STORE_TTL_DAYS = 30
 
-_MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel|authors)$")
-_CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# Slack ids, each matched whole (fullmatch: a "$" would let "U0123ABC\n" through).
+_MENTION = re.compile(r"[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel|authors")
+_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,}")
+_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+_USERGROUP = re.compile(r"S[A-Z0-9]{2,}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_TEAM = re.compile(r"T[A-Z0-9]{2,}")
 _PERSON = re.compile(r"@?[^\s@]+(?:@[^\s@]+)?")  # a login, or an e-mail address
 _URL = re.compile(r"https?://[^\s/?#]+(?:/[^\s?#]*)?")
 
@@ -221,6 +224,8 @@ class Config:
     slack_bot_token_parameter: str = ""  # SSM SecureString name
     slack_signing_secret_parameter: str = ""  # SSM SecureString name
     slack_secrets_id: str = ""  # Secrets Manager id of {"SLACK_BOT_TOKEN": ..., ...}
+    # The workspaces whose requests the Slack door serves; empty: the bot token's (auth.test).
+    slack_team_ids: tuple[str, ...] = ()
     watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
     store_backend: str = "sqlite"  # where living messages are remembered; "none" posts per event
     store_path: str = DEFAULT_STORE_PATH
@@ -283,7 +288,8 @@ _TOP_LEVEL = {
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
     _only(data, "", _TOP_LEVEL)
-    channel, mentions = _slack(_table(data, "slack"))
+    slack = _table(data, "slack")
+    channel, mentions = _slack(slack)
     status = _table(data, "status")
     _only(status, "status.", {"pipelines"})
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -305,6 +311,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
         slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
         slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
+        slack_team_ids=_teams(slack),
         watched_pipelines=tuple(_str_list(status.get("pipelines", []), "status.pipelines")),
         store_backend=backend,
         store_path=path,
@@ -316,16 +323,25 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
 
 def _slack(slack: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     """The `[slack]` table: the default channel and who to mention on failure."""
-    _only(slack, "slack.", {"channel", "failure_mentions"})
+    _only(slack, "slack.", {"channel", "failure_mentions", "team_id"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
     mentions = tuple(_str_list(slack.get("failure_mentions", []), "slack.failure_mentions"))
     for mention in mentions:
-        if not _MENTION.match(mention):
+        if not _MENTION.fullmatch(mention):
             raise ConfigError(
                 f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
                 "id (S…), 'here', 'channel' or 'authors'"
             )
     return channel, mentions
+
+
+def _teams(slack: Mapping[str, Any]) -> tuple[str, ...]:
+    """`[slack] team_id`: the workspace(s) whose requests the Slack door serves."""
+    teams = tuple(_str_list(slack.get("team_id", []), "slack.team_id"))
+    for team in teams:
+        if not _TEAM.fullmatch(team):
+            raise ConfigError(f"slack.team_id: {team!r} is not a workspace id (T…)")
+    return teams
 
 
 def _store(store: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str, str, int]:
@@ -386,7 +402,7 @@ def _str_list(value: object, key: str) -> list[str]:
 def _channel(value: object, key: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{key}: must be a string")
-    if _CHANNEL.match(value):
+    if _CHANNEL.fullmatch(value):
         return value
     raise ConfigError(f"{key}: {value!r} is not a channel id (C…) or a #channel-name")
 
@@ -436,8 +452,10 @@ def _routes(value: object) -> tuple[Route, ...]:
 def _sites(table: Mapping[str, Any]) -> dict[str, str]:
     sites = {}
     for name, url in table.items():
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigError(f"sites.{name}: must be an http(s) URL")
+        if not isinstance(url, str) or split_url(url) is None:
+            raise ConfigError(
+                f"sites.{name}: must be an http(s) URL with a plain host and no user info"
+            )
         sites[name] = url
     return sites
 
@@ -513,7 +531,7 @@ def _enrich(table: Mapping[str, Any]) -> EnrichSettings:
 def _ids(table: Mapping[str, Any], key: str, shape: re.Pattern[str], what: str) -> tuple[str, ...]:
     values = tuple(_str_list(table.get(key, []), f"rollback.{key}"))
     for value in values:
-        if not shape.match(value):
+        if not shape.fullmatch(value):
             raise ConfigError(f"rollback.{key}: {value!r} is not {what}")
     return values
 

@@ -12,7 +12,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import describe_trigger
@@ -24,6 +23,7 @@ from bot.domain.coerce import (
     maybe_json,
     parse_status,
     parse_time,
+    well_formed,
 )
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import (
@@ -38,6 +38,7 @@ from bot.domain.model import (
     Status,
 )
 from bot.domain.people import git_person, pipeline_starter
+from bot.domain.urls import query_value
 
 __all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text"]
 
@@ -61,9 +62,12 @@ def parse_text(text: str | bytes) -> list[Deployment]:
 
 
 def parse_payload(data: object) -> list[Deployment]:
-    """Parse a decoded payload into domain events, in delivery order."""
+    """Parse a decoded payload into domain events, in delivery order.
+
+    Lone surrogates (JSON's "\\ud800") are replaced here, once, for everything downstream.
+    """
     try:
-        return _parse_any(data)
+        return _parse_any(well_formed(data))
     except RecursionError:
         raise ParseError("payload is nested too deeply") from None
 
@@ -109,7 +113,8 @@ def _parse_lambda_sns(data: Mapping[str, Any]) -> list[Deployment]:
     for index, record in enumerate(records):
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping):
-            raise ParseError(f"Records[{index}] has no 'Sns' object (not an SNS event)")
+            which = f"Records[{index}]" if len(records) > 1 else "the record"
+            raise ParseError(f"{which} has no 'Sns' object (not an SNS event)")
         events.extend(_parse_sns_body(sns, sns.get("MessageId")))
     return events
 
@@ -377,8 +382,7 @@ def _commit_from_pipeline_event(
         summary = as_text(result.get("external-execution-summary"))
         provider, message = parse_revision_summary(summary)
         url = as_text(result.get("external-execution-url"))
-        query = parse_qs(urlsplit(url).query)
-        repository = (query.get("FullRepositoryId") or [""])[0]
+        repository = query_value(url, "FullRepositoryId")
         return build_commit(
             sha=as_text(result.get("external-execution-id")),
             message=message,
