@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from blocks import ids
-from blocks.links import console_url
+from blocks.links import console_url, host_label
 from blocks.looks import APPROVAL_LOOK, LOOKS, Look
+from blocks.people import started_text
+from blocks.release import COMMITS_SHOWN, release_section
 from blocks.rollback import requested_section, rollback_button
 from blocks.text import (
     code_block,
@@ -22,6 +24,7 @@ from blocks.text import (
     units,
 )
 from bot.domain.model import Commit, Deployment, Scope, Status
+from bot.domain.people import expand_mentions
 from bot.domain.rollback import Target
 
 Block = dict[str, Any]
@@ -82,11 +85,13 @@ def build_message(
     mentions: tuple[str, ...] = (),
     progress: str = "",
     rollback: Target | None = None,
+    commits_shown: int = COMMITS_SHOWN,
 ) -> Message:
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
 
     `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
-    `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any.
+    `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any;
+    `commits_shown` is how many titles of the release diff are listed.
     """
     look = look_of(event)
     title = title_of(event)
@@ -95,6 +100,7 @@ def build_message(
     sections = [
         (0, requested_section(event)),
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
+        (4, release_section(event.diff, commits_shown)),
         (2, progress),
         (4, rollback_section(event)),
         (1, error_section(event)),
@@ -326,6 +332,7 @@ def _summary_section(event: Deployment) -> str:
 
 def mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
     """Who to ping when the event is a failure, as mrkdwn; "" otherwise."""
+    mentions = expand_mentions(mentions, event.diff)  # "authors": who wrote the release diff
     if not mentions or not event.status.is_failure:
         return ""
     return "cc " + " ".join(_mention(m) for m in mentions)
@@ -361,12 +368,20 @@ def _buttons(event: Deployment, site_url: str) -> list[Block]:
         link_button("Open site", site_url, ids.LINK_SITE),
         link_button("AWS console", console_url(event), ids.LINK_CONSOLE),
         link_button(
-            "Approve or reject" if event.scope is Scope.APPROVAL else "Details",
+            details_label(
+                event, "Approve or reject" if event.scope is Scope.APPROVAL else "Details"
+            ),
             event.external_url,
             ids.LINK_DETAILS,
         ),
     ]
     return [button for button in candidates if button is not None]
+
+
+def details_label(event: Deployment, words: str) -> str:
+    """A label for the link a notification carries whole: it says which host the link opens."""
+    host = host_label(event.external_url)
+    return f"{words} ({host})" if host else words
 
 
 def _context(event: Deployment) -> str:
@@ -375,7 +390,7 @@ def _context(event: Deployment) -> str:
         "account " + inline(event.account, 40) if event.account else "",
         "deployment " + code_span(event.deployment_id, 60) if event.deployment_id else "",
         "execution " + code_span(event.execution_id, 60) if event.execution_id else "",
-        inline(event.trigger, 200) if event.trigger else "",
+        started_text(event),
     ]
     parts.extend(":information_source: " + inline(note, 300) for note in event.notes[:3])
     return " · ".join(p for p in parts if p)

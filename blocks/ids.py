@@ -17,8 +17,11 @@ SHARE_STATUS = "share_status"
 # The "Next" button under a /deploy-status list; its value is {"q": query, "p": page}.
 STATUS_NEXT = "status_next"
 
-# The "Roll back" button of a deployment message; its value is the target (bot/rollback.py).
+# The "Roll back" button of a deployment message; its value is the target (bot/domain/rollback.py).
 ROLLBACK = "rollback"
+# In a rollback's thread: open the frozen deploy stage again; clear a claim AWS cannot resolve.
+ROLLBACK_UNFREEZE = "rollback_unfreeze"
+ROLLBACK_CLEAR = "rollback_clear"
 
 # The metadata event_type of every message deploybot posts: how a lost post is found again.
 METADATA_EVENT_TYPE = "deploybot_notification"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from blocks import ids
-from blocks.links import deployment_url, pipeline_url
+from blocks.links import deployment_url, group_url, pipeline_url
+from blocks.release import undo_text
 from blocks.text import code_span, inline, link, mrkdwn, plain
+from bot.domain.claims import Claim
 from bot.domain.model import AwsProblem, Deployment
 from bot.domain.rollback import CODEDEPLOY, STAGE, Target, encode
 
@@ -19,21 +22,38 @@ CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
 AWS_MESSAGE_MAX = 1500
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_MENTIONED = re.compile(r"&lt;@([UW][A-Z0-9]{2,})&gt;")
 
 
-def _what(target: Target) -> str:
-    """What pressing the button does, in words (untrusted names included, not escaped)."""
+def _estimate(target: Target) -> str:
+    return f", ~{target.minutes} min like that run" if target.minutes else ""
+
+
+def _stage(target: Target, stage: str = "") -> str:
+    return stage or target.stage or "the deploy stage"
+
+
+def what_it_runs(target: Target) -> str:
+    """What pressing the button runs, in words (untrusted names included, not escaped)."""
     if target.strategy == CODEDEPLOY:
         return (
             f"CodeDeploy deploys the revision of {target.deployment_id} again to "
-            f"{target.application}/{target.deployment_group}."
+            f"{target.application}/{target.deployment_group}{_estimate(target)}."
         )
     if target.strategy == STAGE:
-        return (
-            f"Stage {target.stage} of {target.pipeline} is rolled back to execution "
-            f"{target.execution_id[:8]}."
+        then = (
+            f" Then freezes {_stage(target)}: nothing newer deploys until someone unfreezes it."
+            if target.freeze
+            else ""
         )
-    return f"{target.pipeline} runs again, every stage, with its source pinned to this commit."
+        return (
+            f"Rolls {_stage(target)} of {target.pipeline} back to the already-built artifacts "
+            f"of execution {target.execution_id[:8]}: no build, no tests.{then}"
+        )
+    return (
+        f"Runs {target.pipeline} again from Source with every source pinned to execution "
+        f"{target.execution_id[:8]}: build, tests and approvals{_estimate(target)}."
+    )
 
 
 def _commit_words(target: Target) -> str:
@@ -46,8 +66,9 @@ def rollback_button(target: Target, event: Deployment) -> Block:
     """The danger button of a message, asking for confirmation with everything at stake."""
     own = target.target_id in (event.execution_id, event.deployment_id)
     label = "Roll back to this" if own else f"Roll back to {target.sha[:7] or target.target_id}"
+    undo = undo_text(event.diff, target.sha)  # "This undoes 12 commits by @a, @b."
     text = plain(
-        f"Redeploy {_commit_words(target)} to {target.environment}. {_what(target)}",
+        f"Redeploy {_commit_words(target)} to {target.environment}. {undo} {what_it_runs(target)}",
         CONFIRM_TEXT_MAX,
     )
     return {
@@ -56,17 +77,49 @@ def rollback_button(target: Target, event: Deployment) -> Block:
         "action_id": ids.ROLLBACK,
         "value": encode(target),
         "style": "danger",
-        "confirm": {
-            "title": {
-                "type": "plain_text",
-                "text": plain(f"Roll back {target.environment}?", CONFIRM_TITLE_MAX),
-            },
-            "text": {"type": "plain_text", "text": text},
-            "confirm": {"type": "plain_text", "text": "Roll back"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-            "style": "danger",
-        },
+        "confirm": _confirm(f"Roll back {target.environment}?", text, "Roll back"),
     }
+
+
+def _confirm(title: str, text: str, yes: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": plain(title, CONFIRM_TITLE_MAX)},
+        "text": {"type": "plain_text", "text": plain(text, CONFIRM_TEXT_MAX)},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": "danger",
+    }
+
+
+def _button(label: str, action_id: str, value: dict[str, str], confirm: Block) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": json.dumps(value, separators=(",", ":")),
+        "confirm": confirm,
+    }
+
+
+def unfreeze_button(pipeline: str, stage: str) -> Block:
+    """Opens the deploy stage's inbound transition again, after a confirm saying what follows."""
+    words = (
+        f"Opens the transition into {stage} of {pipeline} again. The newest revision waiting "
+        "before it then deploys: make sure the fix is in it."
+    )
+    confirm = _confirm(f"Unfreeze {stage}?", words, "Unfreeze")
+    return _button("Unfreeze", ids.ROLLBACK_UNFREEZE, {"p": pipeline, "t": stage}, confirm)
+
+
+def clear_button(environment: str, request: str) -> Block:
+    """Clears a claim whose outcome AWS cannot tell, after a confirm saying what to check first."""
+    words = (
+        "Only when the AWS console shows that no rollback of this environment is running: the "
+        "next Roll back click then starts one."
+    )
+    confirm = _confirm("Clear the rollback claim?", words, "Clear")
+    value = {"w": environment, "r": request}
+    return _button("Clear the claim", ids.ROLLBACK_CLEAR, value, confirm)
 
 
 def mention(user: str) -> str:
@@ -78,6 +131,10 @@ def _sha(target: Target) -> str:
     return code_span(target.sha[:7] or target.target_id, 40)
 
 
+def _env(target: Target) -> str:
+    return f"*{inline(target.environment, 100)}*"
+
+
 def run_url(target: Target, region: str, new_id: str) -> str:
     """The console page of the run a rollback started ("" when the region is unknown)."""
     if target.strategy == CODEDEPLOY:
@@ -85,60 +142,175 @@ def run_url(target: Target, region: str, new_id: str) -> str:
     return pipeline_url(region, target.pipeline, new_id)
 
 
+def console_url(target: Target, region: str) -> str:
+    """The console page of the pipeline or deployment group a rollback is about."""
+    if target.strategy == CODEDEPLOY:
+        return group_url(region, target.application, target.deployment_group)
+    return pipeline_url(region, target.pipeline)
+
+
 def started_text(user: str, target: Target, new_id: str, url: str) -> str:
     """The audit line: who started a rollback of what, to which commit, and where it runs."""
     run = link(url, code_span(new_id, 80)) if new_id else "(AWS gave no id)"
     return (
-        f":rewind: {mention(user)} started a rollback of *{inline(target.environment, 100)}* "
-        f"to {_sha(target)} — {run}"
+        f":rewind: {mention(user)} started a rollback of {_env(target)} to {_sha(target)} — {run}"
     )
 
 
-def build_started(user: str, target: Target, new_id: str, url: str) -> Message:
-    """The thread reply that records a rollback."""
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _actions(*elements: Block) -> Block:
+    return {"type": "actions", "elements": list(elements)}
+
+
+def build_started(
+    user: str, target: Target, new_id: str, url: str, *, found: bool = False
+) -> Message:
+    """The thread reply that records a rollback (`found`: AWS's answer was lost, and reading
+    AWS showed what it started)."""
     text = started_text(user, target, new_id, url)
+    if found:
+        text += "\n_AWS's answer was lost; deploybot read AWS and found the run it started._"
+    return {"text": started_text(user, target, new_id, url), "blocks": [_section(text)]}
+
+
+def next_push_warning(target: Target, stage: str) -> Message:
+    """Without a freeze: what will undo the rollback, and what to do about it."""
+    if target.strategy == CODEDEPLOY:
+        text = (
+            f":warning: The next deployment to {_env(target)} replaces this one: revert the bad "
+            "change where it comes from before anything deploys again."
+        )
+    else:
+        text = (
+            f":warning: The next push to {inline(target.pipeline, 100)} (or any newer execution) "
+            f"deploys its head again: revert the bad commit, or disable the transition into "
+            f"{inline(_stage(target, stage), 100)} in the console once this rollback is past it."
+        )
     return {"text": text, "blocks": [_section(text)]}
+
+
+def build_frozen(target: Target, stage: str) -> Message:
+    """The thread reply once the deploy stage is frozen, with its Unfreeze button."""
+    text = (
+        f":lock: {inline(stage, 100)} of {inline(target.pipeline, 100)} is frozen (its inbound "
+        "transition is disabled): nothing newer deploys until someone unfreezes it."
+    )
+    return {
+        "text": text,
+        "blocks": [_section(text), _actions(unfreeze_button(target.pipeline, stage))],
+    }
+
+
+def build_freeze_failed(target: Target, stage: str, problem: AwsProblem) -> Message:
+    """The thread reply when the freeze after a rollback failed or its answer was lost."""
+    if problem.maybe_done:
+        head = (
+            f":warning: AWS did not say whether {inline(stage, 100)} is frozen "
+            f"({inline(problem.reason, 200)}): check the transition in the console."
+        )
+    else:
+        head = (
+            f":warning: Freezing {inline(stage, 100)} failed: {inline(problem.reason, 200)}. "
+            "The next push deploys its head again: revert it, or disable the transition in "
+            "the console."
+        )
+    return _with_aws_words(head, problem)
+
+
+def _with_aws_words(head: str, problem: AwsProblem) -> Message:
+    lines = [head]
+    if problem.message:
+        lines.append("> " + mrkdwn(" ".join(problem.message.split()), AWS_MESSAGE_MAX))
+    return {"text": head, "blocks": [_section("\n".join(lines))]}
 
 
 def build_failed(user: str, target: Target, problem: AwsProblem) -> Message:
     """The thread reply when AWS refused to start a rollback: its reason, in full."""
     head = (
-        f":x: The rollback of *{inline(target.environment, 100)}* to {_sha(target)} that "
-        f"{mention(user)} asked for did not start: {inline(problem.reason, 200)}"
+        f":x: The rollback of {_env(target)} to {_sha(target)} that {mention(user)} asked for "
+        f"did not start: {inline(problem.reason, 200)}"
     )
-    lines = [head]
-    if problem.message:
-        lines.append("> " + mrkdwn(" ".join(problem.message.split()), AWS_MESSAGE_MAX))
-    text = "\n".join(lines)
-    return {"text": head, "blocks": [_section(text)]}
+    return _with_aws_words(head, problem)
 
 
-def build_refusal(reason: str) -> Message:
-    """The private answer to a click that cannot roll back, saying why."""
-    text = f":no_entry: No rollback: {mrkdwn(reason, 2000)}"
-    return {
-        "text": text,
-        "blocks": [_section(text)],
-        "response_type": "ephemeral",
-        "replace_original": False,
-    }
+def build_unknown(
+    user: str, target: Target, problem: AwsProblem, url: str, clear: Block
+) -> Message:
+    """The thread reply when AWS's answer was lost and reading AWS did not show it started."""
+    console = link(url, "the console") if url else "the AWS console"
+    head = (
+        f":warning: The rollback of {_env(target)} to {_sha(target)} that {mention(user)} asked "
+        f"for *may have started*: {inline(problem.reason, 200)}, and AWS does not show it yet. "
+        f"Check {console}. The next Roll back click reads AWS again before anything else; "
+        "nothing is sent twice."
+    )
+    message = _with_aws_words(head, problem)
+    return {**message, "blocks": [*message["blocks"], _actions(clear)]}
+
+
+def build_refusal(reason: str, *elements: Block) -> Message:
+    """The private answer to a click that cannot go on, saying why (and what can be done).
+
+    `reason` is escaped; only the user mentions `mention` wrote into it stay mentions.
+    """
+    said = _MENTIONED.sub(r"<@\1>", mrkdwn(reason, 2000))
+    text = f":no_entry: {said}"
+    blocks = [_section(text)]
+    if elements:
+        blocks.append(_actions(*elements))
+    return {"text": text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}
+
+
+def build_unfrozen(user: str, pipeline: str, stage: str) -> Message:
+    """The thread reply once a deploy stage is open again."""
+    text = (
+        f":unlock: {mention(user)} unfroze {inline(stage, 100)} of {inline(pipeline, 100)}: the "
+        "newest revision waiting before it deploys now."
+    )
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def build_unfreeze_failed(user: str, pipeline: str, stage: str, problem: AwsProblem) -> Message:
+    """The thread reply when unfreezing failed, or AWS did not say whether it worked."""
+    what = "may not be unfrozen" if problem.maybe_done else "is still frozen"
+    head = (
+        f":warning: {inline(stage, 100)} of {inline(pipeline, 100)} {what} after "
+        f"{mention(user)}'s Unfreeze: {inline(problem.reason, 200)}"
+    )
+    return _with_aws_words(head, problem)
+
+
+def build_cleared(user: str, claim: Claim) -> Message:
+    """The thread reply when a person cleared a claim AWS could not resolve."""
+    text = (
+        f":broom: {mention(user)} cleared the claim of {mention(claim.user)}'s rollback "
+        f"({code_span(claim.subject or claim.outcome, 80)}): the next Roll back click starts one."
+    )
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def mark_done(blocks: list[Block], action_id: str, note: str) -> list[Block]:
+    """The clicked message's blocks without the button `action_id`, with `note` (mrkdwn) below."""
+    kept: list[Block] = []
+    for block in blocks:
+        if block.get("type") == "actions":
+            elements = [e for e in block.get("elements", []) if e.get("action_id") != action_id]
+            if not elements:
+                continue
+            kept.append({**block, "elements": elements})
+        else:
+            kept.append(block)
+    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
 
 
 def mark_started(
     blocks: list[Block], user: str, target: Target, new_id: str, url: str
 ) -> list[Block]:
     """The clicked message's blocks without its Roll back button, saying who started what."""
-    kept: list[Block] = []
-    for block in blocks:
-        if block.get("type") == "actions":
-            elements = [e for e in block.get("elements", []) if e.get("action_id") != ids.ROLLBACK]
-            if not elements:
-                continue
-            kept.append({**block, "elements": elements})
-        else:
-            kept.append(block)
-    note = {"type": "mrkdwn", "text": started_text(user, target, new_id, url)}
-    return [*kept, {"type": "context", "elements": [note]}]
+    return mark_done(blocks, ids.ROLLBACK, started_text(user, target, new_id, url))
 
 
 def requested_section(event: Deployment) -> str:
@@ -151,7 +323,3 @@ def requested_section(event: Deployment) -> str:
         f":rewind: *Rollback* of {inline(asked.environment, 100)} to {to}, "
         f"started from Slack by {mention(asked.user)}"
     )
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

@@ -54,6 +54,7 @@ def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, A
         site_url=config.site_for(event),
         mentions=config.failure_mentions,
         rollback=target_for(event, config.rollback),
+        commits_shown=config.release.commits_shown,
     )
     return post_arguments(event, config.channel_for(event), message, **payload)
 
@@ -112,24 +113,34 @@ def living_targets(
             mentions=config.failure_mentions,
             progress=progress_text(view),
             rollback=rollback,
+            commits_shown=config.release.commits_shown,
         )
         return {MAIN: post_arguments(view.head, channel, message, **payload)}
-    living = build_living_message(view, site_url=site, rollback=rollback)
+    living = build_living_message(
+        view, site_url=site, rollback=rollback, commits_shown=config.release.commits_shown
+    )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
-    if main.ts and view.head.status.is_failure and view.failures:
+    return {**targets, **_replies(key, state, view, config)} if main.ts else targets
+
+
+def _replies(key: str, state: State, view: View, config: Config) -> dict[str, dict[str, Any]]:
+    """The thread replies of a posted living message: why it failed, what a stuck run waits on."""
+    main = state.slots[MAIN]
+    replies: dict[str, dict[str, Any]] = {}
+    if view.head.status.is_failure and view.failures:
         reply = build_failure_reply(view, mentions=config.failure_mentions)
-        targets[REPLY] = {
+        replies[REPLY] = {
             **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
             "thread_ts": main.ts,
             "reply_broadcast": True,
         }
-    if main.ts and state.stuck and not view.head.status.is_final:
+    if state.stuck and not view.head.status.is_final:
         stuck = build_stuck_reply(view, note=state.stuck)
-        targets[STUCK] = {
+        replies[STUCK] = {
             **post_arguments(view.head, main.channel, stuck, key=key, slot=STUCK),
             "thread_ts": main.ts,
         }
-    return targets
+    return replies
 
 
 def describe(event: Deployment) -> str:

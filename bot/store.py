@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.domain.config import DEFAULT_STORE_TTL_DAYS as DEFAULT_TTL_DAYS
-from bot.domain.config import Config
+from bot.domain.config import STORE_INDEX, Config
 
 logger = logging.getLogger(__name__)
 
 QUERY_LIMIT = 5000  # records one query returns at most: far more than an account's pipelines
-INDEX_NAME = "lists"  # DynamoDB's global secondary index over list_name / list_pos
+INDEX_NAME = STORE_INDEX  # DynamoDB's global secondary index over list_name / list_pos
 
 
 class StoreError(RuntimeError):

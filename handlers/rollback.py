@@ -1,59 +1,106 @@
-"""The Roll back button: acked at once; checked, claimed and started in a lazy listener.
+"""The Roll back button, and the Unfreeze and Clear buttons of a rollback's thread.
 
-Nothing in the button is trusted. In order: the config must still enable rollback there and
-allow this user in this channel (user ids, user groups, channels; default deny); the store must
-not hold a recent rollback to the same target (a double click, or a re-run of this listener by
-a Lambda retry); AWS must still show the target as valid. Only then is the target claimed in the
-store (compare-and-swap: one click wins) and the one AWS call made, with a clientRequestToken
-where the API takes one, so a re-run of the same click cannot start a second pipeline execution.
-Refusals are private; what happened to a rollback goes in the message's thread for everyone.
+Each is acked at once and does its work in a lazy listener. Nothing in a button is trusted. A
+Roll back click, in order:
+1. the config must still enable rollback there and allow this user in this channel (user ids,
+   user groups, channels; default deny);
+2. the claim on the environment (the pipeline, or the deployment group) decides: one rollback
+   at a time, whatever the target and whichever message was clicked. Another click's rollback
+   that started, or may have (its answer was lost), is first looked up in AWS: still running,
+   the click is refused; over, or proven never started, the environment is free again. A re-run
+   of this very click (Lambda retrying the lazy listener) never sends its write twice blindly;
+3. AWS must still show the target as worth going to (not what runs already, nothing rolling
+   back, every source pinnable);
+4. the claim is taken (compare-and-swap: one click wins) and the one write sent through a
+   client that does not retry: StartPipelineExecution with a clientRequestToken, RollbackStage
+   or CreateDeployment;
+5. AWS accepted: an audit reply in the thread, the message marked, then the freeze of the deploy
+   stage (strategy "stage" with freeze_after_rollback) or a warning that the next push redeploys.
+   AWS refused: "did not start", with AWS's words, and the claim is released. The answer was
+   lost: AWS is read at once (and StartPipelineExecution, whose token makes a repeat harmless,
+   sent again with the same token); what is found is reported as started, else the claim stays
+   unknown and the thread says so, never "did not start".
+Refusals are private; what happened to a rollback goes in the thread for everyone.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from blocks import ids
-from blocks.rollback import build_failed, build_refusal, build_started, mark_started, run_url
+from blocks.rollback import (
+    build_cleared,
+    build_failed,
+    build_freeze_failed,
+    build_frozen,
+    build_refusal,
+    build_started,
+    build_unfreeze_failed,
+    build_unfrozen,
+    build_unknown,
+    clear_button,
+    console_url,
+    mark_done,
+    mark_started,
+    mention,
+    next_push_warning,
+    run_url,
+)
 from blocks.rollback import started_text as audit_line
 from bot import aws
 from bot.aws import AwsError
-from bot.aws.rollback import prepare, start
-from bot.domain.config import Config, RollbackSettings
+from bot.aws.rollback import (
+    Plan,
+    find_started,
+    freeze,
+    inbound,
+    prepare,
+    start,
+    status_of,
+    unfreeze,
+)
+from bot.domain import claims
+from bot.domain.claims import Claim
+from bot.domain.config import Config
 from bot.domain.model import AwsProblem, RollbackRequest
 from bot.domain.rollback import (
+    ACTION,
     PIPELINE,
-    Claim,
     Target,
-    authorization_refusal,
+    claim_facts,
+    claimed,
     client_token,
     config_refusal,
     decode,
-    dump_claim,
+    deployment_description,
     dump_request,
-    load_claim,
-    needs_group_lookup,
+    freeze_reason,
     run_key,
-    verdict,
+    still_running,
     with_config,
 )
 from bot.store import Record, Store, StoreError, make_store
-from handlers.common import config_of, respond
+from handlers.actions import Claims, Click, authorization, now
+from handlers.common import config_of
 
 logger = logging.getLogger(__name__)
 
+_NOT = "Not done"  # the head of an Unfreeze or Clear refusal
+_EARLIER_RUN = AwsProblem(
+    "timeout", "", "an earlier run of this click stopped before AWS answered", maybe_done=True
+)
+
 
 def register(app: App) -> None:
-    """Wire the button: an empty ack, then the work in a lazy listener."""
+    """Wire the buttons: an empty ack, then the work in a lazy listener."""
     app.action(ids.ROLLBACK)(ack=ack_rollback, lazy=[run_rollback])
+    app.action(ids.ROLLBACK_UNFREEZE)(ack=ack_rollback, lazy=[run_unfreeze])
+    app.action(ids.ROLLBACK_CLEAR)(ack=ack_rollback, lazy=[run_clear])
 
 
 def ack_rollback(ack: Ack) -> None:
@@ -61,212 +108,461 @@ def ack_rollback(ack: Ack) -> None:
     ack()
 
 
-def _groups(client: WebClient, settings: RollbackSettings, user: str) -> tuple[list[str], str]:
-    """The configured user groups `user` is in (stopping at the first), and what was unreadable."""
-    unreadable = []
-    for group in settings.usergroups:
-        try:
-            users = client.usergroups_users_list(usergroup=group).get("users") or []
-        except SlackApiError as exc:
-            unreadable.append(f"{group}: {exc.response.get('error', 'error')}")
-            continue
-        if user in users:
-            return [group], ""
-    return [], "; ".join(unreadable)
+def _log(click: Click, what: str, target: Target | None, **extra: str) -> dict[str, str]:
+    """The structured keys of a log line about a rollback click."""
+    return {
+        "rollback": what,
+        "slack_user": click.user,
+        "slack_channel": click.channel,
+        "rollback_strategy": target.strategy if target else "",
+        "rollback_target": target.target_id if target else "",
+        "rollback_commit": target.sha if target else "",
+        "pipeline": target.pipeline if target else "",
+        **extra,
+    }
 
 
-def _authorization(client: WebClient, settings: RollbackSettings, user: str, channel: str) -> str:
-    groups: list[str] = []
-    unreadable = ""
-    if needs_group_lookup(settings, user, channel):
-        groups, unreadable = _groups(client, settings, user)
-    reason = authorization_refusal(settings, user, channel, groups)
-    if reason and unreadable:
-        reason += f" (could not read user group {unreadable})"
-    return reason
+def _refuse(
+    click: Click,
+    reason: str,
+    target: Target | None,
+    *buttons: dict[str, Any],
+    head: str = "No rollback",
+) -> None:
+    """Tell the clicker privately why not, and log it."""
+    logger.warning("rollback refused: %s", reason, extra=_log(click, "refused", target))
+    click.private(build_refusal(f"{head}: {reason}", *buttons))
 
 
-class _Click:
-    """One click on a Roll back button: who, where, and the ways to answer."""
-
-    def __init__(self, body: dict[str, Any], client: WebClient, config: Config) -> None:
-        container = body.get("container") or {}
-        self.body = body
-        self.client = client
-        self.config = config
-        self.user = str((body.get("user") or {}).get("id") or "")
-        self.channel = str(
-            (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-        )
-        self.message_ts = str(container.get("message_ts") or "")
-        self.response_url = str(body.get("response_url") or "")
-        action = (body.get("actions") or [{}])[0]
-        self.value = str(action.get("value") or "")
-        self.request = f"{self.user}:{action.get('action_ts', '')}"
-
-    def log(self, what: str, target: Target | None, **extra: str) -> dict[str, str]:
-        """The structured keys of a log line about this click."""
-        return {
-            "rollback": what,
-            "slack_user": self.user,
-            "slack_channel": self.channel,
-            "rollback_strategy": target.strategy if target else "",
-            "rollback_target": target.target_id if target else "",
-            "rollback_commit": target.sha if target else "",
-            "pipeline": target.pipeline if target else "",
-            **extra,
-        }
-
-    def refuse(self, reason: str, target: Target | None) -> None:
-        """Tell the clicker privately why not, and log it."""
-        logger.warning("rollback refused: %s", reason, extra=self.log("refused", target))
-        respond(self.response_url, build_refusal(reason))
-
-    def thread(self, message: dict[str, Any]) -> None:
-        """Reply in the clicked message's thread for everyone; privately if that fails."""
-        try:
-            self.client.chat_postMessage(
-                channel=self.channel,
-                thread_ts=self.message_ts,
-                unfurl_links=False,
-                unfurl_media=False,
-                **message,
-            )
-        except SlackApiError:
-            logger.exception("could not reply in the thread of %s", self.message_ts)
-            respond(self.response_url, {**message, "response_type": "ephemeral"})
+def _allowed(click: Click, config: Config, target: Target) -> Store | None:
+    """The store, once the config allows this user this target here; None after a refusal."""
+    reason = config_refusal(target, config.rollback) or authorization(
+        click.client, config.rollback, click, ACTION
+    )
+    if reason:
+        _refuse(click, reason, target)
+        return None
+    store = make_store(config)
+    if store is None:
+        _refuse(click, "rollbacks need the store, to run one at a time (store.backend)", target)
+    return store
 
 
 def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Check everything again, then start the rollback once."""
+    """Check everything again, resolve what may still run, then start the rollback once."""
     config = config_of(context)
-    click = _Click(body, client, config)
+    click = Click(body, client)
     decoded = decode(click.value)
     if decoded is None:
-        click.refuse("this button does not name a rollback target", None)
+        _refuse(click, "this button does not name a rollback target", None)
         return
     target = with_config(decoded, config.rollback)
-    reason = config_refusal(target, config.rollback) or _authorization(
-        client, config.rollback, click.user, click.channel
-    )
-    if reason:
-        click.refuse(reason, target)
-        return
-    store = make_store(config)
+    store = _allowed(click, config, target)
     if store is None:
-        click.refuse("rollbacks need the store, to start each one once (store.backend)", target)
         return
     try:
-        _claim_and_start(click, target, store)
+        _Rollback(click, target, store).run()
     except StoreError as exc:
-        logger.exception("rollback store failed", extra=click.log("store-failed", target))
-        click.refuse(f"the store is unavailable, so nothing was started: {exc}", target)
+        logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
+        _refuse(click, f"the store is unavailable, so nothing was started: {exc}", target)
+    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
+        _refuse(click, f"AWS cannot be called, so nothing was started: {exc.reason}", target)
 
 
-def _claim_and_start(click: _Click, target: Target, store: Store) -> None:
-    record = store.get(target.key) or Record(target.key)
-    claim = load_claim(record.body)
-    now = time.time()
-    decided = verdict(claim, click.request, now)
-    if decided == "done":
-        logger.info("rollback click ran again: already done", extra=click.log("rerun", target))
+def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None:
+    """The lazy run of a click came after Slack's window (handlers/late.py): act on nothing;
+    say what became of the click, reading AWS when an earlier run of it left no outcome."""
+    click = Click(body, client)
+    decoded = decode(click.value)
+    store = make_store(config)
+    if decoded is None or store is None:
         return
-    refusal = _verdict_refusal(decided, claim, target)
-    if refusal:
-        click.refuse(refusal, target)
-        return
-    token = (
-        claim.token if claim and decided == "resume" else client_token(target.key, click.request)
-    )
-    description = f"Rollback to {target.target_id} ({target.sha[:12]}) from Slack by {click.user}"
+    target = with_config(decoded, config.rollback)
     try:
-        plan = prepare(
-            target,
+        _Rollback(click, target, store).report()
+    except StoreError:
+        logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
+
+
+class _Rollback:
+    """One Roll back click, from the claim to the audit reply."""
+
+    def __init__(self, click: Click, target: Target, store: Store) -> None:
+        self.click = click
+        self.target = target
+        self.store = store
+        self.claims = Claims(store, target.where)
+        self.codepipeline = aws.client("codepipeline")
+        self.codedeploy = aws.client("codedeploy")
+
+    # --- the claim on the environment ----------------------------------------------------
+
+    def run(self) -> None:
+        record, claim = self.claims.read()
+        decided = claims.verdict(claim, self.click.request, now())
+        if decided == claims.RERUN:
+            logger.info("rollback click ran again", extra=_log(self.click, "rerun", self.target))
+            return
+        if claim is not None and decided == claims.RESUME:
+            self._resume(claim)
+            return
+        if claim is not None and decided == claims.BUSY:
+            self._refuse(f"{mention(claim.user)} is starting a rollback of this environment now")
+            return
+        if claim is not None and decided == claims.RESOLVE:
+            if not self._resolve(claim):
+                return
+            record, _ = self.claims.read()
+        self._claim_and_start(record)
+
+    def report(self) -> None:
+        """For a click too late to act on: its outcome if an earlier run of it began, else say
+        privately that nothing was started."""
+        _, claim = self.claims.read()
+        if claim is None or claim.request != self.click.request:
+            self._refuse(
+                "this click reached deploybot after Slack's 5-minute window, so nothing was "
+                "started. Click again if the rollback is still needed."
+            )
+            return
+        if claim.state_at(now()) not in (claims.SENDING, claims.UNKNOWN):
+            return  # an earlier run of this click recorded and reported its outcome
+        _, pins = claimed(claim, self.target)
+        try:
+            found = self._find(self.target, claim, pins)
+        except AwsError as exc:
+            self._unknown(claim, exc.problem)
+            return
+        if found:
+            self._started(claim, found, stage=self.target.stage, found=True)
+        else:
+            self._unknown(claim, _EARLIER_RUN)
+
+    def _refuse(self, reason: str, *buttons: dict[str, Any]) -> None:
+        _refuse(self.click, reason, self.target, *buttons)
+
+    def _clear(self, claim: Claim) -> dict[str, Any]:
+        return clear_button(self.target.where, claim.request)
+
+    def _resolve(self, claim: Claim) -> bool:
+        """Read AWS about another click's claim: True once the environment is free."""
+        gone, pins = claimed(claim, self.target)
+        started = claim.state_at(now()) == claims.STARTED
+        try:
+            run_id = claim.outcome if started else self._find(gone, claim, pins)
+            status = status_of(gone, run_id, **self._reads()) if run_id else ""
+        except AwsError as exc:
+            self._refuse(
+                f"{mention(claim.user)}'s rollback may still run and AWS cannot tell: "
+                f"{exc.problem.reason}. Check the console; clear the claim if nothing runs.",
+                self._clear(claim),
+            )
+            return False
+        if run_id and still_running(status):
+            if not started:
+                self.claims.change(claim.request, lambda c: claims.started(c, run_id))
+            minutes = max(0, int(now() - claim.at)) // 60
+            self._refuse(
+                f"a rollback of {self.target.environment} is running: {run_id}, started by "
+                f"{mention(claim.user)} {minutes} min ago"
+            )
+            return False
+        if not run_id and not claim.settled(now()):
+            self._refuse(
+                f"the rollback {mention(claim.user)} asked for may still be starting: AWS does "
+                "not show it yet. Try again in a minute.",
+                self._clear(claim),
+            )
+            return False
+        note = f"{run_id} is {status}" if run_id else "AWS shows nothing it started"
+        self.claims.change(claim.request, lambda c: claims.released(c, note))
+        return True
+
+    def _reads(self) -> dict[str, Any]:
+        return {"codepipeline": self.codepipeline, "codedeploy": self.codedeploy}
+
+    def _find(self, target: Target, claim: Claim, pins: dict[str, str]) -> str:
+        return find_started(target, since=claim.at, token=claim.token, pins=pins, **self._reads())
+
+    def _resume(self, claim: Claim) -> None:
+        """This very click ran before and its outcome was never recorded: read, then go on."""
+        _, pins = claimed(claim, self.target)
+        try:
+            found = self._find(self.target, claim, pins)
+        except AwsError as exc:
+            self._unknown(claim, exc.problem)
+            return
+        if found:
+            self._started(claim, found, stage=self.target.stage, found=True)
+            return
+        if self.target.strategy != PIPELINE and not claim.settled(now()):
+            # No token: only time proves that a write not seen yet was never made.
+            self._unknown(claim, _EARLIER_RUN)
+            return
+        plan = self._plan(claim.token)  # a re-run's token is the first run's: no second start
+        if plan is not None:
+            self._send(plan, claim)
+
+    def _claim_and_start(self, record: Record) -> None:
+        token = client_token(self.target.where, self.target.target_id, self.click.request)
+        plan = self._plan(token)
+        if plan is None:
+            return
+        claim = Claim(
+            action=ACTION,
+            user=self.click.user,
+            request=self.click.request,
+            at=now(),
             token=token,
-            description=description,
-            codepipeline=aws.client("codepipeline"),
-            codedeploy=aws.client("codedeploy"),
+            subject=self.target.target_id,
+            facts=claim_facts(self.target, plan.pins),
         )
-    except AwsError as exc:
-        _failed(click, target, exc.problem)
-        return
-    if isinstance(plan, str):
-        click.refuse(plan, target)
-        return
-    if decided == "claim":
-        mine = Claim(user=click.user, request=click.request, token=token, at=now)
-        if not store.put(replace(record, body=dump_claim(mine))):
-            latest = load_claim((store.get(target.key) or record).body)
-            click.refuse(_already(latest, target) if latest else "someone else was faster", target)
+        if not self.claims.take(record, claim):
+            self._refuse("another rollback of this environment was claimed at the same moment")
             return
+        self._send(plan, claim)
+
+    # --- AWS: re-check, send once, find out -----------------------------------------------
+
+    def _plan(self, token: str) -> Plan | None:
+        description = deployment_description(self.target, self.click.user, token)
+        try:
+            plan = prepare(self.target, token=token, description=description, **self._reads())
+        except AwsError as exc:
+            self._failed(exc.problem)
+            return None
+        if isinstance(plan, str):
+            self._refuse(plan)
+            return None
+        return plan
+
+    def _send(self, plan: Plan, claim: Claim) -> None:
+        writer = aws.client(plan.service, retry=False)
+        try:
+            new_id = start(plan, writer)
+        except AwsError as exc:
+            problem = exc.problem
+            if problem.maybe_done:
+                self._lost(plan, claim, problem)
+            else:
+                self.claims.change(claim.request, lambda c: claims.failed(c, problem.reason))
+                self._failed(problem)
+            return
+        self._started(claim, new_id, stage=plan.stage)
+
+    def _lost(self, plan: Plan, claim: Claim, problem: AwsProblem) -> None:
+        """The write's answer was lost: read what AWS did (and repeat a tokened start)."""
+        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
+        logger.warning(
+            "rollback outcome unknown: %s",
+            problem.reason,
+            extra=_log(self.click, "unknown", self.target),
+        )
+        found = ""
+        try:
+            found = self._find(self.target, claim, dict(plan.pins))
+            if not found and plan.idempotent:
+                # Same clientRequestToken: if the first call started it, this starts nothing new.
+                found = start(plan, aws.client(plan.service, retry=False))
+        except AwsError as exc:
+            logger.warning("could not resolve the rollback: %s", exc.problem.reason)
+        if found:
+            self._started(claim, found, stage=plan.stage, found=True)
+        else:
+            self._unknown(claim, problem)
+
+    # --- what the thread is told ------------------------------------------------------------
+
+    def _failed(self, problem: AwsProblem) -> None:
+        logger.warning(
+            "rollback failed: %s",
+            problem.reason,
+            extra=_log(
+                self.click,
+                "failed",
+                self.target,
+                aws_error=problem.code,
+                aws_message=problem.message,
+            ),
+        )
+        self.click.thread(build_failed(self.click.user, self.target, problem))
+
+    def _unknown(self, claim: Claim, problem: AwsProblem) -> None:
+        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
+        url = console_url(self.target, aws.region_of(self.codepipeline))
+        self.click.thread(build_unknown(claim.user, self.target, problem, url, self._clear(claim)))
+
+    def _started(self, claim: Claim, new_id: str, *, stage: str, found: bool = False) -> None:
+        url = run_url(self.target, aws.region_of(self.codepipeline), new_id)
+        self.claims.change(claim.request, lambda c: claims.started(c, new_id, url))
+        asked = RollbackRequest(
+            claim.user, self.target.environment, self.target.sha, self.target.target_id
+        )
+        # The rollback's own notifications look this up to say whose rollback they are.
+        self.store.put(Record(run_key(new_id), body=dump_request(asked)))
+        logger.info(
+            "rollback started", extra=_log(self.click, "started", self.target, new_id=new_id)
+        )
+        self.click.thread(build_started(claim.user, self.target, new_id, url, found=found))
+        blocks = self.click.message.get("blocks")
+        if blocks:
+            text = str(
+                self.click.message.get("text") or audit_line(claim.user, self.target, new_id, url)
+            )
+            self.click.update(text, mark_started(blocks, claim.user, self.target, new_id, url))
+        if self.target.freeze and stage:
+            self._freeze(stage, new_id)
+        else:
+            self.click.thread(next_push_warning(self.target, stage))
+
+    def _freeze(self, stage: str, new_id: str) -> None:
+        """Close the deploy stage's inbound transition once; a lost answer is read back."""
+        reason = freeze_reason(self.click.user, self.click.user_name, self.target, new_id)
+        try:
+            freeze(self.target.pipeline, stage, reason, aws.client("codepipeline", retry=False))
+        except AwsError as exc:
+            if not exc.problem.maybe_done or not self._frozen(stage):
+                self.click.thread(build_freeze_failed(self.target, stage, exc.problem))
+                return
+        logger.info(
+            "deploy stage frozen", extra=_log(self.click, "frozen", self.target, stage=stage)
+        )
+        self.click.thread(build_frozen(self.target, stage))
+
+    def _frozen(self, stage: str) -> bool:
+        return _transition_open(self.target.pipeline, stage, self.codepipeline) is False
+
+
+# --- Unfreeze ----------------------------------------------------------------------------------
+
+
+def _transition_open(pipeline: str, stage: str, reads: Any) -> bool | None:
+    """Whether the stage's inbound transition is open, read from AWS (None: unreadable)."""
     try:
-        new_id = start(plan, aws.client(plan.service, retry=False))
-    except AwsError as exc:
-        _record(store, target.key, lambda c: replace(c, state="failed"))
-        _failed(click, target, exc.problem)
-        return
-    _started(click, target, store, new_id)
+        enabled = inbound(pipeline, stage, reads).get("enabled")
+    except AwsError:
+        return None
+    return enabled if isinstance(enabled, bool) else None
 
 
-def _verdict_refusal(decided: str, claim: Claim | None, target: Target) -> str:
-    """Why the store's record of this target forbids the click, or ""."""
-    if decided == "duplicate" and claim is not None:
-        return _already(claim, target)
-    if decided == "resume" and target.strategy != PIPELINE:
-        # Only start_pipeline_execution takes a token: calling again could start twice.
-        return (
-            "an earlier attempt of this click may have started it; check AWS before trying "
-            "again (in an hour, or once it is marked failed)"
+def _fields(click: Click) -> dict[str, str]:
+    """The string fields of a JSON button value ({} when it is not one)."""
+    try:
+        data = json.loads(click.value)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, str)}
+
+
+def _pipeline_of(click: Click, config: Config) -> tuple[str, str] | None:
+    """(pipeline, stage) an Unfreeze button names, if the config still freezes that stage."""
+    data = _fields(click)
+    pipeline = data.get("p", "")
+    entry = config.rollback.pipeline(pipeline)
+    if entry is None or not entry.freeze_after_rollback or entry.stage != data.get("t"):
+        _refuse(
+            click, "this button names no stage that rollback.pipelines freezes", None, head=_NOT
         )
-    return ""
+        return None
+    return pipeline, entry.stage
 
 
-def _already(claim: Claim, target: Target) -> str:
-    return (
-        f"a rollback to {target.sha[:7] or target.target_id} was already started by "
-        f"{claim.user} {max(0, int(time.time() - claim.at)) // 60} min ago "
-        f"({claim.new_id or 'starting'})"
+def run_unfreeze(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Open the frozen deploy stage again, once; the same people as rollback may."""
+    config = config_of(context)
+    click = Click(body, client)
+    named = _pipeline_of(click, config)
+    if named is None:
+        return
+    reason = authorization(client, config.rollback, click, ACTION)
+    if reason:
+        _refuse(click, reason, None, head=_NOT)
+        return
+    try:
+        _unfreeze(click, *named)
+    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
+        _refuse(click, f"AWS cannot be called: {exc.reason}", None, head=_NOT)
+
+
+def _unfreeze(click: Click, pipeline: str, stage: str) -> None:
+    reads = aws.client("codepipeline")
+    if _transition_open(pipeline, stage, reads) is not False:
+        _refuse(click, f"{stage} of {pipeline} is not frozen (or AWS cannot say)", None, head=_NOT)
+        return
+    try:
+        unfreeze(pipeline, stage, aws.client("codepipeline", retry=False))
+    except AwsError as exc:
+        problem = exc.problem
+        if not problem.maybe_done or _transition_open(pipeline, stage, reads) is not True:
+            click.thread(build_unfreeze_failed(click.user, pipeline, stage, problem))
+            return
+    logger.info(
+        "deploy stage unfrozen",
+        extra={"rollback": "unfrozen", "slack_user": click.user, "pipeline": pipeline},
     )
+    done = build_unfrozen(click.user, pipeline, stage)
+    click.thread(done)
+    blocks = click.message.get("blocks")
+    if blocks:
+        text = str(click.message.get("text") or done["text"])
+        click.update(text, mark_done(blocks, ids.ROLLBACK_UNFREEZE, done["text"]))
 
 
-def _record(store: Store, key: str, change: Callable[[Claim], Claim]) -> None:
-    """Update this click's claim; a lost race only costs the record, never a second rollback."""
-    for _ in range(5):
-        record = store.get(key)
-        claim = load_claim(record.body) if record else None
-        if record is None or claim is None:
-            return
-        if store.put(replace(record, body=dump_claim(change(claim)))):
-            return
-    logger.warning("could not record the outcome of the rollback in %s", key)
+# --- Clear -------------------------------------------------------------------------------------
 
 
-def _failed(click: _Click, target: Target, problem: AwsProblem) -> None:
+def _claim_named(click: Click, config: Config) -> tuple[str, str] | None:
+    """(environment, request) a Clear button names, if rollback is still enabled there."""
+    data = _fields(click)
+    where, request = data.get("w", ""), data.get("r", "")
+    kind, _, name = where.partition(":")
+    application, _, group = name.partition("/")
+    enabled = (kind == "pipeline" and config.rollback.pipeline(name)) or (
+        kind == "group" and config.rollback.group(application, group)
+    )
+    if not enabled or not request:
+        _refuse(click, "this button names no environment that can be rolled back", None, head=_NOT)
+        return None
+    return where, request
+
+
+def run_clear(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Release a claim that AWS could not resolve, once a person checked the console."""
+    config = config_of(context)
+    click = Click(body, client)
+    named = _claim_named(click, config)
+    if named is None:
+        return
+    reason = authorization(client, config.rollback, click, ACTION)
+    store = make_store(config)
+    if reason or store is None:
+        _refuse(click, reason or "rollbacks need the store (store.backend)", None, head=_NOT)
+        return
+    where, request = named
+    try:
+        cleared = _clear(Claims(store, where), request, click.user)
+    except StoreError as exc:
+        cleared = f"the store is unavailable: {exc}"
+    if isinstance(cleared, str):
+        _refuse(click, cleared, None, head=_NOT)
+        return
     logger.warning(
-        "rollback failed: %s",
-        problem.reason,
-        extra=click.log("failed", target, aws_error=problem.code, aws_message=problem.message),
+        "rollback claim cleared",
+        extra={"rollback": "cleared", "slack_user": click.user, "claim": where},
     )
-    click.thread(build_failed(click.user, target, problem))
+    click.thread(build_cleared(click.user, cleared))
 
 
-def _started(click: _Click, target: Target, store: Store, new_id: str) -> None:
-    url = run_url(target, aws.region_of(aws.client("codepipeline")), new_id)
-    _record(store, target.key, lambda c: replace(c, state="started", new_id=new_id, link=url))
-    asked = RollbackRequest(click.user, target.environment, target.sha, target.target_id)
-    # The rollback's own notifications look this up to say whose rollback they are.
-    store.put(Record(run_key(new_id), body=dump_request(asked)))
-    logger.info("rollback started", extra=click.log("started", target, new_id=new_id))
-    click.thread(build_started(click.user, target, new_id, url))
-    message = click.body.get("message") or {}
-    if not message.get("blocks"):
-        return
-    try:
-        click.client.chat_update(
-            channel=click.channel,
-            ts=click.message_ts,
-            text=str(message.get("text") or audit_line(click.user, target, new_id, url)),
-            blocks=mark_started(message["blocks"], click.user, target, new_id, url),
-        )
-    except SlackApiError:
-        logger.exception("could not mark the message %s as rolled back", click.message_ts)
+def _clear(holder: Claims, request: str, user: str) -> Claim | str:
+    """Release the claim of `request`; the claim it was, or why it cannot be cleared."""
+    _, claim = holder.read()
+    if claim is None or claim.request != request:
+        return "that claim is no longer held"
+    if claim.state_at(now()) == claims.SENDING:
+        return "its write is being sent right now"
+    if not claim.holds(now()):
+        return "that claim is already released"
+    holder.change(request, lambda c: claims.released(c, f"cleared by {user}"))
+    return claim

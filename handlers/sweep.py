@@ -11,7 +11,8 @@ those that are due, asks AWS how the run stands, and:
   execution's, and its own message says where it went;
 - a run in progress for longer than `stuck_after` (3x its usual duration by default): one
   thread reply saying what it waits on.
-What time is left goes to filling the ledger in (bot/aws/deploy_status.py `backfill`).
+What time is left goes, at most hourly, to filling the ledger in (bot/aws/deploy_status.py
+`backfill`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from bot.domain.coerce import as_map, mappings, parse_status
 from bot.domain.config import Config
 from bot.domain.ledger import (
     GroupEntry,
+    Names,
     PipelineEntry,
+    backfill_key,
     group_key,
     stuck_after,
     typical_seconds,
@@ -59,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 DUE_PER_SWEEP = 200  # messages looked at per sweep at most; the rest wait for the next
 HISTORY_PAGE = 20  # executions read to find a stuck one with its times
+BACKFILL_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -114,11 +118,26 @@ class Sweeper:
                 report.failed += 1
                 self._later(record.key)
         left = deadline - time.monotonic()
-        if left > 1:
+        if left > 1 and self._backfill_due():
             report.backfilled = backfill(
                 self._config, self._cp, self._cd, self._ledger, seconds=left
             )
         return report
+
+    def _backfill_due(self) -> bool:
+        """Fill the ledger in at most hourly: a full read of it every 5 minutes costs more
+        than what it finds (each /deploy-status answer fills it in too)."""
+        key = backfill_key("", aws.region_of(self._cp))
+        now = self._ledger.now()
+        try:
+            last = self._ledger.get(key, Names)
+            if last is not None and now - last.listed_at < BACKFILL_EVERY_SECONDS:
+                return False
+            self._ledger.change(key, lambda _: Names((), now))
+        except StoreError:
+            logger.exception("could not read when the ledger was last filled in")
+            return False
+        return True
 
     def _one(self, key: str, report: SweepReport) -> None:
         state = self._state(key)
@@ -297,5 +316,7 @@ def run_sweep(
     """One sweep with a container's poster, store and (CodePipeline, CodeDeploy) clients."""
     delivery = LivingDelivery(config, poster, store)
     report = Sweeper(config, delivery, store, clients).run()
-    logger.info("sweep: %s", report)
+    # Every 5 minutes: a line only when the sweep did something (or could not).
+    busy = report.looked_at or report.backfilled or report.left
+    logger.log(logging.INFO if busy else logging.DEBUG, "sweep: %s", report)
     return report

@@ -2,8 +2,11 @@
 
 Point real boto3 clients at it with `endpoint_url` or `AWS_ENDPOINT_URL_CODEPIPELINE` /
 `AWS_ENDPOINT_URL_CODEDEPLOY`. It dispatches on the `X-Amz-Target` header
-(`CodePipeline_20150709.ListActionExecutions`) to canned answers, records every call with its
-start and end time (botocore's retries are calls too), and can add a delay per call. POSTs to
+(`CodePipeline_20150709.ListActionExecutions`) to canned answers (or to callables, such as the
+stateful world of tests/fake_deploys.py), records every call with its start and end time
+(botocore's retries are calls too), and can add a delay per call. A callable answer can fail
+like AWS does: `Fault` (an error answer), `Hangup` (the work is done, the connection drops) or
+`Late` (the work is done, the answer comes after the client stopped waiting). POSTs to
 `/api/<method>` get a Slack-style `{"ok": true}`, so one server can stand in for both sides of
 a benchmark.
 
@@ -15,6 +18,7 @@ exceeded"}` (AWS "Common Errors": ThrottlingException, HTTP 400).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -35,6 +39,19 @@ class Fault(Exception):
     def __init__(self, status: int, code: str, message: str = "") -> None:
         super().__init__(code)
         self.status, self.code, self.message = status, code, message
+
+
+class Hangup(Exception):
+    """Raised by a callable answer after doing its work: the connection closes, no answer."""
+
+
+class Late(Exception):
+    """Raised by a callable answer after doing its work: `body` comes after `seconds`, when the
+    client has given up waiting (its read timeout is shorter)."""
+
+    def __init__(self, body: dict[str, Any], seconds: float) -> None:
+        super().__init__("late")
+        self.body, self.seconds = body, seconds
 
 
 @dataclass
@@ -144,13 +161,22 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
                     status, body = 200, answer(params) if callable(answer) else answer
                 except Fault as fault:
                     status, body = fault.status, {"__type": fault.code, "message": fault.message}
+                except Hangup:
+                    call.ended = time.monotonic()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                except Late as late:
+                    time.sleep(late.seconds)
+                    status, body = 200, late.body
                 content_type = "application/x-amz-json-1.1"
             else:
                 status = 400
                 body = {"__type": "ValidationException", "message": f"no answer for {operation}"}
                 content_type = "application/x-amz-json-1.1"
             call.ended = time.monotonic()
-            self._reply(status, body, content_type)
+            with contextlib.suppress(OSError):  # after a late answer the client has gone
+                self._reply(status, body, content_type)
 
     return Handler
 

@@ -7,12 +7,13 @@ is repeated after a 500, a write client sends its request exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
 from bot import aws
-from tests.fake_aws import FakeAws, Fault
+from tests.fake_aws import FakeAws, Fault, Hangup
 
 
 def _server_error(params: dict[str, object]) -> dict[str, object]:
@@ -67,6 +68,50 @@ def test_a_write_reaches_aws_exactly_once(failing: FakeAws) -> None:
         aws.call(writer, "start_pipeline_execution", retry=False, name="p")
     # THEN it went out once: the outcome is for the caller to read, not to guess by resending
     assert failing.operations() == ["StartPipelineExecution"]
+
+
+def _hang_up(params: dict[str, object]) -> dict[str, object]:
+    raise Hangup
+
+
+def _refuse(params: dict[str, object]) -> dict[str, object]:
+    raise Fault(400, "ConflictException", "the pipeline is busy")
+
+
+@pytest.mark.parametrize(
+    ("answer", "maybe_done"),
+    [
+        pytest.param(_server_error, True, id="5xx"),
+        pytest.param(_hang_up, True, id="connection-dropped"),
+        pytest.param(_refuse, False, id="refused"),
+    ],
+)
+def test_a_failed_write_says_whether_it_may_have_been_done(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, answer: Any, maybe_done: bool
+) -> None:
+    # GIVEN an endpoint that answers the write with a 5xx, drops it, or refuses it
+    fake = FakeAws.start({"StartPipelineExecution": answer})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url)
+    writer = aws.client("codepipeline", retry=False)
+    try:
+        with pytest.raises(aws.AwsError) as raised:
+            aws.call(writer, "start_pipeline_execution", retry=False, name="p")
+    finally:
+        fake.close()
+    # THEN only an answer that refused the write proves it was not done
+    assert raised.value.problem.maybe_done is maybe_done
+
+
+def test_nothing_sent_is_nothing_done(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an endpoint nobody listens on: the connection is refused before anything is sent
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", "http://127.0.0.1:9")
+    writer = aws.client("codepipeline", retry=False)
+    with pytest.raises(aws.AwsError) as raised:
+        aws.call(writer, "start_pipeline_execution", retry=False, name="p")
+    assert raised.value.problem.kind == "timeout"
+    assert raised.value.problem.maybe_done is False
 
 
 def test_a_write_through_a_retrying_client_is_refused_before_anything_is_sent(

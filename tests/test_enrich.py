@@ -649,7 +649,16 @@ def test_commit_url_is_not_a_github_api_address() -> None:
     assert commit.title == "Updating the application for feature 12-4820"
 
 
-def test_a_failed_execution_that_can_be_rolled_back_learns_the_last_good_one(aws: Aws) -> None:
+@pytest.mark.parametrize(
+    ("ran", "offered"),
+    [
+        pytest.param(("Source", "Beta"), True, id="the-failure-deployed"),
+        pytest.param(("Source",), False, id="the-failure-stopped-before-deploying"),
+    ],
+)
+def test_a_failed_execution_that_deployed_learns_the_last_good_one(
+    aws: Aws, ran: tuple[str, ...], offered: bool
+) -> None:
     # GIVEN rollback enabled for the pipeline, and a failed execution whose commit is known
     config = replace(
         MAPPED,
@@ -663,6 +672,19 @@ def test_a_failed_execution_that_can_be_rolled_back_learns_the_last_good_one(aws
         execution_id="11111111-1111-4111-8111-111111111111",
         failed_actions=(FailedAction("Deploy"),),
         commit=Commit(sha="b" * 40),
+    )
+    # AND its actions: the source ran, and the Deploy action of stage Beta (or not)
+    actions = [source_execution(failed.execution_id, "b" * 40, "Bad")]
+    if "Beta" in ran:
+        actions.insert(0, {**deploy_execution(failed.execution_id, "d-1"), "stageName": "Beta"})
+    aws.pipeline.add_response(
+        "list_action_executions",
+        {"actionExecutionDetails": actions},
+        {
+            "pipelineName": PIPELINE,
+            "filter": {"pipelineExecutionId": failed.execution_id},
+            "maxResults": 100,
+        },
     )
     good = "22222222-2222-4222-8222-222222222222"
     summaries = [
@@ -680,9 +702,14 @@ def test_a_failed_execution_that_can_be_rolled_back_learns_the_last_good_one(aws
         {"pipelineExecutionSummaries": summaries},
         {"pipelineName": PIPELINE, "maxResults": 20},
     )
+    aws.expect_definition()  # the stage that deploys: the last one with a Deploy action
     # WHEN it is enriched
     enriched = aws.enricher(config).enrich(failed)
-    # THEN it knows the newest successful execution before it: the Roll back button's target
+    # THEN it knows the newest successful execution before it (the Roll back button's target),
+    # unless it stopped before deploying: then production still runs that one
+    if not offered:
+        assert enriched.last_good is None
+        return
     assert enriched.last_good is not None
     assert enriched.last_good.execution_id == good
     assert enriched.last_good.commit is not None

@@ -84,3 +84,14 @@ def test_no_parameter_names_means_no_aws_call() -> None:
     config = Config(slack_bot_token="xoxb-env")
     assert secrets.with_secrets(config) is config
     assert secrets._ssm.cache_info().currsize == 0
+
+
+def test_no_region_is_a_config_error_naming_the_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an SSM parameter to read but no AWS region anywhere
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    config = Config(slack_bot_token_parameter="/deploybot/token")
+    # WHEN the secrets are read, THEN one ConfigError says which parameter and why
+    with pytest.raises(ConfigError, match=r"SSM parameter /deploybot/token: .*region"):
+        secrets.with_secrets(config)

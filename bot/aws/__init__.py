@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from bot.aws.limits import SHARED, DeadlinePassed
-from bot.domain.coerce import as_list, as_str
+from bot.domain.coerce import as_list, as_str, well_formed
 from bot.domain.model import AwsProblem
 
 CONNECT_TIMEOUT_SECONDS = 2
@@ -32,7 +32,8 @@ class AwsError(Exception):
     """An AWS call failed; `problem` says how, which IAM action it needed and what AWS said."""
 
     def __init__(self, problem: AwsProblem) -> None:
-        super().__init__(problem.reason)
+        said = f": {problem.message}" if problem.message else ""
+        super().__init__(problem.reason + said)
         self.problem = problem
 
     @property
@@ -100,13 +101,14 @@ def call(aws_client: Any, operation: str, /, *, retry: bool = True, **params: An
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return getattr(aws_client, operation)(**params)
+        answer = getattr(aws_client, operation)(**params)
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(describe_failure(exc, iam_action(aws_client, operation))) from exc
     except DeadlinePassed as exc:
         action = iam_action(aws_client, operation)
         problem = AwsProblem("timeout", action, "the rate limit left no time before the deadline")
         raise AwsError(problem) from exc
+    return well_formed(answer)  # a lone surrogate in an answer would break its post to Slack
 
 
 def pages(aws_client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
@@ -164,21 +166,26 @@ def describe_failure(exc: BaseException, action: str) -> AwsProblem:
     from botocore.exceptions import (
         ClientError,
         ConnectionError,
-        ConnectTimeoutError,
+        HTTPClientError,
         NoCredentialsError,
-        ReadTimeoutError,
     )
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error") or {}
         code, message = str(error.get("Code") or ""), str(error.get("Message") or "")
+        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         if code in _DENIED:
             return AwsProblem("denied", action, message, code)
         if code in _THROTTLED:
             return AwsProblem("throttled", action, message, code)
-        return AwsProblem("error", action, f"{code}: {message}" if code else message, code)
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | ConnectionError):
+        text = f"{code}: {message}" if code else message
+        return AwsProblem("error", action, text, code, maybe_done=status >= 500)
+    if isinstance(exc, ConnectionError):
+        # Could not connect (ConnectTimeoutError, EndpointConnectionError): nothing was sent.
         return AwsProblem("timeout", action, str(exc))
+    if isinstance(exc, HTTPClientError):
+        # Sent, then no answer: ReadTimeoutError, ConnectionClosedError.
+        return AwsProblem("timeout", action, str(exc), maybe_done=True)
     if isinstance(exc, NoCredentialsError):
         return AwsProblem("credentials", action, str(exc))
     return AwsProblem("error", action, str(exc))

@@ -18,13 +18,23 @@ from typing import Any
 
 from bot import aws
 from bot.aws.discovery import Discovery
+from bot.aws.release import PeopleLookup, ReleaseLookup, release_lookup
 from bot.aws.run import LookupFailed, Run
 from bot.domain import codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
-from bot.domain.config import Config
+from bot.domain.config import Config, RollbackPipeline
 from bot.domain.ledger import DeploymentLink, deployment_key
-from bot.domain.model import Commit, Deployment, Enrich, FailureDetail, Scope, Source, Status
+from bot.domain.model import (
+    Commit,
+    Deployment,
+    Enrich,
+    Execution,
+    FailureDetail,
+    Scope,
+    Source,
+    Status,
+)
 from bot.ledger import Ledger
 from bot.store import Store, StoreError
 
@@ -92,18 +102,20 @@ class Enricher:
         codedeploy: Any,
         config: Config,
         *,
-        ledger: Ledger | None = None,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         executor: Executor | None = None,
+        release: ReleaseLookup | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        self._release = release  # the release diff, looked up beside the commit
         self._cp = codepipeline
         self._cd = codedeploy
         self._config = config
         self._settings = config.enrich
-        self._ledger = ledger
         self._now = now
         self._sleep = sleep
+        self._ledger = ledger
         self._pool = executor or ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
         self._discovery = Discovery(
             codepipeline, ledger, cache_seconds=self._settings.cache_seconds, now=now
@@ -125,6 +137,7 @@ class Enricher:
         run = self._run(event)
         if event.pipeline and event.pipeline_version:
             self._discovery.saw_version(*run.where, event.pipeline, event.pipeline_version)
+        diff = self._release.start(event, run) if self._release else None
         try:
             if event.source is Source.CODEDEPLOY:
                 enriched = self._deployment(event, run)
@@ -133,6 +146,8 @@ class Enricher:
         except Exception:
             logger.exception("enrichment failed for %s", event.deployment_id or event.execution_id)
             return with_notes(event, "AWS lookups failed unexpectedly (see the logs)")
+        if self._release is not None and diff is not None:
+            enriched = self._release.finish(enriched, diff, run)
         return with_notes(enriched, *run.notes)
 
     def _run(self, event: Deployment) -> Run:
@@ -189,6 +204,7 @@ class Enricher:
         failure_future = (
             run.submit(self._failure, deployment_id, run) if event.status.is_failure else None
         )
+        group_future = self._group_of_failure(event, run)
         rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
         known = self._known_execution(event, run) if not rollback_of else None
         pipelines = (known.pipeline,) if known else self._pipelines_for(event, run)
@@ -213,7 +229,33 @@ class Enricher:
             event = self._with_commit(event, result, creator, rolls_back=bool(rollback_of), run=run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
+        if group_future is not None and not event.execution_id:
+            event = self._with_group_good(event, group_future, run)
         return event
+
+    def _group_of_failure(self, event: Deployment, run: Run) -> Future[Any] | None:
+        """For a failed deployment of a group that can be rolled back: the group's state."""
+        if not event.status.is_failure or event.execution_id:
+            return None
+        if self._config.rollback.group(event.application, event.deployment_group) is None:
+            return None
+        return run.submit(
+            aws.call,
+            self._cd,
+            "get_deployment_group",
+            applicationName=event.application,
+            deploymentGroupName=event.deployment_group,
+        )
+
+    @staticmethod
+    def _with_group_good(event: Deployment, future: Future[Any], run: Run) -> Deployment:
+        """The group's last good deployment, unless CodeDeploy rolls the failure back itself."""
+        try:
+            good = rollback.group_good(run.wait(future), event.deployment_id)
+        except LookupFailed as exc:
+            run.notes.append(f"No rollback target: {exc.reason}")
+            return event
+        return replace(event, last_good=Execution(good, Status.SUCCEEDED)) if good else event
 
     def _search_deployment(
         self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: Run
@@ -436,7 +478,7 @@ class Enricher:
             return None
 
     def _pipeline_event(self, event: Deployment, run: Run) -> Deployment:
-        actions_future = self._failed_actions(event, run)
+        actions_future = self._actions_of(event, run)
         failure_future = (
             run.submit(self._failure, event.deployment_id, run)
             if event.deployment_id and event.status.is_failure
@@ -450,27 +492,21 @@ class Enricher:
             if result.missing:
                 run.notes.append(_commit_note(result.commit, result.missing))
             event = replace(event, commit=result.commit)
-        if actions_future is not None:
+        if actions_future is not None and not event.failed_actions:
             event = self._with_failed_actions(event, actions_future, run)
         if failure_future is not None:
             event = self._with_failure(event, failure_future, run)
         if good_future is not None:
-            try:
-                page = run.wait(good_future)
-            except LookupFailed as exc:
-                run.notes.append(f"No rollback target: {exc.reason}")
-            else:
-                summaries = page.get("pipelineExecutionSummaries", [])
-                good = rollback.last_good(summaries, event.execution_id, event.region)
-                event = replace(event, last_good=good)
+            event = self._with_last_good(event, good_future, actions_future, run)
         return event
 
-    def _failed_actions(self, event: Deployment, run: Run) -> Future[Any] | None:
-        """For a failed execution or stage that does not name them: its action executions."""
+    def _actions_of(self, event: Deployment, run: Run) -> Future[Any] | None:
+        """For a failed execution or stage: its action executions (what failed, what deployed)."""
+        wanted = not event.failed_actions or self._rollback_entry(event) is not None
         if (
             not event.status.is_failure
             or event.scope not in (Scope.PIPELINE, Scope.STAGE)
-            or event.failed_actions
+            or not wanted
         ):
             return None
         return run.submit(
@@ -494,15 +530,66 @@ class Enricher:
         )
         return replace(event, failed_stage=event.failed_stage or stage, failed_actions=failed)
 
-    def _last_good(self, event: Deployment, run: Run) -> Future[Any] | None:
-        """For a failed execution whose pipeline can be rolled back: the executions before it."""
+    def _rollback_entry(self, event: Deployment) -> RollbackPipeline | None:
+        """The rollback config of a failed pipeline execution that can be rolled back."""
         entry = self._config.rollback.pipeline(event.pipeline)
         if entry is None or event.scope is not Scope.PIPELINE or not event.status.is_failure:
             return None
-        params: dict[str, Any] = {"pipelineName": event.pipeline, "maxResults": LAST_GOOD_PAGE}
-        if entry.stage:  # rollback_stage can only go back to what succeeded in the stage
-            params["filter"] = {"succeededInStage": {"stageName": entry.stage}}
-        return run.submit(aws.call, self._cp, "list_pipeline_executions", **params)
+        return entry
+
+    def _last_good(self, event: Deployment, run: Run) -> Future[Any] | None:
+        """For a failed execution whose pipeline can be rolled back: the executions before it."""
+        if self._rollback_entry(event) is None:
+            return None
+        return run.submit(
+            aws.call,
+            self._cp,
+            "list_pipeline_executions",
+            pipelineName=event.pipeline,
+            maxResults=LAST_GOOD_PAGE,
+        )
+
+    def _with_last_good(
+        self, event: Deployment, good: Future[Any], actions: Future[Any] | None, run: Run
+    ) -> Deployment:
+        """The newest good execution before the failure, if the failure may have deployed."""
+        entry = self._rollback_entry(event)
+        assert entry is not None
+        info = self._info(event.pipeline, run) if not entry.stage else None
+        try:
+            page = run.wait(good)
+        except LookupFailed as exc:
+            run.notes.append(f"No rollback target: {exc.reason}")
+            return event
+        found = rollback.last_good(
+            page.get("pipelineExecutionSummaries", []),
+            event.execution_id,
+            event.region,
+            before=event.started_at,
+            stage_rollback=entry.strategy == rollback.STAGE,
+        )
+        if found is None or self._deployed(event, entry.stage, info, actions, run) is False:
+            return event  # nothing to go back to, or nothing was deployed: no button
+        return replace(event, last_good=found)
+
+    def _deployed(
+        self,
+        event: Deployment,
+        stage: str,
+        info: Future[PipelineInfo] | None,
+        actions: Future[Any] | None,
+        run: Run,
+    ) -> bool | None:
+        """Did the failed execution run the deploy stage's Deploy actions (None: unknown)?"""
+        try:
+            stage = stage or (run.wait(info).deploy_stage if info is not None else "")
+            details = run.wait(actions).get("actionExecutionDetails", []) if actions else None
+        except LookupFailed:
+            return None
+        if not stage or details is None:
+            return None
+        runs = codepipeline.deploy_runs(details, stage)
+        return rollback.deployed(runs, event.execution_id)
 
     # --- why a deployment failed ---------------------------------------------------------------
 
@@ -536,14 +623,23 @@ class Enricher:
         return replace(event, failure_details=(*event.failure_details, detail))
 
 
-def enricher_from_environment(config: Config, store: Store | None = None) -> Enrich:
+def enricher_from_environment(
+    config: Config, store: Store | None = None, *, people: PeopleLookup | None = None
+) -> Enrich:
     """The enrich callable for this environment: AWS through the standard boto3 setup.
 
-    Without a region or credentials every event gets a note instead of failing lookups. With
+    Without a region or credentials every event gets a note instead of failing lookups.
+    `people` maps commit authors to Slack users (bot/directory.py) for the release diff. With
     a store, the ledger in it saves lookups (and keeps what discovery read).
     """
     reason = aws.unavailable_reason()
     if reason:
         return lambda event: skip_lookups(event, reason)
+    codepipeline, codedeploy = aws.client("codepipeline"), aws.client("codedeploy")
+    release = (
+        release_lookup(config, codepipeline, codedeploy, people=people)
+        if config.release.enabled
+        else None
+    )
     ledger = Ledger(store) if store is not None else None
-    return Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config, ledger=ledger)
+    return Enricher(codepipeline, codedeploy, config, release=release, ledger=ledger)

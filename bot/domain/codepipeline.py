@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 from bot.domain.coerce import as_count, as_map, as_str, mappings, parse_status, parse_time
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import Commit, Execution, FailedAction, StageState, Status
+from bot.domain.urls import query_value, split_url, url_host
 
 DEPLOY_PROVIDERS = frozenset({"CodeDeploy", "CodeDeployToECS"})
 _ARTIFACT_PROVIDERS = frozenset({"S3", "ECR"})  # sources that are not commits
@@ -47,6 +49,10 @@ class PipelineInfo:
     name: str
     deploy_targets: tuple[tuple[str, str], ...] = ()  # (ApplicationName, DeploymentGroupName)
     sources: tuple[SourceAction, ...] = ()
+    # The last stage holding a Deploy action: where what runs in production is deployed.
+    deploy_stage: str = ""
+    pipeline_type: str = ""  # "V1" or "V2" ("" when AWS did not say)
+    execution_mode: str = ""  # "SUPERSEDED", "QUEUED" or "PARALLEL"
     version: int = 0  # the structure version it describes (events name theirs: a change shows)
 
     def deploys(self, application: str, deployment_group: str) -> bool:
@@ -98,17 +104,25 @@ def _source_action(action: Mapping[str, Any]) -> SourceAction | None:
 def parse_pipeline(response: Response) -> PipelineInfo:
     """Deploy targets and source actions of a `get_pipeline` response."""
     pipeline = as_map(response.get("pipeline"))
-    actions = [
-        action
-        for stage in mappings(pipeline.get("stages"))
-        for action in mappings(stage.get("actions"))
-    ]
+    stages = list(mappings(pipeline.get("stages")))
+    actions = [action for stage in stages for action in mappings(stage.get("actions"))]
     targets = (_deploy_target(action) for action in actions)
     sources = (_source_action(action) for action in actions)
+    deploying = [
+        as_str(stage.get("name"))
+        for stage in stages
+        if any(
+            as_map(a.get("actionTypeId")).get("category") == "Deploy"
+            for a in mappings(stage.get("actions"))
+        )
+    ]
     return PipelineInfo(
         name=as_str(pipeline.get("name")),
         deploy_targets=tuple(dict.fromkeys(t for t in targets if t is not None)),
         sources=tuple(s for s in sources if s is not None),
+        deploy_stage=deploying[-1] if deploying else "",
+        pipeline_type=as_str(pipeline.get("pipelineType")),
+        execution_mode=as_str(pipeline.get("executionMode")),
         version=as_count(pipeline.get("version")),
     )
 
@@ -202,6 +216,50 @@ def find_deployment_action(details: Iterable[Response], deployment_id: str) -> A
                 action=as_str(detail.get("actionName")),
             )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployRun:
+    """What a stage's Deploy actions did in one pipeline execution."""
+
+    execution_id: str
+    status: Status  # SUCCEEDED, FAILED (something may be half deployed), or IN_PROGRESS
+    started_at: datetime | None = None
+
+
+def _deploys_in(details: Iterable[Response], stage: str) -> list[Response]:
+    return [
+        d
+        for d in details
+        if d.get("stageName") == stage
+        and as_map(as_map(d.get("input")).get("actionTypeId")).get("category") == "Deploy"
+    ]
+
+
+def _run_of(execution_id: str, deploys: list[Response]) -> DeployRun:
+    statuses = {parse_status(d.get("status")) for d in deploys}
+    if Status.FAILED in statuses:
+        status = Status.FAILED
+    elif statuses == {Status.SUCCEEDED}:
+        status = Status.SUCCEEDED
+    else:
+        status = Status.IN_PROGRESS
+    starts = [t for t in (parse_time(d.get("startTime")) for d in deploys) if t is not None]
+    return DeployRun(execution_id, status, min(starts, default=None))
+
+
+def deploy_runs(details: Iterable[Response], stage: str) -> list[DeployRun]:
+    """Each execution's run of `stage`'s Deploy actions (list_action_executions), newest first.
+
+    A failed Deploy action may have changed what runs (CodeDeploy without automatic rollback
+    leaves the instances it reached on the new revision), so FAILED counts as deployed.
+    """
+    by_execution: dict[str, list[Response]] = {}
+    for detail in _deploys_in(details, stage):
+        by_execution.setdefault(as_str(detail.get("pipelineExecutionId")), []).append(detail)
+    runs = [_run_of(execution_id, deploys) for execution_id, deploys in by_execution.items()]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(runs, key=lambda r: r.started_at or oldest, reverse=True)
 
 
 def failed_actions(
@@ -394,10 +452,12 @@ def pick_revision(
 
 def _repository_from_url(url: str) -> tuple[str, str]:
     """(host provider, repository) from a revision URL, when its shape tells."""
-    parts = urlsplit(url)
-    full_id = parse_qs(parts.query).get("FullRepositoryId")
+    parts = split_url(url)
+    if parts is None:
+        return "", ""
+    full_id = query_value(url, "FullRepositoryId")
     if full_id:
-        return "", full_id[0]
+        return "", full_id
     if parts.hostname in ("github.com", "api.github.com"):
         match = _GITHUB_PATH.match(parts.path)
         return ("GitHub", unquote(match.group(1))) if match else ("GitHub", "")
@@ -423,7 +483,7 @@ def commit_from_revision(
         region=region,
         confirmed=confirmed,
     )
-    if commit.commit_url or urlsplit(revision.url).hostname == "api.github.com":
+    if commit.commit_url or url_host(revision.url) == "api.github.com":
         return commit
     # No known web host: the console's page (CodeStar redirect, CodeCommit) is the next best link.
     return replace(commit, commit_url=revision.url)

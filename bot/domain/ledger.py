@@ -57,6 +57,11 @@ def names_key(account: str, region: str) -> str:
     return f"ledger#names#{account}#{region}"
 
 
+def backfill_key(account: str, region: str) -> str:
+    """Where the ledger notes when the sweep last filled it in."""
+    return f"ledger#backfill#{account}#{region}"
+
+
 def group_names_key(account: str, region: str) -> str:
     """Where the ledger notes when the deployment groups were last listed."""
     return f"ledger#groupnames#{account}#{region}"
@@ -154,6 +159,7 @@ _KINDS: Mapping[str, type[Any]] = {
     "deployment": DeploymentLink,
     "names": Names,
     "groupnames": Names,
+    "backfill": Names,
 }
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from bot.domain.codec import dump_event, load_event
 from bot.domain.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
+from bot.domain.people import first_starter
+from bot.domain.release import best_diff
 
 MAIN = "main"
 REPLY = "reply"
@@ -367,6 +369,8 @@ def _execution_head(key: str, latest: Parts, status: Status) -> Deployment:
         trigger=max((e.trigger for e in events), default=""),
         last_good=next((e.last_good for e in events if e.last_good), None),
         requested=next((e.requested for e in events if e.requested), None),
+        diff=best_diff(e.diff for e in events),
+        started_by=first_starter(events),
     )
 
 
@@ -399,6 +403,8 @@ def _deployment_view(latest: Parts) -> View:
         lifecycle_events=(),
         failure_details=(),
         requested=next((e.requested for e in latest.values() if e.requested), None),
+        diff=best_diff(e.diff for e in latest.values()),
+        started_by=first_starter(latest.values()),
     )
     return View(head=head, failures=_failures(latest))
 

@@ -83,6 +83,7 @@ class Commit:
     commit_url: str = ""
     branch_url: str = ""
     confirmed: bool = True  # False when only the pipeline's latest source revision is known
+    provider: str = ""  # where the repository lives: GitHub, GitLab, Bitbucket, CodeCommit, ...
 
     @property
     def short_sha(self) -> str:
@@ -172,6 +173,71 @@ class FailureDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Someone who wrote a commit or started a run, as git or AWS names them (bot/domain/people.py).
+
+    `slack_id` is set once the person maps to a workspace user: through [people] in the config,
+    or Slack's users.lookupByEmail.
+    """
+
+    name: str = ""
+    email: str = ""
+    login: str = ""  # a GitHub login, an IAM user or role session name
+    slack_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One commit of a release diff."""
+
+    sha: str
+    title: str = ""
+    author: Person = Person()
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDiff:
+    """What changed between the revision that was live before a run and the one it ships.
+
+    `base == head` is a redeploy ("no changes"). `count` is None when no provider API could list
+    the commits: the compare link and `note` (why) are then all there is.
+    """
+
+    base: str  # the commit that was live before
+    head: str  # the commit this run ships
+    repository: str = ""
+    compare_url: str = ""
+    count: int | None = None  # commits in base..head (or head..base when `backwards`)
+    changes: tuple[Change, ...] = ()  # newest first, the first few only
+    authors: tuple[Person, ...] = ()  # who wrote them, most commits first (the first few)
+    author_count: int = 0  # how many different people wrote them
+    backwards: bool = False  # head is older than base: these commits are taken out
+    complete: bool = True  # False when the list stops short of `count` commits
+    note: str = ""  # why the commit list is missing or partial
+    base_run: str = ""  # the execution or deployment that made `base` live
+
+    @property
+    def same(self) -> bool:
+        """True for a redeploy of the revision that was live already."""
+        return self.base == self.head
+
+
+@dataclass(frozen=True, slots=True)
+class StartedBy:
+    """Who or what started a pipeline execution or deployment.
+
+    `how` is AWS's own word: a pipeline trigger type (Webhook, StartPipelineExecution,
+    CloudWatchEvent, ManualRollback, ...), a CodeDeploy creator (user, autoscaling,
+    codeDeployRollback, ...), or "deploybot" for a rollback started from Slack.
+    """
+
+    how: str
+    who: Person | None = None
+    detail: str = ""  # the role, rule or webhook that AWS names
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """One notification about a deployment, pipeline execution, stage, action or instance."""
 
@@ -209,6 +275,8 @@ class Deployment:
     lifecycle_events: tuple[LifecycleEvent, ...] = ()
     failure_details: tuple[FailureDetail, ...] = ()
     notes: tuple[str, ...] = field(default=())  # what enrichment could not find out, and why
+    diff: ReleaseDiff | None = None  # what changed since the revision that was live before
+    started_by: StartedBy | None = None  # who or what started the run
 
     @property
     def duration_seconds(self) -> float | None:
@@ -280,6 +348,10 @@ class AwsProblem:
     action: str  # the IAM action of the failed call, e.g. "codepipeline:GetPipelineState"
     message: str = ""  # what AWS said
     code: str = ""  # AWS's error code, when it answered with one
+    # The request may have reached AWS and been carried out: the answer was lost after it was
+    # sent (a read timeout, a dropped connection) or AWS failed with a 5xx. For a write, only
+    # reading AWS can tell what happened.
+    maybe_done: bool = False
 
     @property
     def reason(self) -> str:
