@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from blocks import ids
+from blocks.approvals import approval_text
 from blocks.links import console_url
 from blocks.looks import APPROVAL_LOOK, LOOKS, Look
 from blocks.rollback import requested_section, rollback_button
@@ -21,6 +22,7 @@ from blocks.text import (
     safe_url,
     units,
 )
+from blocks.traffic import waiting_text
 from bot.domain.model import Commit, Deployment, Scope, Status
 from bot.domain.rollback import Target
 
@@ -82,12 +84,17 @@ def build_message(
     mentions: tuple[str, ...] = (),
     progress: str = "",
     rollback: Target | None = None,
+    panels: tuple[str, ...] = (),
+    controls: tuple[Block, ...] = (),
 ) -> Message:
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
 
     `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
-    `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any.
+    `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any;
+    `panels` are ready mrkdwn sections that must stay (an approval, a waiting blue/green
+    deployment) and `controls` their buttons. A lone event shows its own (`_own_panels`).
     """
+    panels = panels or _own_panels(event)
     look = look_of(event)
     title = title_of(event)
     head = _head(event, f"{look.emoji} {title}")
@@ -96,6 +103,7 @@ def build_message(
         (0, requested_section(event)),
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
         (2, progress),
+        *((0, panel) for panel in panels),
         (4, rollback_section(event)),
         (1, error_section(event)),
         (3, failure_detail_section(event)),
@@ -104,7 +112,7 @@ def build_message(
         (7, _summary_section(event)),
         (0, mention_section(event, mentions)),
     ]
-    tail = _tail(event, site_url, rollback)
+    tail = _tail(event, site_url, rollback, controls)
     kept = [(rank, text) for rank, text in sections if text]
     while kept and blocks_size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
         kept.remove(max(kept))  # the least useful section goes first
@@ -112,6 +120,15 @@ def build_message(
         "text": _fallback_text(event, look, title, mentions),
         "blocks": [*head, *_sections(kept), *tail],
     }
+
+
+def _own_panels(event: Deployment) -> tuple[str, ...]:
+    """What a lone event shows of what waits for a person: its approval, its blue/green wait."""
+    if event.scope is Scope.APPROVAL:
+        return (approval_text(event),)
+    if event.waiting:
+        return (waiting_text(event),)
+    return ()
 
 
 def _head(event: Deployment, heading: str) -> list[Block]:
@@ -125,10 +142,12 @@ def _head(event: Deployment, heading: str) -> list[Block]:
     return head
 
 
-def _tail(event: Deployment, site_url: str, rollback: Target | None) -> list[Block]:
+def _tail(
+    event: Deployment, site_url: str, rollback: Target | None, controls: tuple[Block, ...]
+) -> list[Block]:
     """The buttons, then the context line (region, account, ids, trigger, notes)."""
     tail: list[Block] = []
-    buttons = _buttons(event, site_url)
+    buttons = [*controls, *_buttons(event, site_url)]
     if rollback is not None:
         buttons.append(rollback_button(rollback, event))
     if buttons:
@@ -360,11 +379,7 @@ def _buttons(event: Deployment, site_url: str) -> list[Block]:
         link_button("Branch", commit.branch_url, ids.LINK_BRANCH) if commit else None,
         link_button("Open site", site_url, ids.LINK_SITE),
         link_button("AWS console", console_url(event), ids.LINK_CONSOLE),
-        link_button(
-            "Approve or reject" if event.scope is Scope.APPROVAL else "Details",
-            event.external_url,
-            ids.LINK_DETAILS,
-        ),
+        link_button("Details", event.external_url, ids.LINK_DETAILS),
     ]
     return [button for button in candidates if button is not None]
 

@@ -30,11 +30,22 @@ SUMMARY_MAX = 500
 
 
 def build_living_message(
-    view: View, *, site_url: str = "", rollback: Target | None = None
+    view: View,
+    *,
+    site_url: str = "",
+    rollback: Target | None = None,
+    panels: tuple[str, ...] = (),
+    controls: tuple[Block, ...] = (),
 ) -> Message:
-    """The one message of an execution or deployment: status, commit and progress so far."""
+    """The one message of an execution or deployment: status, commit and progress so far, and
+    what waits for a person (`panels`, with their buttons in `controls`)."""
     return build_message(
-        view.head, site_url=site_url, progress=progress_text(view), rollback=rollback
+        view.head,
+        site_url=site_url,
+        progress=progress_text(view),
+        rollback=rollback,
+        panels=panels,
+        controls=controls,
     )
 
 

@@ -12,13 +12,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from blocks.actions import Block
+from blocks.approvals import approval_buttons, approval_text
 from blocks.deployment import build_message
 from blocks.ids import METADATA_EVENT_TYPE
 from blocks.living import build_failure_reply, build_living_message, progress_text
+from blocks.traffic import traffic_buttons, waiting_text
 from bot.domain.config import Config
 from bot.domain.living import MAIN, REPLY, Slot, State, kind_of
 from bot.domain.model import Deployment, View
 from bot.domain.rollback import target_for
+from bot.domain.traffic import steerable
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,7 @@ def living_targets(
     main = state.slots.get(MAIN, Slot())
     channel = main.channel or config.channel_for(view.head)
     payload = {"key": key, "slot": MAIN}
-    if kind_of(key) in ("approval", "event"):
+    if kind_of(key) == "event":
         return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
     rollback = target_for(view.head, config.rollback)
     site = config.site_for(view.head)
@@ -102,9 +106,16 @@ def living_targets(
             mentions=config.failure_mentions,
             progress=progress_text(view),
             rollback=rollback,
+            panels=_panels(view),
         )
         return {MAIN: post_arguments(view.head, channel, message, **payload)}
-    living = build_living_message(view, site_url=site, rollback=rollback)
+    living = build_living_message(
+        view,
+        site_url=site,
+        rollback=rollback,
+        panels=_panels(view),
+        controls=_controls(key, view, config),
+    )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
     if main.ts and view.head.status.is_failure and view.failures:
         reply = build_failure_reply(view, mentions=config.failure_mentions)
@@ -114,6 +125,26 @@ def living_targets(
             "reply_broadcast": True,
         }
     return targets
+
+
+def _panels(view: View) -> tuple[str, ...]:
+    """What waits for a person in a living message: its approvals, its waiting deployments."""
+    return (
+        *(approval_text(a) for a in view.approvals),
+        *(waiting_text(d) for d in view.waiting),
+    )
+
+
+def _controls(key: str, view: View, config: Config) -> tuple[Block, ...]:
+    """The buttons of what waits, where the config lets someone press them."""
+    buttons: list[Block] = []
+    for approval in view.approvals:
+        if config.approvals.policy_for(approval.pipeline).anyone:
+            buttons.extend(approval_buttons(key, approval))
+    for deployment in view.waiting:
+        if steerable(deployment, config.rollback, view.head.pipeline):
+            buttons.extend(traffic_buttons(deployment))
+    return tuple(buttons)
 
 
 def describe(event: Deployment) -> str:

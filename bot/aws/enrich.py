@@ -238,7 +238,10 @@ class Enricher:
         facts = self._facts(facts_future, run)
         if facts is not None:
             event = replace(
-                event, error=event.error or facts.error, rollback=event.rollback or facts.rollback
+                event,
+                error=event.error or facts.error,
+                rollback=event.rollback or facts.rollback,
+                waiting=event.waiting or facts.waiting,
             )
         if result is not None:
             if result.commit is None and not rollback_of and event.rollback:

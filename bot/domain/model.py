@@ -141,6 +141,26 @@ class RollbackRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """A manual approval: what its request says, and who answered it from Slack.
+
+    The token is what PutApprovalResult needs. It is kept in the store (from the legacy SNS
+    approval message) and never shown, logged or put in a button.
+    """
+
+    token: str = field(default="", repr=False)
+    expires_at: datetime | None = None
+    external_link: str = ""  # the action's ExternalEntityLink: what to review
+    custom_data: str = ""  # the action's CustomData: its author's words to the approver
+    # The release about to be approved (what changed since production), as plain text. Issue 15
+    # (the release diff) sets it; the approval's section shows it when it is not empty.
+    release_summary: str = ""
+    decision: str = ""  # "Approved" or "Rejected", when answered from Slack
+    decided_by: str = ""  # the Slack user id who answered
+    reason: str = ""  # the approver's comment, or why it was rejected
+
+
+@dataclass(frozen=True, slots=True)
 class FailedAction:
     """One failed pipeline action, from a notification's additionalAttributes or the API."""
 
@@ -198,6 +218,7 @@ class Deployment:
     rollback: RollbackInfo | None = None
     commit: Commit | None = None
     trigger: str = ""  # who or what started a pipeline execution
+    actor: str = ""  # who started it, as AWS or the Git host names them (a login, an IAM session)
     last_good: Execution | None = None  # on a failed execution: the newest successful one before
     requested: RollbackRequest | None = None  # set when deploybot started this run as a rollback
     external_url: str = ""  # the link CodePipeline gives for an action's execution
@@ -208,6 +229,10 @@ class Deployment:
     lifecycle_events: tuple[LifecycleEvent, ...] = ()
     failure_details: tuple[FailureDetail, ...] = ()
     notes: tuple[str, ...] = field(default=())  # what enrichment could not find out, and why
+    approval: Approval | None = None  # on a manual approval's events
+    # A blue/green deployment waiting for a person: "READY_WAIT" (traffic not rerouted yet) or
+    # "TERMINATION_WAIT" (rerouted; the original instances wait to be terminated).
+    waiting: str = ""
 
     @property
     def duration_seconds(self) -> float | None:
@@ -339,3 +364,5 @@ class View:
     stages: tuple[StageProgress, ...] = ()
     deployments: tuple[Deployment, ...] = ()  # CodeDeploy deployments no action event names
     failures: tuple[Deployment, ...] = ()  # the latest event of each failed part, in time order
+    approvals: tuple[Deployment, ...] = ()  # each manual approval, its request and answer merged
+    waiting: tuple[Deployment, ...] = ()  # blue/green deployments waiting for a person
