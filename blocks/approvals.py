@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from blocks import ids
-from blocks.actions import Block, Message, audit, button, mention
+from blocks.actions import Block, Message, audit, button, mention, with_aws_words
 from blocks.looks import LOOKS
 from blocks.text import date_token, duration, inline, link, mrkdwn, plain, safe_url
 from bot.domain.approvals import APPROVED, REASON_MAX, Reminder, answered, encode, pending
-from bot.domain.model import Approval, Deployment
+from bot.domain.model import Approval, AwsProblem, Deployment
 
 CUSTOM_DATA_MAX = 800
 RELEASE_MAX = 1200
@@ -58,17 +58,16 @@ def approval_text(approval: Deployment) -> str:
     decision = answered(approval)
     emoji = ":white_check_mark:" if decision == APPROVED else ":no_entry:"
     if asked.decision:
-        said = f"{emoji} *{decision}* by {mention(asked.decided_by)}: {_where(approval)}"
+        said = f"{emoji} {_where(approval)} *{decision.lower()}* by {mention(asked.decided_by)}"
         if asked.reason.strip():
             said += ("\n> " if decision == APPROVED else "\n*Reason* ") + mrkdwn(
                 " ".join(asked.reason.split()), REASON_MAX + 100
             )
         return said
     if decision:
-        return f"{emoji} *{decision}* in AWS: {_where(approval)}"
-    return f"{LOOKS[approval.status].emoji} Approval {LOOKS[approval.status].words}: " + _where(
-        approval
-    )
+        return f"{emoji} {_where(approval)} *{decision.lower()}* in AWS"
+    look = LOOKS[approval.status]
+    return f"{look.emoji} {_where(approval)}: approval {look.words}"
 
 
 def approval_buttons(key: str, approval: Deployment) -> list[Block]:
@@ -148,6 +147,28 @@ def build_decided(
     if found:
         text += "\n_AWS's answer was lost; deploybot read AWS and found it recorded._"
     return audit(text)
+
+
+def build_answer_failed(
+    user: str, approval: Deployment, decision: str, problem: AwsProblem
+) -> Message:
+    """The thread reply when AWS refused an answer, in AWS's words."""
+    verb = "approve" if decision == APPROVED else "reject"
+    head = (
+        f":x: {mention(user)} could not {verb} {_where(approval)} of "
+        f"*{inline(approval.pipeline, NAME_MAX)}*: {inline(problem.reason, 200)}"
+    )
+    return with_aws_words(head, problem)
+
+
+def build_answer_unknown(user: str, approval: Deployment, problem: AwsProblem) -> Message:
+    """The thread reply when AWS's answer was lost and reading AWS did not show it recorded."""
+    head = (
+        f":warning: {mention(user)}'s answer to {_where(approval)} *may have reached* "
+        f"CodePipeline: {inline(problem.reason, 200)}, and AWS does not show it yet. Check the "
+        "console; answering again reads AWS first and sends nothing twice."
+    )
+    return with_aws_words(head, problem)
 
 
 def build_reminder(reminder: Reminder, now: datetime, approvers: tuple[str, ...] = ()) -> Message:

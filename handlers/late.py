@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.domain.config import Config
 from bot.slack import make_web_client
-from handlers import rollback
+from handlers import approvals, rollback
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,10 @@ FUNCTION_HEADER = "x-slack-bolt-lazy-function-name"
 
 Late = Callable[[dict[str, Any], WebClient, Config], None]
 # The lazy listeners whose late runs are reported, by the name Bolt gives them.
-LATE: Mapping[str, Late] = {"run_rollback": rollback.report_late}
+LATE: Mapping[str, Late] = {
+    "run_rollback": rollback.report_late,
+    "run_answer": approvals.report_late,
+}
 
 
 def _raw_body(event: Mapping[str, Any]) -> str:

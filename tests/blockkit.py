@@ -89,9 +89,36 @@ def violations(payload: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}.elements: not 1..25")
             for j, element in enumerate(elements):
                 _element(element, f"{where}.elements[{j}]", problems)
+        elif kind == "input":  # modals only
+            _text(block.get("label"), f"{where}.label", 2000, problems)
+            if block["label"].get("type") != "plain_text":
+                problems.append(f"{where}.label: takes plain_text")
+            max_length = (block.get("element") or {}).get("max_length", 0)
+            if not 0 <= max_length <= 3000:
+                problems.append(f"{where}.element.max_length: not 0..3000")
         elif kind not in ("divider", "rich_text", "image"):
             problems.append(f"{where}: unknown block type {kind!r}")
     total = _len(json.dumps(blocks, ensure_ascii=False))
     if total > 13000:
         problems.append(f"blocks: {total} characters in all, past Slack's msg_blocks_too_long")
+    return problems
+
+
+def modal_violations(view: dict[str, Any]) -> list[str]:
+    """Every way a modal (views.open's `view`) breaks a limit of Slack's view object: title,
+    submit and close at most 24 characters, private_metadata 3000, callback_id 255, 100 blocks."""
+    problems: list[str] = []
+    if view.get("type") != "modal":
+        problems.append("view.type: not modal")
+    for key in ("title", "submit", "close"):
+        if key in view or key == "title":
+            _text(view.get(key), f"view.{key}", 24, problems)
+    if _len(view.get("private_metadata", "")) > 3000:
+        problems.append("view.private_metadata: over 3000")
+    if _len(view.get("callback_id", "")) > 255:
+        problems.append("view.callback_id: over 255")
+    blocks = view.get("blocks", [])
+    if len(blocks) > 100:
+        problems.append("view.blocks: over 100")
+    problems.extend(violations({"blocks": blocks[:50]}))
     return problems

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.codepipeline import ApprovalAction
 from bot.domain.coerce import as_map, as_str, mappings
 from bot.domain.model import Approval, Deployment, Scope, Status, View
 
@@ -25,6 +26,7 @@ REJECTED = "Rejected"
 SUMMARY_MAX = 512  # PutApprovalResult's result.summary
 REASON_MAX = 400  # what the modal lets a person type: the summary adds who and from where
 EXPIRING_SECONDS = 3600.0  # remind once more this long before the request expires
+DEFAULT_TIMEOUT_MINUTES = 7 * 24 * 60  # an approval's default timeout (CodePipeline quotas)
 _ID_LENGTH = 12
 
 
@@ -35,25 +37,43 @@ def approval_id(stage: str, action: str) -> str:
 
 
 def encode(key: str, approval: Deployment) -> str:
-    """The value of an approval's buttons: where its message's state is, and which approval."""
-    value = {"k": key, "i": approval_id(approval.stage, approval.action)}
+    """The value of an approval's buttons: where its message's state is, which approval, and
+    its names for the modal's words (checked against the stored state at click time)."""
+    value = {
+        "k": key,
+        "i": approval_id(approval.stage, approval.action),
+        "p": approval.pipeline,
+        "s": approval.stage,
+        "a": approval.action,
+    }
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode(value: str) -> tuple[str, str] | None:
-    """(message key, approval id) of a button value, or None when it is not one of ours."""
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What an approval button names: its message's key, its id, and names for the modal."""
+
+    key: str
+    ident: str
+    pipeline: str = ""
+    stage: str = ""
+    action: str = ""
+
+
+def decode(value: str) -> Named | None:
+    """What a button value names, or None when it is not one of ours."""
     try:
         data = json.loads(value)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         return None
-    key, ident = data.get("k"), data.get("i")
-    if not isinstance(key, str) or not isinstance(ident, str):
-        return None
+    key, ident = data.get("k", ""), data.get("i", "")
     if not key.startswith(("execution#", "approval#")) or len(ident) != _ID_LENGTH:
         return None
-    return key, ident
+    if approval_id(data.get("s", ""), data.get("a", "")) != ident:
+        return None
+    return Named(key, ident, data.get("p", ""), data.get("s", ""), data.get("a", ""))
 
 
 def find_approval(view: View, ident: str) -> Deployment | None:
@@ -76,6 +96,38 @@ def answered(approval: Deployment) -> str:
     if approval.status.is_failure:
         return REJECTED
     return ""
+
+
+# --- what enrichment adds ---------------------------------------------------------------------
+
+
+def with_definition(event: Deployment, action: ApprovalAction | None) -> Deployment:
+    """An approval event with what its pipeline's definition says: the custom data, the link to
+    review and, for a request just started, when it expires (its timeout, else 7 days)."""
+    if action is None:
+        return event
+    asked = event.approval or Approval()
+    expires = asked.expires_at
+    if expires is None and event.status is Status.STARTED and event.occurred_at is not None:
+        minutes = action.timeout_minutes or DEFAULT_TIMEOUT_MINUTES
+        expires = event.occurred_at + timedelta(minutes=minutes)
+    merged = replace(
+        asked,
+        custom_data=asked.custom_data or action.custom_data,
+        external_link=asked.external_link or action.external_link,
+        expires_at=expires,
+    )
+    return replace(event, approval=merged)
+
+
+def execution_of(state: Mapping[str, object], event: Deployment) -> str:
+    """The execution a legacy approval message (which names none) belongs to: the one whose
+    stage holds the action with this very token now (GetPipelineState); "" when none does."""
+    token = event.approval.token if event.approval else ""
+    latest = action_state(state, event.stage, event.action)
+    if not token or as_str(latest.get("token")) != token:
+        return ""
+    return stage_execution(state, event.stage)
 
 
 # --- who may not answer -----------------------------------------------------------------------
@@ -163,8 +215,7 @@ def _as(done: Pending) -> dict[str, str]:
 
 def summary(decision: str, user: str, name: str, reason: str) -> str:
     """PutApprovalResult's summary: who answered from Slack, and what they wrote."""
-    who = f"{name} ({user})" if name else user
-    text = f"{decision} from Slack by {who}"
+    text = f"{decision} from Slack by {name or 'Slack user'} ({user})"
     if reason.strip():
         text += ": " + " ".join(reason.split())
     return text[:SUMMARY_MAX]
@@ -172,7 +223,9 @@ def summary(decision: str, user: str, name: str, reason: str) -> str:
 
 def decision_event(approval: Deployment, decision: str, user: str, reason: str) -> Deployment:
     """The answer given from Slack, as an event of the approval's living message."""
-    asked = Approval(decision=decision, decided_by=user, reason=reason[:REASON_MAX])
+    # Without an execution, the request's token names its message (living.message_key).
+    token = approval.approval.token if approval.approval and not approval.execution_id else ""
+    asked = Approval(token=token, decision=decision, decided_by=user, reason=reason[:REASON_MAX])
     return Deployment(
         source=approval.source,
         scope=Scope.APPROVAL,

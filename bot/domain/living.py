@@ -289,7 +289,8 @@ def _approval(
     latest: Parts, first: Mapping[tuple[str, ...], datetime], place: tuple[str, str]
 ) -> Deployment:
     request, state, decision = (latest.get(p) for p in _approval_parts(place))
-    asked = request.approval if request and request.approval else Approval()
+    told = (e.approval for e in (request, state) if e is not None and e.approval is not None)
+    asked = next(told, Approval())
     answer = decision.approval if decision and decision.approval else None
     if answer is not None:
         status = Status.SUCCEEDED if answer.decision == "Approved" else Status.FAILED
