@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.domain.config import Config
 from bot.slack import make_web_client
-from handlers import approvals, rollback
+from handlers import approvals, rollback, traffic
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ Late = Callable[[dict[str, Any], WebClient, Config], None]
 LATE: Mapping[str, Late] = {
     "run_rollback": rollback.report_late,
     "run_answer": approvals.report_late,
+    "run_traffic": traffic.report_late,
 }
 
 
