@@ -14,6 +14,7 @@ from blocks.actions import (
     mention,
     with_aws_words,
 )
+from blocks.freeze import freeze_button, unfreeze_button
 from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.text import code_span, inline, link, plain
 from bot.domain.claims import Claim
@@ -76,17 +77,6 @@ def rollback_button(target: Target, event: Deployment) -> Block:
     }
 
 
-def unfreeze_button(pipeline: str, stage: str) -> Block:
-    """Opens the deploy stage's inbound transition again, after a confirm saying what follows."""
-    words = (
-        f"Opens the transition into {stage} of {pipeline} again. The newest revision waiting "
-        "before it then deploys: make sure the fix is in it."
-    )
-    asked = confirm(f"Unfreeze {stage}?", words, "Unfreeze")
-    value = {"p": pipeline, "t": stage}
-    return button("Unfreeze", ids.ROLLBACK_UNFREEZE, value, confirm_with=asked)
-
-
 def clear_button(environment: str, request: str) -> Block:
     """Clears a claim whose outcome AWS cannot tell, after a confirm saying what to check first."""
     words = (
@@ -140,19 +130,22 @@ def build_started(
 
 
 def next_push_warning(target: Target, stage: str) -> Message:
-    """Without a freeze: what will undo the rollback, and what to do about it."""
+    """Without a freeze: what will undo the rollback, what to do about it (and the Freeze
+    button of the deploy stage, when it is known)."""
     if target.strategy == CODEDEPLOY:
         text = (
             f":warning: The next deployment to {_env(target)} replaces this one: revert the bad "
             "change where it comes from before anything deploys again."
         )
-    else:
-        text = (
-            f":warning: The next push to {inline(target.pipeline, 100)} (or any newer execution) "
-            f"deploys its head again: revert the bad commit, or disable the transition into "
-            f"{inline(_stage(target, stage), 100)} in the console once this rollback is past it."
-        )
-    return audit(text)
+        return audit(text)
+    text = (
+        f":warning: The next push to {inline(target.pipeline, 100)} (or any newer execution) "
+        f"deploys its head again: revert the bad commit, or freeze "
+        f"{inline(_stage(target, stage), 100)} once this rollback is past its transition."
+    )
+    if not stage:
+        return audit(text)
+    return audit(text, freeze_button(target.pipeline, stage, after_rollback=True))
 
 
 def build_frozen(target: Target, stage: str) -> Message:
@@ -161,7 +154,7 @@ def build_frozen(target: Target, stage: str) -> Message:
         f":lock: {inline(stage, 100)} of {inline(target.pipeline, 100)} is frozen (its inbound "
         "transition is disabled): nothing newer deploys until someone unfreezes it."
     )
-    return audit(text, unfreeze_button(target.pipeline, stage))
+    return audit(text, unfreeze_button(target.pipeline, stage, ids.ROLLBACK_UNFREEZE))
 
 
 def build_freeze_failed(target: Target, stage: str, problem: AwsProblem) -> Message:
@@ -201,25 +194,6 @@ def build_unknown(
         "nothing is sent twice."
     )
     return with_aws_words(head, problem, clear)
-
-
-def build_unfrozen(user: str, pipeline: str, stage: str) -> Message:
-    """The thread reply once a deploy stage is open again."""
-    text = (
-        f":unlock: {mention(user)} unfroze {inline(stage, 100)} of {inline(pipeline, 100)}: the "
-        "newest revision waiting before it deploys now."
-    )
-    return audit(text)
-
-
-def build_unfreeze_failed(user: str, pipeline: str, stage: str, problem: AwsProblem) -> Message:
-    """The thread reply when unfreezing failed, or AWS did not say whether it worked."""
-    what = "may not be unfrozen" if problem.maybe_done else "is still frozen"
-    head = (
-        f":warning: {inline(stage, 100)} of {inline(pipeline, 100)} {what} after "
-        f"{mention(user)}'s Unfreeze: {inline(problem.reason, 200)}"
-    )
-    return with_aws_words(head, problem)
 
 
 def build_cleared(user: str, claim: Claim) -> Message:

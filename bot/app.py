@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot import logs
 from bot.domain.config import Config, ConfigError
 from bot.slack import make_web_client
-from handlers import approvals, deploy_status, links, retries, rollback, traffic
+from handlers import approvals, deploy_status, freeze, links, retries, rollback, traffic
 from handlers.common import CONFIG_KEY
 
 
@@ -54,7 +54,7 @@ def create_app(
     )
     app.middleware(_with_config(config))
     app.middleware(_log_request_ids)
-    for module in (retries, links, deploy_status, rollback, approvals, traffic):
+    for module in (retries, links, deploy_status, rollback, approvals, traffic, freeze):
         module.register(app)
     return app
 

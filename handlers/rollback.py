@@ -25,7 +25,6 @@ Refusals are private; what happened to a rollback goes in the thread for everyon
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -33,15 +32,13 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from blocks import ids
-from blocks.actions import build_refusal, mark_done, mention
+from blocks.actions import build_refusal, decode_value, mention
 from blocks.rollback import (
     build_cleared,
     build_failed,
     build_freeze_failed,
     build_frozen,
     build_started,
-    build_unfreeze_failed,
-    build_unfrozen,
     build_unknown,
     clear_button,
     console_url,
@@ -56,11 +53,9 @@ from bot.aws.rollback import (
     Plan,
     find_started,
     freeze,
-    inbound,
     prepare,
     start,
     status_of,
-    unfreeze,
 )
 from bot.domain import claims
 from bot.domain.claims import Claim
@@ -85,6 +80,7 @@ from bot.domain.rollback import (
 from bot.store import Record, Store, StoreError, make_store
 from handlers.actions import Claims, Click, Flow, authorization, now
 from handlers.common import config_of
+from handlers.freeze import transition_open
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +90,6 @@ _NOT = "Not done"  # the head of an Unfreeze or Clear refusal
 def register(app: App) -> None:
     """Wire the buttons: an empty ack, then the work in a lazy listener."""
     app.action(ids.ROLLBACK)(ack=ack_rollback, lazy=[run_rollback])
-    app.action(ids.ROLLBACK_UNFREEZE)(ack=ack_rollback, lazy=[run_unfreeze])
     app.action(ids.ROLLBACK_CLEAR)(ack=ack_rollback, lazy=[run_clear])
 
 
@@ -331,84 +326,12 @@ class _Rollback(Flow[Plan]):
         self.click.thread(build_frozen(self.target, stage))
 
     def _frozen(self, stage: str) -> bool:
-        return _transition_open(self.target.pipeline, stage, self.codepipeline) is False
-
-
-# --- Unfreeze ----------------------------------------------------------------------------------
-
-
-def _transition_open(pipeline: str, stage: str, reads: Any) -> bool | None:
-    """Whether the stage's inbound transition is open, read from AWS (None: unreadable)."""
-    try:
-        enabled = inbound(pipeline, stage, reads).get("enabled")
-    except AwsError:
-        return None
-    return enabled if isinstance(enabled, bool) else None
+        return transition_open(self.target.pipeline, stage, self.codepipeline) is False
 
 
 def _fields(click: Click) -> dict[str, str]:
     """The string fields of a JSON button value ({} when it is not one)."""
-    try:
-        data = json.loads(click.value)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): v for k, v in data.items() if isinstance(v, str)}
-
-
-def _pipeline_of(click: Click, config: Config) -> tuple[str, str] | None:
-    """(pipeline, stage) an Unfreeze button names, if the config still freezes that stage."""
-    data = _fields(click)
-    pipeline = data.get("p", "")
-    entry = config.rollback.pipeline(pipeline)
-    if entry is None or not entry.freeze_after_rollback or entry.stage != data.get("t"):
-        _refuse(
-            click, "this button names no stage that rollback.pipelines freezes", None, head=_NOT
-        )
-        return None
-    return pipeline, entry.stage
-
-
-def run_unfreeze(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Open the frozen deploy stage again, once; the same people as rollback may."""
-    config = config_of(context)
-    click = Click(body, client)
-    named = _pipeline_of(click, config)
-    if named is None:
-        return
-    reason = authorization(client, config.rollback, click, ACTION)
-    if reason:
-        _refuse(click, reason, None, head=_NOT)
-        return
-    try:
-        _unfreeze(click, *named)
-    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
-        _refuse(click, f"AWS cannot be called: {exc.reason}", None, head=_NOT)
-
-
-def _unfreeze(click: Click, pipeline: str, stage: str) -> None:
-    reads = aws.client("codepipeline")
-    if _transition_open(pipeline, stage, reads) is not False:
-        _refuse(click, f"{stage} of {pipeline} is not frozen (or AWS cannot say)", None, head=_NOT)
-        return
-    try:
-        unfreeze(pipeline, stage, aws.client("codepipeline", retry=False))
-    except AwsError as exc:
-        problem = exc.problem
-        if not problem.maybe_done or _transition_open(pipeline, stage, reads) is not True:
-            click.thread(build_unfreeze_failed(click.user, pipeline, stage, problem))
-            return
-    logger.info(
-        "deploy stage unfrozen",
-        extra={"rollback": "unfrozen", "slack_user": click.user, "pipeline": pipeline},
-    )
-    done = build_unfrozen(click.user, pipeline, stage)
-    click.thread(done)
-    blocks = click.message.get("blocks")
-    if blocks:
-        text = str(click.message.get("text") or done["text"])
-        click.update(text, mark_done(blocks, (ids.ROLLBACK_UNFREEZE,), done["text"]))
+    return decode_value(click.value)
 
 
 # --- Clear -------------------------------------------------------------------------------------

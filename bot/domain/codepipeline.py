@@ -212,6 +212,7 @@ def parse_stages(state: Response) -> tuple[StageState, ...]:
     for stage in mappings(state.get("stageStates")):
         latest = as_map(stage.get("latestExecution"))
         action, detail = _action_worth_naming(stage)
+        inbound = as_map(stage.get("inboundTransitionState"))
         stages.append(
             StageState(
                 name=as_str(stage.get("stageName")),
@@ -219,6 +220,9 @@ def parse_stages(state: Response) -> tuple[StageState, ...]:
                 execution_id=as_str(latest.get("pipelineExecutionId")),
                 action=action,
                 detail=parse_revision_summary(detail)[1],
+                frozen=inbound.get("enabled") is False,
+                frozen_by=as_str(inbound.get("lastChangedBy")),
+                frozen_reason=as_str(inbound.get("disabledReason")),
             )
         )
     return tuple(stages)

@@ -270,6 +270,10 @@ class StageState:
     execution_id: str = ""
     action: str = ""  # the action worth naming: the failed or running one
     detail: str = ""  # its error message or summary
+    # Its inbound transition is disabled (frozen): by whom (an ARN) and why, as AWS says.
+    frozen: bool = False
+    frozen_by: str = ""
+    frozen_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

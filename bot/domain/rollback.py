@@ -634,10 +634,14 @@ def deployment_description(target: Target, user: str, token: str) -> str:
 def freeze_reason(user: str, name: str, target: Target, new_id: str) -> str:
     """DisableStageTransition's reason: the Slack user and the rollback, in AWS's alphabet."""
     to = target.sha[:7] or target.target_id
-    text = (
+    return transition_reason(
         f"Frozen by deploybot after Slack user {user} {name} rolled back to {to} "
         f"(execution {new_id}). Unfreeze from the Slack thread when the fix is out."
     )
+
+
+def transition_reason(text: str) -> str:
+    """`text` as DisableStageTransition takes a reason: 1-300 of [a-zA-Z0-9!@ ()*.?-]."""
     return " ".join(_NOT_IN_REASON.sub(" ", text).split())[:REASON_MAX].strip()
 
 
