@@ -26,7 +26,21 @@ PARAMETERS = {
     "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
+    "ApprovalsEnabled": "true",
+    "ApprovalActions": "web-prod/Approve/Release,api-prod/Gate/Ship",
+    "TrafficEnabled": "true",
+    "TrafficDeploymentGroups": "checkout/production",
+    "FreezeEnabled": "true",
+    "FreezeStages": "web-prod/Deploy",
 }
+# Conditions of the write statements, each an "Enabled" parameter that is "false" by default.
+WRITE_CONDITIONS = ("RollbackEnabled", "ApprovalsEnabled", "TrafficEnabled", "FreezeEnabled")
+LIST_PARAMETERS = (
+    "DeploymentGroups",
+    "ApprovalActions",
+    "TrafficDeploymentGroups",
+    "FreezeStages",
+)
 # Actions that have no resource type in the Service Authorization Reference: "*" is the only
 # resource they accept.
 NO_RESOURCE_TYPE = {
@@ -60,7 +74,7 @@ def translated() -> dict[str, Any]:
 def _resolve(node: Any) -> Any:
     """Evaluate the intrinsics the policy uses (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::GetAtt)."""
     values = {**PARAMETERS, "PipelineNames": PARAMETERS["PipelineNames"].split(",")}
-    for name in ("DeploymentGroups", *(k for k in PARAMETERS if k.startswith("Rollback"))):
+    for name in (*LIST_PARAMETERS, *(k for k in PARAMETERS if k.startswith("Rollback"))):
         values[name] = PARAMETERS[name].split(",")
     if isinstance(node, list):
         return [_resolve(item) for item in node]
@@ -101,9 +115,9 @@ def _statements(translated: dict[str, Any]) -> list[dict[str, Any]]:
     for statement in _raw_statements(translated):
         if "Fn::If" in statement:
             condition, when_true, when_false = statement["Fn::If"]
-            assert condition == "RollbackEnabled"
+            assert condition in WRITE_CONDITIONS or condition.startswith("Use"), condition
             assert when_false == {"Ref": "AWS::NoValue"}
-            if PARAMETERS["RollbackEnabled"] == "true":
+            if PARAMETERS.get(condition, "true") == "true":
                 statements.append(when_true)
         else:
             statements.append(statement)
@@ -221,3 +235,68 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     assert _resources(translated, "ReadRevisionsToRedeploy") == [
         arn.format("codedeploy", "application:web")
     ]
+
+
+ACTION_WRITES = {
+    "ApprovalsEnabled": {"codepipeline:PutApprovalResult"},
+    "TrafficEnabled": {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"},
+    "FreezeEnabled": {"codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition"},
+}
+
+
+@pytest.mark.parametrize("condition", sorted(ACTION_WRITES))
+def test_approval_traffic_and_freeze_writes_are_off_by_default_and_conditional(
+    translated: dict[str, Any], condition: str
+) -> None:
+    # GIVEN the template's own defaults, THEN none of these writes is granted
+    assert translated["Parameters"][condition]["Default"] == "false"
+    assert translated["Conditions"][condition] == {"Fn::Equals": [{"Ref": condition}, "true"]}
+    # AND every statement granting one of them is conditional (freezing after a rollback keeps
+    # its own condition, RollbackEnabled)
+    allowed = {condition, "RollbackEnabled"} if condition == "FreezeEnabled" else {condition}
+    for statement in _raw_statements(translated):
+        name, body = statement.get("Fn::If", [None, statement])[:2]
+        if set(_as_list(body["Action"])) & ACTION_WRITES[condition]:
+            assert name in allowed, statement
+
+
+def test_approval_traffic_and_freeze_writes_name_their_targets(
+    translated: dict[str, Any],
+) -> None:
+    arn = "arn:*:{}:*:*:{}"
+    assert _resources(translated, "AnswerManualApprovals") == [
+        arn.format("codepipeline", "web-prod/Approve/Release"),
+        arn.format("codepipeline", "api-prod/Gate/Ship"),
+    ]
+    assert _resources(translated, "SteerBlueGreenDeployments") == [
+        arn.format("codedeploy", "deploymentgroup:checkout/production")
+    ]
+    assert _resources(translated, "FreezeStagesFromSlack") == [
+        arn.format("codepipeline", "web-prod/Deploy")
+    ]
+    for sid in ("AnswerManualApprovals", "SteerBlueGreenDeployments", "FreezeStagesFromSlack"):
+        [statement] = [s for s in _statements(translated) if s.get("Sid") == sid]
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}
+        }
+
+
+def test_these_statements_join_with_literal_delimiters_only() -> None:
+    # CloudFormation refuses a function as Fn::Join's delimiter (its intrinsic-function
+    # reference); the statements this issue adds keep to that.
+    template = yaml_parse(TEMPLATE.read_text())
+    statements = template["Resources"]["DeployBotFunction"]["Properties"]["Policies"][0]
+    found = 0
+    for statement in statements["Statement"]:
+        body = statement.get("Fn::If", [None, statement])[1]
+        if body.get("Sid") not in (
+            "AnswerManualApprovals",
+            "SteerBlueGreenDeployments",
+            "FreezeStagesFromSlack",
+        ):
+            continue
+        joined = body["Resource"]["Fn::Split"][1]["Fn::Sub"][1]
+        [delimiter, _] = next(iter(joined.values()))["Fn::Join"]
+        assert isinstance(delimiter, str)
+        found += 1
+    assert found == 3
