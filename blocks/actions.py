@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from blocks.text import inline, mrkdwn, plain
+from bot.domain.coerce import string_fields
 from bot.domain.model import AwsProblem
 
 Block = dict[str, Any]
@@ -60,14 +61,8 @@ def button(
 
 
 def decode_value(value: str) -> dict[str, str]:
-    """The string fields of a JSON button value ({} when it is not one of ours)."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): v for k, v in data.items() if isinstance(v, str)}
+    """The fields of a JSON button value ({} when it is not one of ours)."""
+    return string_fields(value) or {}
 
 
 def mention(user: str) -> str:

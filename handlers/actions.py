@@ -39,7 +39,7 @@ from bot.domain.config import Config
 from bot.domain.model import AwsProblem
 from bot.domain.policy import Policy, authorization_refusal, needs_group_lookup
 from bot.slack import DeliveryError, make_responder
-from bot.store import Record, Store, make_store
+from bot.store import Record, Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -189,9 +189,29 @@ def gate(click: Click, config: Config, policy: Policy, section: str, refusal: st
     return refusal or authorization(click.client, policy, click, section)
 
 
-def store_for(config: Config) -> Store | None:
-    """The store every action needs: one write at a time, whatever clicks race."""
-    return make_store(config)
+def refuse_click(click: Click, name: str, reason: str, head: str = "Not done") -> None:
+    """Tell the clicker privately why an action (`name`) does not go on, and log it."""
+    logger.warning("%s refused: %s", name, reason, extra={"slack_user": click.user})
+    click.private(build_refusal(f"{head}: {reason}"))
+
+
+def drive(flow: Callable[[], Flow[Any] | None], click: Click, name: str, *, late: bool) -> None:
+    """Make one click's flow (None: the click was refused already) and run it, or for a lazy run
+    past Slack's window only report what became of it; a store or AWS client that cannot be
+    used refuses the click, saying why."""
+    try:
+        made = flow()
+        if made is None:
+            return
+        if late:
+            made.report()
+        else:
+            made.run()
+    except StoreError as exc:
+        logger.exception("%s store failed", name)
+        refuse_click(click, name, f"the store is unavailable, so nothing was sent: {exc}")
+    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
+        refuse_click(click, name, f"AWS cannot be called, so nothing was sent: {exc.reason}")
 
 
 # --- the shared flow --------------------------------------------------------------------------

@@ -58,8 +58,8 @@ from bot.domain.living import MAIN, Slot, build_view, dump_state, load_state
 from bot.domain.model import AwsProblem, Deployment, Scope, Source, Status, View
 from bot.domain.policy import authorization_refusal, needs_group_lookup
 from bot.slack import WebApiPoster
-from bot.store import Record, Store, StoreError, make_store
-from handlers.actions import CAS_ATTEMPTS, Call, Click, Flow, authorization
+from bot.store import Record, Store, make_store
+from handlers.actions import CAS_ATTEMPTS, Call, Click, Flow, authorization, drive, refuse_click
 from handlers.common import config_of, respond
 from handlers.notifications import deliver_events
 
@@ -220,29 +220,24 @@ def _answer(body: dict[str, Any], client: WebClient, config: Config, *, late: bo
         return  # not ours, or the modal already showed the error
     store = make_store(config)
     if store is None:
-        _refuse(click, named, "approvals need the store, to answer each one once (store.backend)")
+        _refuse(click, "approvals need the store, to answer each one once (store.backend)")
         return
-    try:
+
+    def flow() -> _Answer | None:
         found = _find(store, named)
         if isinstance(found, str):
-            _refuse(click, named, found)
-            return
+            _refuse(click, found)
+            return None
         view, approval = found
-        flow = _Answer(click, store, config, _Asked(named, approval, decision, reason))
-        if late:
-            flow.report()
-        elif _allowed(click, config, named, (view, approval)):
-            flow.run()
-    except StoreError as exc:
-        logger.exception("approval store failed", extra=_keys(click, named, "store-failed"))
-        _refuse(click, named, f"the store is unavailable, so nothing was sent: {exc}")
-    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
-        _refuse(click, named, f"AWS cannot be called, so nothing was sent: {exc.reason}")
+        if not late and not _allowed(click, config, named, (view, approval)):
+            return None
+        return _Answer(click, store, config, _Asked(named, approval, decision, reason))
+
+    drive(flow, click, APPROVE, late=late)
 
 
-def _refuse(click: Click, named: Named, reason: str) -> None:
-    logger.warning("approval refused: %s", reason, extra=_keys(click, named, "refused"))
-    click.private(build_refusal(f"Not answered: {reason}"))
+def _refuse(click: Click, reason: str) -> None:
+    refuse_click(click, APPROVE, reason, "Not answered")
 
 
 def _find(store: Store, named: Named) -> tuple[View, Deployment] | str:
@@ -269,7 +264,7 @@ def _allowed(click: Click, config: Config, named: Named, found: tuple[View, Depl
         click.user, view.head, people_of(config), allowed=config.approvals.allow_self_approval
     )
     if reason:
-        _refuse(click, named, reason)
+        _refuse(click, reason)
         return False
     return True
 

@@ -21,7 +21,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from blocks import ids
-from blocks.actions import Block, build_refusal, decode_value, mark_done
+from blocks.actions import Block, decode_value, mark_done
 from blocks.freeze import (
     build_frozen_by,
     build_transition_failed,
@@ -38,8 +38,8 @@ from bot.domain.codepipeline import parse_pipeline
 from bot.domain.config import Config
 from bot.domain.model import AwsProblem, Lookup, PipelineStatus
 from bot.domain.rollback import transition_reason
-from bot.store import Store, StoreError, make_store
-from handlers.actions import Call, Click, Flow, authorization
+from bot.store import Store, make_store
+from handlers.actions import Call, Click, Flow, authorization, drive, refuse_click
 from handlers.common import config_of
 
 logger = logging.getLogger(__name__)
@@ -101,28 +101,35 @@ def transition_open(pipeline: str, stage: str, reads: Any) -> bool | None:
 
 def run_freeze(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Check everything again, then close or open the transition once."""
-    config = config_of(context)
+    _freeze(body, client, config_of(context), late=False)
+
+
+def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None:
+    """The lazy run came after Slack's window (handlers/late.py): change nothing; say what
+    became of the click, reading AWS when an earlier run of it left no outcome."""
+    _freeze(body, client, config, late=True)
+
+
+def _freeze(body: dict[str, Any], client: WebClient, config: Config, *, late: bool) -> None:
     click = Click(body, client)
     operation = _OPERATIONS.get(str((body.get("actions") or [{}])[0].get("action_id")), "")
     try:
         named = _stage_named(click, config)
-        if named is None:
-            return
-        reason = authorization(client, config.rollback, click, SECTION)
-        store = make_store(config)
-        if reason or store is None:
-            _refuse(click, reason or "freezing needs the store (store.backend)")
-            return
-        _Freeze(click, store, named, operation).run()
-    except StoreError as exc:
-        _refuse(click, f"the store is unavailable, so nothing was sent: {exc}")
-    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
-        _refuse(click, f"AWS cannot be called: {exc.reason}")
+    except AwsError as exc:  # the deploy stage could not be read (GetPipeline)
+        _refuse(click, f"AWS cannot say which stage deploys: {exc.reason}")
+        return
+    if named is None:
+        return
+    reason = "" if late else authorization(client, config.rollback, click, SECTION)
+    store = make_store(config)
+    if reason or store is None:
+        _refuse(click, reason or "freezing needs the store (store.backend)")
+        return
+    drive(lambda: _Freeze(click, store, named, operation), click, "freeze", late=late)
 
 
 def _refuse(click: Click, reason: str) -> None:
-    logger.warning("freeze refused: %s", reason, extra={"slack_user": click.user})
-    click.private(build_refusal(f"{_NOT}: {reason}"))
+    refuse_click(click, "freeze", reason, _NOT)
 
 
 def _stage_named(click: Click, config: Config) -> tuple[str, str] | None:

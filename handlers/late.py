@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.domain.config import Config
 from bot.slack import make_web_client
-from handlers import approvals, rollback, traffic
+from handlers import approvals, freeze, rollback, traffic
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ LATE: Mapping[str, Late] = {
     "run_rollback": rollback.report_late,
     "run_answer": approvals.report_late,
     "run_traffic": traffic.report_late,
+    "run_freeze": freeze.report_late,
 }
 
 

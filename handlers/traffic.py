@@ -22,7 +22,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from blocks import ids
-from blocks.actions import build_refusal, mention
+from blocks.actions import mention
 from blocks.approvals import answered_at
 from blocks.traffic import build_steer_failed, build_steered, traffic_buttons
 from bot import aws
@@ -36,8 +36,8 @@ from bot.domain.living import build_view, link_key, load_state
 from bot.domain.model import AwsProblem, Deployment, Scope, Source, Status
 from bot.domain.traffic import Steer
 from bot.slack import WebApiPoster
-from bot.store import Store, StoreError, make_store
-from handlers.actions import Call, Click, Flow, authorization
+from bot.store import Store, make_store
+from handlers.actions import Call, Click, Flow, authorization, drive, refuse_click
 from handlers.common import config_of
 from handlers.notifications import deliver_events
 
@@ -73,29 +73,15 @@ def _steer(body: dict[str, Any], client: WebClient, config: Config, *, late: boo
     click = Click(body, client)
     steer = traffic.decode(click.value)
     if steer is None:
-        _refuse(click, "this button names no deployment step")
+        refuse_click(click, "traffic", "this button names no deployment step")
         return
     reason = "" if late else authorization(client, config.rollback, click, SECTION)
     store = make_store(config)
     if reason or store is None:
-        _refuse(click, reason or "steering deployments needs the store (store.backend)")
+        why = reason or "steering deployments needs the store (store.backend)"
+        refuse_click(click, "traffic", why)
         return
-    try:
-        flow = _Steer(click, store, config, steer)
-        if late:
-            flow.report()
-        else:
-            flow.run()
-    except StoreError as exc:
-        logger.exception("traffic store failed")
-        _refuse(click, f"the store is unavailable, so nothing was sent: {exc}")
-    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
-        _refuse(click, f"AWS cannot be called, so nothing was sent: {exc.reason}")
-
-
-def _refuse(click: Click, reason: str) -> None:
-    logger.warning("traffic refused: %s", reason, extra={"slack_user": click.user})
-    click.private(build_refusal(f"Not done: {reason}"))
+    drive(lambda: _Steer(click, store, config, steer), click, "traffic", late=late)
 
 
 def pipeline_of(store: Store, deployment_id: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.codepipeline import ApprovalAction
-from bot.domain.coerce import as_map, as_str, mappings
+from bot.domain.coerce import as_map, as_str, mappings, string_fields
 from bot.domain.model import Approval, Deployment, Scope, Status, View
 
 APPROVE = "approve"  # the claims' name for an answer to an approval (bot/domain/claims.py)
@@ -62,11 +62,8 @@ class Named:
 
 def decode(value: str) -> Named | None:
     """What a button value names, or None when it is not one of ours."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+    data = string_fields(value)
+    if data is None:
         return None
     key, ident = data.get("k", ""), data.get("i", "")
     if not key.startswith(("execution#", "approval#")) or len(ident) != _ID_LENGTH:

@@ -26,7 +26,7 @@ from typing import Any
 
 from bot.domain.claims import Claim
 from bot.domain.codepipeline import DeployRun, PipelineInfo, parse_execution
-from bot.domain.coerce import as_map, as_str, mappings, parse_time
+from bot.domain.coerce import as_map, as_str, mappings, parse_time, string_fields
 from bot.domain.config import RollbackSettings
 from bot.domain.model import Deployment, Execution, RollbackRequest, Scope, Status
 
@@ -114,11 +114,8 @@ def encode(target: Target) -> str:
 
 def decode(value: str) -> Target | None:
     """The target a button value names, or None when it is not one of ours."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+    data = string_fields(value)
+    if data is None:
         return None
     target = Target(
         strategy=data.get("s", ""),

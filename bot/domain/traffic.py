@@ -9,14 +9,13 @@ where the deployment is, and only a deployment still waiting for that very step 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.codedeploy import parse_deployment
-from bot.domain.coerce import as_map
+from bot.domain.coerce import as_map, string_fields
 from bot.domain.config import RollbackSettings
 from bot.domain.model import Deployment, Status
 
@@ -42,14 +41,9 @@ class Steer:
 
 def decode(value: str) -> Steer | None:
     """The step a button value asks for, or None when it is not one of ours."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    deployment, operation = data.get("d"), data.get("o")
-    if not isinstance(deployment, str) or not _DEPLOYMENT_ID.fullmatch(deployment):
+    data = string_fields(value) or {}
+    deployment, operation = data.get("d", ""), data.get("o", "")
+    if not _DEPLOYMENT_ID.fullmatch(deployment):
         return None
     if operation not in (REROUTE, FINISH, STOP):
         return None
