@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from blocks import ids
 from blocks.actions import Block, Message, audit, button, mention, with_aws_words
+from blocks.links import host_label
 from blocks.looks import LOOKS
 from blocks.text import date_token, duration, inline, link, mrkdwn, plain, safe_url
 from bot.domain.approvals import APPROVED, REASON_MAX, Reminder, answered, encode, pending
 from bot.domain.model import Approval, AwsProblem, Deployment
 
 CUSTOM_DATA_MAX = 800
-RELEASE_MAX = 1200
 NAME_MAX = 100
 MODAL_TITLE_MAX = 24  # Slack's modal title and button texts
 REASON_BLOCK = "reason"  # the input block of the modal, where errors are shown
@@ -30,31 +29,28 @@ def _where(approval: Deployment) -> str:
     return f"*{inline(approval.action, NAME_MAX)}* in {inline(approval.stage, NAME_MAX)}"
 
 
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
-
-
-def _request_lines(asked: Approval) -> list[str]:
+def _request_lines(asked: Approval, release: str) -> list[str]:
     lines: list[str] = []
     if asked.custom_data.strip():
         quoted = mrkdwn(asked.custom_data.strip(), CUSTOM_DATA_MAX).split("\n")
         lines.extend("> " + line for line in quoted)
     url = safe_url(asked.external_link)
     if url:
-        lines.append("*Review* " + link(url, inline(_host(url), 200)))
-    if asked.release_summary.strip():
-        lines.append("*Release*\n" + mrkdwn(asked.release_summary.strip(), RELEASE_MAX))
+        lines.append("*Review* " + link(url, inline(host_label(url) or url, 200)))
+    if release:
+        lines.append(release)
     if asked.expires_at is not None:
         lines.append("Expires " + date_token(asked.expires_at))
     return lines
 
 
-def approval_text(approval: Deployment) -> str:
-    """The approval as mrkdwn: what waits and what to look at, or how it was answered."""
+def approval_text(approval: Deployment, release: str = "") -> str:
+    """The approval as mrkdwn: what waits and what to look at (`release`: the release diff's
+    line, ready mrkdwn), or how it was answered."""
     asked = approval.approval or Approval()
     if pending(approval):
         head = f":raised_hand: *Approval needed*: {_where(approval)}"
-        return "\n".join([head, *_request_lines(asked)])
+        return "\n".join([head, *_request_lines(asked, release)])
     decision = answered(approval)
     emoji = ":white_check_mark:" if decision == APPROVED else ":no_entry:"
     if asked.decision:

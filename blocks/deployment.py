@@ -7,8 +7,10 @@ from typing import Any
 
 from blocks import ids
 from blocks.approvals import approval_text
-from blocks.links import console_url
+from blocks.links import console_url, host_label
 from blocks.looks import APPROVAL_LOOK, LOOKS, Look
+from blocks.people import started_text
+from blocks.release import COMMITS_SHOWN, release_section
 from blocks.rollback import requested_section, rollback_button
 from blocks.text import (
     code_block,
@@ -24,6 +26,7 @@ from blocks.text import (
 )
 from blocks.traffic import waiting_text
 from bot.domain.model import Commit, Deployment, Scope, Status
+from bot.domain.people import expand_mentions
 from bot.domain.rollback import Target
 
 Block = dict[str, Any]
@@ -84,6 +87,7 @@ def build_message(
     mentions: tuple[str, ...] = (),
     progress: str = "",
     rollback: Target | None = None,
+    commits_shown: int = COMMITS_SHOWN,
     panels: tuple[str, ...] = (),
     controls: tuple[Block, ...] = (),
 ) -> Message:
@@ -91,6 +95,7 @@ def build_message(
 
     `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
     `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any;
+    `commits_shown` is how many titles of the release diff are listed.
     `panels` are ready mrkdwn sections that must stay (an approval, a waiting blue/green
     deployment) and `controls` their buttons. A lone event shows its own (`_own_panels`).
     """
@@ -102,6 +107,7 @@ def build_message(
     sections = [
         (0, requested_section(event)),
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
+        (4, release_section(event.diff, commits_shown)),
         (2, progress),
         *((0, panel) for panel in panels),
         (4, rollback_section(event)),
@@ -345,6 +351,7 @@ def _summary_section(event: Deployment) -> str:
 
 def mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
     """Who to ping when the event is a failure, as mrkdwn; "" otherwise."""
+    mentions = expand_mentions(mentions, event.diff)  # "authors": who wrote the release diff
     if not mentions or not event.status.is_failure:
         return ""
     return "cc " + " ".join(_mention(m) for m in mentions)
@@ -379,9 +386,21 @@ def _buttons(event: Deployment, site_url: str) -> list[Block]:
         link_button("Branch", commit.branch_url, ids.LINK_BRANCH) if commit else None,
         link_button("Open site", site_url, ids.LINK_SITE),
         link_button("AWS console", console_url(event), ids.LINK_CONSOLE),
-        link_button("Details", event.external_url, ids.LINK_DETAILS),
+        link_button(
+            details_label(
+                event, "Approve or reject" if event.scope is Scope.APPROVAL else "Details"
+            ),
+            event.external_url,
+            ids.LINK_DETAILS,
+        ),
     ]
     return [button for button in candidates if button is not None]
+
+
+def details_label(event: Deployment, words: str) -> str:
+    """A label for the link a notification carries whole: it says which host the link opens."""
+    host = host_label(event.external_url)
+    return f"{words} ({host})" if host else words
 
 
 def _context(event: Deployment) -> str:
@@ -390,7 +409,7 @@ def _context(event: Deployment) -> str:
         "account " + inline(event.account, 40) if event.account else "",
         "deployment " + code_span(event.deployment_id, 60) if event.deployment_id else "",
         "execution " + code_span(event.execution_id, 60) if event.execution_id else "",
-        inline(event.trigger, 200) if event.trigger else "",
+        started_text(event),
     ]
     parts.extend(":information_source: " + inline(note, 300) for note in event.notes[:3])
     return " · ".join(p for p in parts if p)

@@ -8,6 +8,7 @@ from blocks.deployment import (
     Message,
     blocks_size,
     build_message,
+    details_label,
     error_section,
     failed_actions_section,
     failure_detail_section,
@@ -19,6 +20,7 @@ from blocks.deployment import (
     title_of,
 )
 from blocks.looks import LOOKS
+from blocks.release import COMMITS_SHOWN, release_line
 from blocks.text import code_span, inline, link, mrkdwn
 from bot.domain.model import Deployment, View
 from bot.domain.rollback import Target
@@ -34,6 +36,7 @@ def build_living_message(
     *,
     site_url: str = "",
     rollback: Target | None = None,
+    commits_shown: int = COMMITS_SHOWN,
     panels: tuple[str, ...] = (),
     controls: tuple[Block, ...] = (),
 ) -> Message:
@@ -44,6 +47,7 @@ def build_living_message(
         site_url=site_url,
         progress=progress_text(view),
         rollback=rollback,
+        commits_shown=commits_shown,
         panels=panels,
         controls=controls,
     )
@@ -81,7 +85,10 @@ def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Messag
     """The thread reply that says what failed and why, pinging who the config names."""
     look = look_of(view.head)
     title = inline(title_of(view.head), 300)
-    head: list[Block] = [_section(f"{look.emoji} *{title}*")]
+    heading = f"{look.emoji} *{title}*"
+    if view.head.diff is not None:  # what changed and who wrote it (pinged only if configured)
+        heading += "\n" + release_line(view.head.diff, mention=False)
+    head: list[Block] = [_section(heading)]
     mention = mention_section(view.head, mentions)
     tail = [_section(mention)] if mention else []
     failures: list[Block] = []
@@ -116,7 +123,7 @@ def _failure_text(event: Deployment) -> str:
     if event.summary:
         lines.append(mrkdwn(" ".join(event.summary.split()), SUMMARY_MAX))
     if event.external_url:
-        lines.append(link(event.external_url, "Details"))
+        lines.append(link(event.external_url, inline(details_label(event, "Details"), 100)))
     return lines_within(lines, FAILURE_MAX)
 
 

@@ -16,6 +16,7 @@ from blocks.actions import (
 )
 from blocks.freeze import freeze_button, unfreeze_button
 from blocks.links import deployment_url, group_url, pipeline_url
+from blocks.release import undo_text
 from blocks.text import code_span, inline, link, plain
 from bot.domain.claims import Claim
 from bot.domain.model import AwsProblem, Deployment
@@ -63,8 +64,9 @@ def rollback_button(target: Target, event: Deployment) -> Block:
     """The danger button of a message, asking for confirmation with everything at stake."""
     own = target.target_id in (event.execution_id, event.deployment_id)
     label = "Roll back to this" if own else f"Roll back to {target.sha[:7] or target.target_id}"
+    undo = undo_text(event.diff, target.sha)  # "This undoes 12 commits by @a, @b."
     text = plain(
-        f"Redeploy {_commit_words(target)} to {target.environment}. {what_it_runs(target)}",
+        f"Redeploy {_commit_words(target)} to {target.environment}. {undo} {what_it_runs(target)}",
         CONFIRM_TEXT_MAX,
     )
     return {

@@ -7,8 +7,11 @@ combining sequence, an emoji ZWJ sequence or a flag.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
+
+from bot.domain.urls import split_url
 
 ELLIPSIS = "…"
 LINK_URL_MAX = 500  # a longer URL in mrkdwn would crowd out the text around it
@@ -17,12 +20,36 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 def units(text: str) -> int:
     """Length as Slack may count it at most (UTF-16 code units)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def escape(text: str) -> str:
     """Escape the three characters mrkdwn treats as control characters."""
     return text.translate(_ESCAPES)
+
+
+# Bidi controls reorder what follows them (a name can be made to read as another); these
+# invisible characters hide inside a name. Neither has a use in what deploybot shows.
+_HIDDEN = re.compile(
+    "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060-\u2064\ufeff\u180e]"
+)
+# Joiners are kept only between two non-ASCII characters: emoji sequences and scripts such as
+# Persian or Devanagari need them there; between ASCII letters they only hide a difference.
+_STRAY_JOINER = re.compile("(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])")
+# Tag characters are invisible ASCII look-alikes, except in a flag (U+1F3F4 and its tags).
+_TAGS = re.compile("(\U0001f3f4)?([\U000e0000-\U000e007f]+)")
+# A run of three backticks opens or closes a code block: untrusted text must not hold one.
+_FENCE = re.compile("`{3,}")
+
+
+def visible(text: str) -> str:
+    """`text` without bidi controls, invisible characters and stray joiners or tags."""
+    text = _STRAY_JOINER.sub("", _HIDDEN.sub("", text))
+    return _TAGS.sub(lambda m: m.group(0) if m.group(1) else "", text)
+
+
+def _no_fence(text: str) -> str:
+    return _FENCE.sub(lambda m: "ˋ" * len(m.group()), text)
 
 
 def _joins_previous(ch: str) -> bool:
@@ -72,7 +99,11 @@ def truncate(text: str, limit: int) -> str:
 
 
 def mrkdwn(text: str, limit: int) -> str:
-    """Escape untrusted text for mrkdwn, truncated so that the escaped form fits `limit`."""
+    """Escape untrusted text for mrkdwn, truncated so that the escaped form fits `limit`.
+
+    Hidden characters go (`visible`) and a run of backticks cannot open a code block.
+    """
+    text = _no_fence(visible(text))
     escaped = escape(text)
     if units(escaped) <= limit:
         return escaped
@@ -89,8 +120,12 @@ _ANGLES = str.maketrans({"<": "‹", ">": "›"})
 
 
 def inline(text: str, limit: int) -> str:
-    """Untrusted text for mrkdwn on one line (a name, not a message), within `limit`."""
-    return mrkdwn(" ".join(text.split()), limit)
+    """Untrusted text for mrkdwn on one line (a name, not a message), within `limit`.
+
+    Backticks become look-alikes: in a name they would start code formatting that runs into
+    deploybot's own code spans.
+    """
+    return mrkdwn(" ".join(visible(text).replace("`", "ˋ").split()), limit)
 
 
 def plain(text: str, limit: int) -> str:
@@ -98,7 +133,7 @@ def plain(text: str, limit: int) -> str:
 
     Angle brackets become look-alikes, so no client can ever read `<!channel>` as a mention.
     """
-    return truncate(" ".join(text.split()).translate(_ANGLES), limit)
+    return truncate(" ".join(visible(text).split()).translate(_ANGLES), limit)
 
 
 def code_span(text: str, limit: int) -> str:
@@ -108,7 +143,7 @@ def code_span(text: str, limit: int) -> str:
 
 def code_block(text: str, limit: int, *, tail: bool = False) -> str:
     """A fenced block of untrusted text within `limit`; `tail` keeps the last lines (logs)."""
-    raw = text.replace("```", "ˋˋˋ").strip("\n")
+    raw = _no_fence(visible(text)).strip("\n")
     room = limit - 8  # the fences and their newlines
     if not tail:
         return f"```\n{mrkdwn(raw, room)}\n```"
@@ -139,13 +174,15 @@ def link(url: str, label_mrkdwn: str) -> str:
 
 
 def safe_url(url: str, limit: int = 3000) -> str:
-    """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made."""
-    if not url.startswith(("https://", "http://")):
+    """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made.
+
+    It must parse with a plain host and no user info (bot.domain.urls.split_url), so that the
+    host a reader is told is the host a browser opens.
+    """
+    if split_url(url) is None:
         return ""
     cleaned = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    if any(ch in cleaned for ch in "\n\r\t") or units(cleaned) > limit:
-        return ""
-    return cleaned
+    return cleaned if units(cleaned) <= limit else ""
 
 
 def date_token(moment: datetime) -> str:

@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot import logs
 from bot.domain.config import Config, ConfigError
-from bot.slack import make_web_client
+from bot.slack import Workspaces, make_web_client, make_workspaces
 from handlers import approvals, deploy_status, freeze, links, retries, rollback, traffic
 from handlers.common import CONFIG_KEY
+from handlers.slack_door import only_from
+
+
+def _not_our_choice(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that the client given wins over it; giving the
+    # client (and authorizing from config) is deliberate here, so the warning says nothing.
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_not_our_choice)
+# Bolt's loggers copy this one's filters: its DEBUG lines show whole requests (secret_safe hides
+# response_urls and tokens), and it is the App's own logger once given (so the filter above too).
+_BOLT_LOG = logs.secret_safe_logger("bot.app.bolt")
+_BOLT_LOG.addFilter(_not_our_choice)
 
 
 def create_app(
-    config: Config, client: WebClient | None = None, *, socket_mode: bool = False
+    config: Config,
+    client: WebClient | None = None,
+    *,
+    socket_mode: bool = False,
+    workspaces: Workspaces | None = None,
 ) -> App:
     """The Slack app with every handler registered.
 
     `client` is the Web API client listeners use (default: the configured token and API URL).
     In Socket Mode no HTTP request reaches the app, so no signing secret is needed; otherwise
     an empty secret would accept requests signed with an empty key, so it is refused.
+    `workspaces`: the ones served (default: bot.slack.make_workspaces, learning at once).
     """
     if not socket_mode and not config.slack_signing_secret:
         raise ConfigError("set SLACK_SIGNING_SECRET: Slack's requests cannot be checked without it")
+    workspaces = workspaces or make_workspaces(config, learn=True)
     web = client if client is not None else make_web_client(config)
     bot_token = web.token or config.slack_bot_token or None
 
@@ -51,7 +73,9 @@ def create_app(
         authorize=authorize,
         process_before_response=True,  # on Lambda nothing runs after the response is sent
         token_verification_enabled=False,
+        logger=_BOLT_LOG,
     )
+    app.middleware(only_from(workspaces))  # first: nothing runs for a workspace not served
     app.middleware(_with_config(config))
     app.middleware(_log_request_ids)
     for module in (retries, links, deploy_status, rollback, approvals, traffic, freeze):

@@ -1,7 +1,9 @@
 """`deploybot check`: is the configuration valid, is Slack reachable, is AWS access granted?
 
-Each check says what it found and, when it fails, what to do about it. The I/O is Slack's Web
-API (auth.test, conversations.info/list) and one read call per configured AWS resource.
+Each check says what it found and, when it fails, what to do about it; a check that could not
+be made says so (`?`) instead of passing or failing. The I/O is Slack's Web API (auth.test,
+conversations.info/list), one read call per configured AWS resource with your own
+credentials, and, given the function's role, IAM's policy simulator on that role.
 """
 
 from __future__ import annotations
@@ -13,24 +15,51 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import explain
 from bot.domain.config import Config
+from bot.domain.permissions import Need, Place, needs
 
-# Scopes the code uses (manifest.yml): posting, the slash command, and reading channels here.
-REQUIRED_SCOPES = ("chat:write", "commands")
+# Context the template's conditions read (aws:RequestedRegion), for the policy simulator.
+REGION_KEY = "aws:RequestedRegion"
+SIMULATION_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One line of the checklist."""
+    """One line of the checklist: ok True (✓), False (✗) or None (could not check: ?)."""
 
     name: str
-    ok: bool
+    ok: bool | None
     detail: str = ""
     fix: str = ""
 
 
+def required_scopes(config: Config) -> dict[str, str]:
+    """The bot scopes this configuration needs, each with what it is for."""
+    scopes = {
+        "chat:write": "posting notifications",
+        "commands": "/deploy-status",
+        "channels:read": "checking public channels",
+        "groups:read": "checking private channels",
+    }
+    if config.store_backend != "none":
+        scopes["channels:history"] = "finding a post whose answer was lost (public channels)"
+        scopes["groups:history"] = "the same in private channels"
+    if config.rollback.usergroups:
+        scopes["usergroups:read"] = "rollback.usergroups"
+    if config.release.enabled and config.release.lookup_emails:
+        scopes["users:read.email"] = "commit authors as Slack users (release.lookup_emails)"
+    return scopes
+
+
 def _channels(config: Config) -> list[str]:
     return list(dict.fromkeys([config.default_channel, *(r.channel for r in config.routes)]))
+
+
+def _unreachable(config: Config, exc: Exception) -> Check:
+    line = explain.slack_error("unreachable", api_url=config.slack_api_url)
+    what, _, fix = line.partition(": ")
+    return Check("Slack", False, f"{what} ({type(exc).__name__}: {exc})", fix)
 
 
 def check_slack(config: Config, client: WebClient) -> Iterator[Check]:
@@ -49,31 +78,29 @@ def check_slack(config: Config, client: WebClient) -> Iterator[Check]:
     try:
         auth = client.auth_test()
     except SlackApiError as exc:
-        error = exc.response.get("error", "")
-        yield Check(
-            "Slack token",
-            False,
-            f"auth.test answered {error}",
-            "copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions",
-        )
+        error = str(exc.response.get("error", ""))
+        fix = explain.slack_error(error).partition(": ")[2]
+        yield Check("Slack token", False, f"auth.test answered {error}", fix)
         return
-    except SlackClientError as exc:
-        yield Check("Slack token", False, f"Slack unreachable: {exc}", "check SLACK_API_URL")
+    except (SlackClientError, OSError) as exc:
+        yield _unreachable(config, exc)
         return
     yield Check("Slack token", True, f"bot {auth.get('user_id')} in workspace {auth.get('team')}")
     scopes = {s.strip() for s in auth.headers.get("x-oauth-scopes", "").split(",") if s.strip()}
-    missing = [s for s in REQUIRED_SCOPES if s not in scopes]
-    yield Check(
-        "Slack scopes",
-        not missing,
-        ", ".join(sorted(scopes)) or "none reported",
-        f"add {', '.join(missing)} (manifest.yml) and reinstall the app" if missing else "",
-    )
+    yield _scopes_check(config, scopes)
     can_read = {"channels:read", "groups:read"} <= scopes
     for channel in _channels(config):
         yield _check_channel(
-            client, channel, public_ok="chat:write.public" in scopes, can_read=can_read
+            config, client, channel, public_ok="chat:write.public" in scopes, can_read=can_read
         )
+
+
+def _scopes_check(config: Config, scopes: set[str]) -> Check:
+    missing = {s: why for s, why in required_scopes(config).items() if s not in scopes}
+    if not missing:
+        return Check("Slack scopes", True, ", ".join(sorted(scopes)))
+    wanted = "; ".join(f"{scope} ({why})" for scope, why in missing.items())
+    return Check("Slack scopes", False, f"missing {wanted}", explain.SCOPE_FIX)
 
 
 def _find_channel(client: WebClient, channel: str) -> dict[str, Any] | None:
@@ -98,14 +125,22 @@ def _find_channel(client: WebClient, channel: str) -> dict[str, Any] | None:
     return None
 
 
-def _check_channel(client: WebClient, channel: str, *, public_ok: bool, can_read: bool) -> Check:
+def _check_channel(
+    config: Config, client: WebClient, channel: str, *, public_ok: bool, can_read: bool
+) -> Check:
     name = f"channel {channel}"
     if not can_read:
-        return Check(name, True, "not verified: the app lacks channels:read and groups:read")
+        return Check(name, None, "not verified: the app lacks channels:read and groups:read")
     try:
         info = _find_channel(client, channel)
     except SlackApiError as exc:
-        info = None if exc.response.get("error") == "channel_not_found" else {"error": exc}
+        error = str(exc.response.get("error", ""))
+        if error != "channel_not_found":
+            fix = explain.slack_error(error, channel)
+            return Check(name, False, f"could not look it up: {error}", fix)
+        info = None
+    except (SlackClientError, OSError) as exc:
+        return _unreachable(config, exc)
     if info is None:
         return Check(
             name,
@@ -113,8 +148,6 @@ def _check_channel(client: WebClient, channel: str, *, public_ok: bool, can_read
             "not found, or private without the bot",
             f"create it, or invite the bot: /invite @deploybot in {channel}",
         )
-    if "error" in info:
-        return Check(name, False, f"could not look it up: {info['error']}")
     if info.get("is_archived"):
         return Check(name, False, "archived", "unarchive it or route elsewhere")
     if info.get("is_member"):
@@ -137,7 +170,7 @@ def check_signing_secret(config: Config) -> Check:
 
 
 def check_aws(config: Config, codepipeline: Any, codedeploy: Any) -> Iterator[Check]:
-    """One read call per pipeline and deployment group the configuration names."""
+    """With your credentials: one read call per pipeline and deployment group the config names."""
     pipelines = list(
         dict.fromkeys([*(m.pipeline for m in config.pipelines), *config.watched_pipelines])
     )
@@ -164,25 +197,148 @@ def _attempt(label: str, client: Any, operation: str, **params: Any) -> Check:
     try:
         aws.call(client, operation, **params)
     except aws.AwsError as exc:
-        problem = exc.problem
-        fix = {
-            "denied": f"grant {problem.action} to deploybot's role",
-            "credentials": "configure AWS credentials",
-            "timeout": "check the network path to AWS and the region",
-        }.get(problem.kind, "")
-        return Check(label, False, problem.message or problem.reason, fix)
+        fix = explain.aws_fix(exc.problem, "the credentials you run this with")
+        return Check(label, False, exc.problem.message or exc.problem.reason, fix)
     return Check(label, True, "readable" if params else "permitted")
 
 
+# --- what the function's role may do ----------------------------------------------------------
+
+
+def role_from_stack(cloudformation: Any, stack: str) -> str:
+    """The FunctionRoleArn output of the stack ("" when the stack has no such output)."""
+    from bot import aws
+
+    answer = aws.call(cloudformation, "describe_stacks", StackName=stack)
+    for found in answer.get("Stacks", []):
+        for output in found.get("Outputs", []):
+            if output.get("OutputKey") == "FunctionRoleArn":
+                return str(output.get("OutputValue", ""))
+    return ""
+
+
+def place_of(role_arn: str, region: str) -> Place:
+    """Partition and account from the role's ARN (arn:aws:iam::123456789012:role/name)."""
+    parts = role_arn.split(":")
+    return Place(partition=parts[1], region=region, account=parts[4])
+
+
+class CannotSimulate(Exception):
+    """The policy simulator could not be used; the checklist says why, once."""
+
+
+def check_role(config: Config, iam: Any, role_arn: str, region: str) -> Iterator[Check]:
+    """Simulate each action the config needs against the role's policies."""
+    try:
+        for need in needs(config, place_of(role_arn, region)):
+            yield _simulated(iam, role_arn, need, region)
+    except CannotSimulate as exc:
+        yield Check(
+            "function role",
+            None,
+            f"could not simulate {role_arn}: {exc}",
+            "grant yourself iam:SimulatePrincipalPolicy (read-only), or compare the role "
+            "with README 'IAM permissions'",
+        )
+
+
+def _simulated(iam: Any, role_arn: str, need: Need, region: str) -> Check:
+    decisions = _decisions(iam, role_arn, need, region)
+    denied = [action for action in need.actions if decisions.get(action) != "allowed"]
+    name = f"role may {need.what}"
+    if not denied:
+        return Check(name, True, f"{len(need.actions)} actions allowed")
+    return Check(name, False, f"denied: {', '.join(denied)} on {need.resource}", need.grant)
+
+
+def _decisions(iam: Any, role_arn: str, need: Need, region: str) -> dict[str, str]:
+    """{action: "allowed" | "implicitDeny" | "explicitDeny"} for `need` (all pages)."""
+    from bot import aws
+
+    request: dict[str, Any] = {
+        "PolicySourceArn": role_arn,
+        "ActionNames": list(need.actions),
+        "ContextEntries": [
+            {"ContextKeyName": REGION_KEY, "ContextKeyValues": [region], "ContextKeyType": "string"}
+        ],
+        "MaxItems": SIMULATION_PAGE,
+    }
+    if need.resource != "*":
+        request["ResourceArns"] = [need.resource]
+    decisions: dict[str, str] = {}
+    while True:
+        try:
+            page = aws.call(iam, "simulate_principal_policy", **request)
+        except aws.AwsError as exc:
+            raise CannotSimulate(explain.aws_problem(exc.problem)) from exc
+        for result in page.get("EvaluationResults", []):
+            decisions[str(result["EvalActionName"])] = str(result["EvalDecision"])
+        if not page.get("IsTruncated"):
+            return decisions
+        request["Marker"] = page["Marker"]
+
+
+def _role_checks(config: Config, role: str, stack: str, region: str) -> Iterator[Check]:
+    from bot import aws
+
+    if not role and not stack:
+        yield Check(
+            "function role",
+            None,
+            "not simulated",
+            "pass --stack NAME (or --role ARN) to check what the deployed function may do",
+        )
+        return
+    if not role:
+        try:
+            role = role_from_stack(aws.client("cloudformation"), stack)
+        except aws.AwsError as exc:
+            known = exc.problem.kind == "error"  # e.g. ValidationException: no such stack
+            line = explain.aws_problem(exc.problem)
+            yield Check(f"stack {stack}", False if known else None, line)
+            return
+        if not role:
+            yield Check(
+                f"stack {stack}",
+                None,
+                "has no FunctionRoleArn output",
+                "update the stack (sam build && sam deploy), or pass --role ARN",
+            )
+            return
+    yield from check_role(config, aws.client("iam"), role, region)
+
+
+def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check]:
+    """Every check, in the order the checklist prints them; no exception escapes."""
+    from bot import aws
+    from bot.slack import make_web_client
+
+    checks = [Check("config", True, "valid")]
+    checks.extend(check_slack(config, make_web_client(config)))
+    checks.append(check_signing_secret(config))
+    reason = aws.unavailable_reason()
+    if reason:
+        checks.append(Check("AWS", False, reason, "configure AWS credentials and a region"))
+        return checks
+    codepipeline = aws.client("codepipeline")
+    checks.extend(check_aws(config, codepipeline, aws.client("codedeploy")))
+    checks.extend(_role_checks(config, role, stack, aws.region_of(codepipeline)))
+    return checks
+
+
 def format_checklist(checks: list[Check]) -> str:
-    """The checklist as a reader sees it: ✓ or ✗, what was found, and what to fix."""
+    """The checklist as a reader sees it: ✓, ✗ or ?, what was found, and what to fix."""
     lines = []
     for check in checks:
-        mark = "✓" if check.ok else "✗"
+        mark = {True: "✓", False: "✗", None: "?"}[check.ok]
         line = f"{mark} {check.name}" + (f": {check.detail}" if check.detail else "")
         if check.fix:
             line += f"\n    → {check.fix}"
         lines.append(line)
-    failed = sum(not c.ok for c in checks)
-    lines.append(f"\n{len(checks) - failed} of {len(checks)} checks passed")
+    failed = sum(c.ok is False for c in checks)
+    unknown = sum(c.ok is None for c in checks)
+    summary = f"\n{len(checks) - failed - unknown} of {len(checks)} checks passed"
+    if unknown:
+        summary += f", {unknown} could not be made"
+    lines.append(summary)
     return "\n".join(lines)

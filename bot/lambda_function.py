@@ -2,8 +2,10 @@
 
 One routing decision: AWS notifications (SNS records, EventBridge events) go to the notification
 handler; everything else (Function URL requests from Slack, and Bolt's lazy-listener
-re-invocations of this same function) goes to Bolt. Nothing here runs at import time beyond
-imports; the app and clients are built on first use and kept for the life of the container.
+re-invocations of this same function) goes to Bolt. At import (Lambda's init) the config file
+is read and validated, which is cheap and needs no network, so a broken config fails the
+first invocation; the secrets, the app and the clients are made on first use and kept for the
+life of the container.
 """
 
 from __future__ import annotations
@@ -14,25 +16,38 @@ from typing import TYPE_CHECKING, Any
 
 from bot import aws
 from bot.aws.secrets import with_secrets
-from bot.config import load_config
+from bot.config import load_config, log_level
 from bot.domain.config import Config, ConfigError
 from bot.domain.events import is_aws_notification
 from bot.domain.model import Enrich
 from bot.logs import configure_json_logs, start_invocation
-from bot.slack import Poster, make_poster
+from bot.slack import Poster, make_poster, make_workspaces
 from bot.store import Store, make_store
 from handlers import notifications
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+    from handlers.slack_door import SlackDoor
 
-configure_json_logs()
+configure_json_logs(log_level())
 logger = logging.getLogger(__name__)
 
 
 @cache
+def _file_config() -> Config:
+    """The config file and environment, read and validated once per container (no network)."""
+    try:
+        return load_config()
+    except ConfigError as exc:
+        logger.error("deploybot cannot start: %s", exc)  # noqa: TRY400 - raised at once, below
+        raise
+
+
+_file_config()  # at init: a broken config fails the first invocation, not each notification
+
+
+@cache
 def _config() -> Config:
-    return with_secrets(load_config())
+    return with_secrets(_file_config())
 
 
 @cache
@@ -47,17 +62,23 @@ def _enrich() -> Enrich | None:
         return None
     # Imported here: boto3 loads only when a notification is to be enriched.
     from bot.aws.enrich import enricher_from_environment
+    from bot.directory import make_directory
 
-    return enricher_from_environment(config)
+    return enricher_from_environment(config, people=make_directory(config, _store()))
 
 
 @cache
-def _slack_handler() -> SlackRequestHandler:
+def _slack_handler() -> SlackDoor:
+    config = _config()
+    # Asked first, in the background: auth.test overlaps with loading Bolt (cold start).
+    # Without a signing secret the door stays shut (create_app refuses): nothing to learn.
+    workspaces = make_workspaces(config, learn=bool(config.slack_signing_secret))
     # Imported here: the notification door does not pay for Bolt.
     from slack_bolt.adapter.aws_lambda import SlackRequestHandler
     from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 
     from bot.app import create_app
+    from handlers.slack_door import SlackDoor
 
     class LazyInvoker(LambdaLazyListenerRunner):
         """Bolt's re-invocation, through the shared client with short timeouts and retries."""
@@ -67,9 +88,9 @@ def _slack_handler() -> SlackRequestHandler:
                 self.lambda_client = aws.client("lambda")
             super().start(*args, **kwargs)
 
-    slack = SlackRequestHandler(create_app(_config()))
+    slack = SlackRequestHandler(create_app(config, workspaces=workspaces))
     slack.app.listener_runner.lazy_listener_runner = LazyInvoker(slack.logger)
-    return slack
+    return SlackDoor(slack, config.slack_signing_secret)
 
 
 @cache
@@ -82,10 +103,11 @@ def _store() -> Store | None:
     return make_store(config)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
-    if is_aws_notification(event):
+    # Slack requests are objects; anything else is a notification or nothing (it fails there).
+    if not isinstance(event, dict) or is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich(), _store())
     try:
         slack = _slack_handler()
@@ -98,5 +120,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     late = handle_late_lazy_run(event, _config())
     if late is not None:
         return late
-    response: dict[str, Any] = slack.handle(event, context)  # type: ignore[no-untyped-call]
-    return response
+    return slack.handle(event, context)

@@ -17,6 +17,7 @@ from blocks.approvals import approval_buttons, approval_text
 from blocks.deployment import build_message
 from blocks.ids import METADATA_EVENT_TYPE
 from blocks.living import build_failure_reply, build_living_message, progress_text
+from blocks.release import release_line
 from blocks.traffic import traffic_buttons, waiting_text
 from bot.domain.config import Config
 from bot.domain.living import MAIN, REPLY, Slot, State, kind_of
@@ -52,6 +53,7 @@ def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, A
         site_url=config.site_for(event),
         mentions=config.failure_mentions,
         rollback=target_for(event, config.rollback),
+        commits_shown=config.release.commits_shown,
     )
     return post_arguments(event, config.channel_for(event), message, **payload)
 
@@ -106,6 +108,7 @@ def living_targets(
             mentions=config.failure_mentions,
             progress=progress_text(view),
             rollback=rollback,
+            commits_shown=config.release.commits_shown,
             panels=_panels(view),
         )
         return {MAIN: post_arguments(view.head, channel, message, **payload)}
@@ -113,6 +116,7 @@ def living_targets(
         view,
         site_url=site,
         rollback=rollback,
+        commits_shown=config.release.commits_shown,
         panels=_panels(view),
         controls=_controls(key, view, config),
     )
@@ -128,9 +132,12 @@ def living_targets(
 
 
 def _panels(view: View) -> tuple[str, ...]:
-    """What waits for a person in a living message: its approvals, its waiting deployments."""
+    """What waits for a person in a living message: its approvals (with the release they let
+    through, as the release diff tells it), its waiting deployments."""
+    diff = view.head.diff
+    release = release_line(diff, mention=False) if diff is not None else ""
     return (
-        *(approval_text(a) for a in view.approvals),
+        *(approval_text(a, release) for a in view.approvals),
         *(waiting_text(d) for d in view.waiting),
     )
 

@@ -7,6 +7,7 @@ never reported as sent when it was not.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -25,8 +26,11 @@ from slack_sdk.webhook import WebhookClient
 
 from blocks.ids import METADATA_EVENT_TYPE
 from bot.domain.config import Config, ConfigError
+from bot.logs import secret_safe_logger
 
 logger = logging.getLogger(__name__)
+# slack_sdk's webhook client logs its URL (a secret: whoever has it can post) when it retries.
+_WEBHOOK_LOG = "bot.slack.webhook"
 
 # Slack rejects a message whose blocks break a limit; the text alone still gets through.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
@@ -43,14 +47,29 @@ _UNSEARCHABLE = frozenset(
     }
 )
 TIMEOUT_SECONDS = 10
+WEBHOOK_CHANNEL = "(the webhook's channel)"  # an incoming webhook's channel is fixed, unnamed
 POST_ATTEMPTS = 3
 # Slack's ts comes from Slack's clock and a search starts from ours: allow for the skew.
 SEARCH_MARGIN_SECONDS = 60
 SEARCH_LIMIT = 200
 
 
+# What DeliveryError.code says when Slack gave no error code of its own.
+UNREACHABLE = "unreachable"  # no answer: DNS, connection refused or reset, timeout
+
+
 class DeliveryError(RuntimeError):
-    """Slack did not accept a message after retries; the caller must not drop it silently."""
+    """Slack did not accept a message after retries; the caller must not drop it silently.
+
+    `code` is Slack's error code (`channel_not_found`, `token_revoked`, ...; `http_503`, or
+    UNREACHABLE when no answer came) and `channel` the channel it was for, so that a person can
+    be told what to fix.
+    """
+
+    def __init__(self, message: str, *, code: str = "", channel: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.channel = channel
 
 
 class MessageGone(DeliveryError):
@@ -106,9 +125,10 @@ def make_web_client(config: Config) -> WebClient:
 class _NotPosted(Exception):
     """This attempt failed; `maybe` when Slack may have posted it all the same."""
 
-    def __init__(self, reason: str, *, maybe: bool) -> None:
+    def __init__(self, reason: str, *, maybe: bool, code: str) -> None:
         super().__init__(reason)
         self.maybe = maybe
+        self.code = code
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -160,7 +180,11 @@ class WebApiPoster:
                 logger.warning("chat.postMessage failed (%s); trying again", exc)
                 maybe_posted = maybe_posted or exc.maybe
                 last = exc
-        raise DeliveryError(f"chat.postMessage failed: {last}") from last
+        raise DeliveryError(
+            f"chat.postMessage failed: {last}",
+            code=last.code if last else "",
+            channel=str(message.get("channel", "")),
+        ) from last
 
     def _post_once(self, message: dict[str, Any]) -> MessageRef:
         try:
@@ -169,13 +193,18 @@ class WebApiPoster:
             status = exc.response.status_code
             error = _error_code(exc)
             if status == 429 or status >= 500:  # a 429 proves that nothing was posted
-                raise _NotPosted(f"HTTP {status}", maybe=status != 429) from exc
+                code = "ratelimited" if status == 429 else f"http_{status}"
+                raise _NotPosted(f"HTTP {status}", maybe=status != 429, code=code) from exc
             if error not in _BLOCK_ERRORS or "blocks" not in message:
-                raise DeliveryError(f"chat.postMessage failed: {error or exc}") from exc
+                raise DeliveryError(
+                    f"chat.postMessage failed: {error or exc}",
+                    code=error or f"http_{status}",
+                    channel=str(message.get("channel", "")),
+                ) from exc
             logger.warning("Slack rejected the blocks (%s); posting the text alone", error)
             return self._post_once({k: v for k, v in message.items() if k != "blocks"})
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise _NotPosted(type(exc).__name__, maybe=True) from exc
+            raise _NotPosted(type(exc).__name__, maybe=True, code=UNREACHABLE) from exc
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
     def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
@@ -190,11 +219,15 @@ class WebApiPoster:
             if error in _GONE_ERRORS:
                 raise MessageGone(f"chat.update: {error}") from exc
             if error not in _BLOCK_ERRORS or not fields.get("blocks"):
-                raise DeliveryError(f"chat.update failed: {error or exc}") from exc
+                raise DeliveryError(
+                    f"chat.update failed: {error or exc}", code=error, channel=ref.channel
+                ) from exc
             logger.warning("Slack rejected the blocks (%s); updating the text alone", error)
             self.update(ref, {**fields, "blocks": []})
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise DeliveryError(f"chat.update failed: {exc}") from exc
+            raise DeliveryError(
+                f"chat.update failed: {exc}", code=UNREACHABLE, channel=ref.channel
+            ) from exc
 
     def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
         """Search recent history by metadata; None also when Slack cannot search there."""
@@ -214,9 +247,13 @@ class WebApiPoster:
                     error,
                 )
                 return None
-            raise DeliveryError(f"conversations.history failed: {error or exc}") from exc
+            raise DeliveryError(
+                f"conversations.history failed: {error or exc}", code=error, channel=channel
+            ) from exc
         except (SlackClientError, OSError, HTTPException) as exc:
-            raise DeliveryError(f"conversations.history failed: {exc}") from exc
+            raise DeliveryError(
+                f"conversations.history failed: {exc}", code=UNREACHABLE, channel=channel
+            ) from exc
         for item in response.get("messages") or []:
             metadata = item.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
@@ -250,7 +287,11 @@ class WebhookPoster:
             logger.warning("Slack rejected the blocks (%s); posting the text alone", body)
             status, body = self._send(message, None)
         if status != 200:
-            raise DeliveryError(f"{self._what} answered {status}: {body[:200]}")
+            raise DeliveryError(
+                f"{self._what} answered {status}: {body[:200]}",
+                code=body.strip()[:100] or f"http_{status}",
+                channel=WEBHOOK_CHANNEL,
+            )
 
     def _send(self, message: dict[str, Any], blocks: object) -> tuple[int, str]:
         text = message.get("text")
@@ -266,7 +307,9 @@ class WebhookPoster:
                 unfurl_media=False,
             )
         except (SlackClientError, OSError) as exc:
-            raise DeliveryError(f"{self._what} failed: {exc}") from exc
+            raise DeliveryError(
+                f"{self._what} failed: {exc}", code=UNREACHABLE, channel=WEBHOOK_CHANNEL
+            ) from exc
         return response.status_code, str(response.body)
 
 
@@ -277,7 +320,10 @@ def make_poster(config: Config) -> Poster:
     if config.slack_webhook_url:
         return WebhookPoster(
             WebhookClient(
-                config.slack_webhook_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()
+                config.slack_webhook_url,
+                timeout=TIMEOUT_SECONDS,
+                retry_handlers=retry_handlers(),
+                logger=secret_safe_logger(_WEBHOOK_LOG),
             )
         )
     raise ConfigError("set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL to post to Slack")
@@ -286,6 +332,94 @@ def make_poster(config: Config) -> Poster:
 def make_responder(response_url: str) -> Poster:
     """A poster for an interaction's `response_url`, with the same retries as every post."""
     return WebhookPoster(
-        WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()),
+        WebhookClient(
+            response_url,
+            timeout=TIMEOUT_SECONDS,
+            retry_handlers=retry_handlers(),
+            logger=secret_safe_logger(_WEBHOOK_LOG),
+        ),
         "response_url",
     )
+
+
+# auth.test answers in well under a second; the Slack door's ack must leave within 3 s.
+AUTH_TEST_TIMEOUT_SECONDS = 2
+
+
+class Workspaces:
+    """The workspaces whose requests the Slack door serves.
+
+    The configured ones (`[slack] team_id`), else the bot token's own: auth.test, asked once
+    per container in a background thread (`learn`), so that on a cold start it overlaps with
+    building the Bolt app instead of adding a Slack round trip to the 3-second ack.
+    """
+
+    def __init__(self, teams: tuple[str, ...], client: WebClient | None = None) -> None:
+        self._teams = frozenset(teams)
+        self._enterprise: str | None = None  # learned: "" when the workspace is in no Grid
+        self._client = client if not teams else None
+        self._lock = threading.Lock()
+        self._answered = threading.Event()
+        self._asking = False
+
+    def learn(self) -> None:
+        """Start asking Slack which workspace the bot token is in, unless that is known."""
+        with self._lock:
+            if self._teams or self._client is None or self._asking:
+                return
+            self._asking = True
+            self._answered.clear()
+        threading.Thread(target=self._auth_test, name="auth.test", daemon=True).start()
+
+    def _auth_test(self) -> None:
+        assert self._client is not None
+        failure = ""
+        try:
+            answer = self._client.auth_test()
+        except (SlackClientError, OSError, HTTPException) as exc:
+            failure = _reason(exc)  # Slack's error code or the exception's name, never the token
+        if failure:
+            logger.error("auth.test failed, so no workspace is served yet: %s", failure)
+        with self._lock:
+            if not failure:
+                team = str(answer.get("team_id") or "")
+                self._teams = frozenset({team} if team else ())
+                self._enterprise = str(answer.get("enterprise_id") or "")
+            self._asking = False
+        self._answered.set()
+
+    def allows(self, team_id: object, enterprise_id: object) -> bool | None:
+        """True when the request comes from a served workspace; None when that is unknown."""
+        if not self._teams and self._client is not None:
+            self.learn()
+            self._answered.wait(AUTH_TEST_TIMEOUT_SECONDS + 0.5)
+        with self._lock:
+            teams, enterprise = self._teams, self._enterprise
+        if not teams:
+            return None
+        if not isinstance(team_id, str) or team_id not in teams:
+            return False
+        # A learned workspace also names its Enterprise Grid org ("" for none).
+        return enterprise is None or not enterprise_id or enterprise_id == enterprise
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return _error_code(exc) or f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+def make_workspaces(config: Config, *, learn: bool = False) -> Workspaces:
+    """The configured workspaces, else the bot token's (auth.test; asked at once if `learn`)."""
+    if config.slack_team_ids or not config.slack_bot_token:
+        return Workspaces(config.slack_team_ids)
+    client = WebClient(
+        token=config.slack_bot_token,
+        base_url=config.slack_api_url,
+        timeout=AUTH_TEST_TIMEOUT_SECONDS,
+        retry_handlers=[],
+    )
+    workspaces = Workspaces((), client)
+    if learn:
+        workspaces.learn()
+    return workspaces

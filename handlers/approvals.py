@@ -84,15 +84,6 @@ def register(app: App) -> None:
 # --- the click: open the modal ------------------------------------------------------------------
 
 
-def people_of(config: Config) -> Mapping[str, str]:
-    """AWS and Git identities -> Slack user ids, for the self-approval check.
-
-    Issue 15's `[people]` config plugs in here; until it lands nobody is mapped, so the check
-    refuses nobody (tests inject a mapping).
-    """
-    return getattr(config, "people", None) or {}
-
-
 def handle_approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Approve: a modal that confirms and takes an optional comment."""
     _open(ack, body, client, context, APPROVED)
@@ -261,7 +252,7 @@ def _allowed(click: Click, config: Config, named: Named, found: tuple[View, Depl
     if reason:
         reason += _override_note(policy)
     reason = reason or approvals.self_approval_refusal(
-        click.user, view.head, people_of(config), allowed=config.approvals.allow_self_approval
+        click.user, view.head, config.release.people, allowed=config.approvals.allow_self_approval
     )
     if reason:
         _refuse(click, reason)

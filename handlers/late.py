@@ -17,25 +17,25 @@ listener's `late` function reports what became of the click. Everything else goe
 
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
 
 from bot.domain.config import Config
+from bot.domain.slack_request import MAX_AGE_SECONDS, RawRequest, is_signed, raw_request
 from bot.slack import make_web_client
 from handlers import approvals, freeze, rollback, traffic
 
 logger = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 300  # slack_sdk's SignatureVerifier refuses older requests
+WINDOW_SECONDS = MAX_AGE_SECONDS  # slack_sdk's SignatureVerifier refuses older requests
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII: "²".isdigit() is true, int("²") raises
 LAZY_HEADER = "x-slack-bolt-lazy-only"
 FUNCTION_HEADER = "x-slack-bolt-lazy-function-name"
 
@@ -49,50 +49,34 @@ LATE: Mapping[str, Late] = {
 }
 
 
-def _raw_body(event: Mapping[str, Any]) -> str:
-    """The body as Slack signed it; "" when it cannot be decoded (then no signature matches)."""
-    body = str(event.get("body") or "")
-    if not event.get("isBase64Encoded"):
-        return body
-    try:
-        return base64.b64decode(body, validate=True).decode()
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        return ""
-
-
-def _genuine(event: Mapping[str, Any], headers: Mapping[str, str], secret: str) -> bool:
-    """A correctly signed copy of a request that reached the Function URL in its own window."""
-    timestamp = headers.get("x-slack-request-timestamp", "")
-    if not secret or not timestamp.isdigit():
+def _genuine(event: Mapping[str, Any], request: RawRequest, secret: str) -> bool:
+    """A correctly signed copy of a request that reached the Function URL in its own window:
+    the signature checked as of the moment AWS says the request arrived."""
+    context = event.get("requestContext")
+    arrived = context.get("timeEpoch") if isinstance(context, Mapping) else None
+    if not isinstance(arrived, int) or isinstance(arrived, bool):
         return False
-    expected = (
-        SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=_raw_body(event))
-        or ""
-    )
-    signed = hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
-    arrived = (event.get("requestContext") or {}).get("timeEpoch")
-    return (
-        signed
-        and isinstance(arrived, int)
-        and abs(arrived / 1000 - int(timestamp)) <= WINDOW_SECONDS
-    )
+    return is_signed(request, secret, arrived / 1000)
 
 
 def handle_late_lazy_run(event: Mapping[str, Any], config: Config) -> dict[str, Any] | None:
     """Report a genuine lazy run that came too late for Bolt; None for anything else."""
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    timestamp = headers.get("x-slack-request-timestamp", "")
-    if not headers.get(LAZY_HEADER) or not timestamp.isdigit():
+    request = raw_request(event)
+    if request is None:
+        return None
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    if not request.headers.get(LAZY_HEADER) or not _TIMESTAMP.fullmatch(timestamp):
         return None
     age = time.time() - int(timestamp)
-    if age <= WINDOW_SECONDS or not _genuine(event, headers, config.slack_signing_secret):
+    if age <= WINDOW_SECONDS or not _genuine(event, request, config.slack_signing_secret):
         return None
-    name = headers.get(FUNCTION_HEADER, "")
+    name = request.headers.get(FUNCTION_HEADER, "")
     logger.warning("the lazy run of %s came %d s after the click", name, age)
     late = LATE.get(name)
     try:
-        body = json.loads(parse_qs(_raw_body(event)).get("payload", ["{}"])[0])
-    except ValueError:
+        text = (request.body or b"").decode("utf-8")
+        body = json.loads(parse_qs(text).get("payload", ["{}"])[0])
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         body = None
     if late is not None and isinstance(body, dict):
         late(body, make_web_client(config), config)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from bot.domain.config import Config
 from bot.domain.events import ParseError, parse_payload
@@ -87,30 +86,69 @@ def deliver_events(
     return changed, failures
 
 
+class UnreadableRecords(ParseError):
+    """Some records of a Lambda event are not notifications; the readable ones were delivered."""
+
+
 def handle_lambda_event(
-    event: Mapping[str, Any],
+    event: object,
     config: Config,
     poster: Poster,
     enrich: Enrich | None = None,
     store: Store | None = None,
 ) -> dict[str, int]:
-    """Handle an SNS or EventBridge Lambda event; raise if any post failed so Lambda retries.
+    """Handle an SNS or EventBridge Lambda event; raise if anything was not delivered.
 
-    Each SNS record is parsed on its own: one bad record is logged and does not stop the others.
+    Each SNS record is parsed on its own: a record that cannot be read is logged (which record,
+    and why; never its content) and the others are delivered. Then the invocation fails, so
+    that Lambda's two retries and its dead-letter queue keep the event where it can be seen
+    and redriven once deploybot reads it; the retries are bounded (asynchronous invocation),
+    and the records already delivered are not posted again when a store dedupes them.
     With a store, each deployment or execution gets one message, updated in place.
     """
-    records = event.get("Records")
-    units: list[object] = (
-        [{"Records": [r]} for r in records] if isinstance(records, list) else [event]
-    )
-    events: list[Deployment] = []
-    for unit in units:
-        try:
-            events.extend(parse_payload(unit))
-        except ParseError:
-            logger.exception("ignored a record that is not an AWS notification")
+    events, unreadable = _parse_records(event)
     events = enrich_posted(events, config, enrich)
     posted, failures = deliver_events(events, config, poster, store)
     if failures:
         raise DeliveryError(f"{len(failures)} of {len(events)} notifications were not posted")
+    if unreadable:
+        raise UnreadableRecords(
+            f"{len(unreadable)} record(s) could not be read ({'; '.join(unreadable)}); "
+            f"{posted} notification(s) delivered"
+        )
     return {"posted": posted, "skipped": len(events) - posted}
+
+
+def _parse_records(event: object) -> tuple[list[Deployment], list[str]]:
+    """The events of every readable record, and what was wrong with each unreadable one."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        units: list[tuple[str, object]] = [("the event", event)]
+    else:
+        units = [(f"Records[{i}]{_message_id(r)}", {"Records": [r]}) for i, r in enumerate(records)]
+    events: list[Deployment] = []
+    unreadable: list[str] = []
+    for where, unit in units:
+        parsed = _parse(unit)
+        if isinstance(parsed, ParseError):
+            unreadable.append(f"{where}: {parsed}")
+            logger.error("%s is not a notification deploybot reads: %s", where, parsed)
+        else:
+            events.extend(parsed)
+    return events, unreadable
+
+
+def _parse(unit: object) -> list[Deployment] | ParseError:
+    try:
+        return parse_payload(unit)
+    except ParseError as exc:
+        return exc
+
+
+def _message_id(record: object) -> str:
+    """ " (SNS message <id>)" when the record names one, to find it in the dead-letter queue."""
+    sns = record.get("Sns") if isinstance(record, Mapping) else None
+    message_id = sns.get("MessageId") if isinstance(sns, Mapping) else None
+    return (
+        f" (SNS message {message_id[:100]})" if isinstance(message_id, str) and message_id else ""
+    )

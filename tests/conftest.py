@@ -44,8 +44,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "SLACK_API_URL",
         "DEPLOYBOT_CONFIG",
         "DEPLOYBOT_TABLE",
+        "GITHUB_TOKEN",
+        "GITHUB_TOKEN_PARAMETER",
     ):
         monkeypatch.delenv(key, raising=False)
+    # No test reaches GitHub: release diffs of github.com repositories get their link only,
+    # and a test that wants commits points GITHUB_API_URL at tests/fake_github.py.
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("DEPLOYBOT_STORE_PATH", str(tmp_path / "state.db"))
 
 
@@ -56,6 +61,7 @@ def _fresh_containers() -> Iterator[None]:
         aws.client,
         aws._session,
         aws.unavailable_reason,
+        lambda_function._file_config,
         lambda_function._config,
         lambda_function._poster,
         lambda_function._enrich,

@@ -50,16 +50,21 @@ class FakeSlack(Loopback):
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     # What auth.test reports in x-oauth-scopes, and the workspace's channels by id.
-    scopes: str = "chat:write,chat:write.public,commands,channels:read,groups:read"
+    scopes: str = (  # manifest.yml's bot scopes
+        "chat:write,chat:write.public,commands,channels:read,groups:read,channels:history,"
+        "groups:history,usergroups:read,users:read.email"
+    )
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by channel
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # members by user group id
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user objects by e-mail
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     rng: random.Random = field(default_factory=random.Random)
     retry_after: int = 0  # what a random 429 asks for
     timeout_delay: float = 0.0  # how long a "timeout" fault holds the answer back
     posts_per_second: float = 0.0  # 0: no rate limit
+    delay: float = 0.0  # seconds every Web API answer takes (a round trip to Slack)
     last_post: dict[str, float] = field(default_factory=dict)
     last_ts: float = 0.0
     # An interaction's response_url works for 30 minutes (and 5 uses); after that Slack answers
@@ -198,6 +203,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 method = "webhook"
             else:
                 method = "response_url"
+            if fake.delay and path.startswith("/api/"):
+                time.sleep(fake.delay)
             call = Call(method, args, dict(self.headers.items()))
             with fake.lock:
                 fake.calls.append(call)
@@ -241,6 +248,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             problems = violations(args)
             if method in ("views.open", "views.update"):
                 problems = modal_violations(args.get("view") or {})
+            if method == "webhook" and self.path.split("?")[0] != urlsplit(fake.webhook_url).path:
+                return 404, b"no_service"  # Slack's answer for a removed incoming webhook
             if method == "response_url" and fake.response_urls_expired:
                 return 404, b"expired_url"
             if method in ("webhook", "response_url"):
@@ -313,6 +322,39 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
             fake.views.append(dict(args["view"]))
             number = len(fake.views)
         return {"ok": True, "view": {**args["view"], "id": f"V{number:09d}"}}
+    if method == "users.lookupByEmail":
+        return _lookup_by_email(fake, str(args.get("email", "")))
     if method == "conversations.list":
         return {"ok": True, "channels": list(fake.channels.values()), "response_metadata": {}}
     return {"ok": True, "ts": fake._new_ts()}
+
+
+def _lookup_by_email(fake: FakeSlack, email: str) -> dict[str, Any]:
+    """users.lookupByEmail as Slack's docs show it: the user, users_not_found, missing_scope."""
+    if "users:read.email" not in fake.scopes.split(","):
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": "users:read.email",
+            "provided": fake.scopes,
+        }
+    user = fake.users.get(email.lower())
+    if user is None:
+        return {"ok": False, "error": "users_not_found"}
+    return {"ok": True, "user": user}
+
+
+def slack_user(user_id: str, email: str, *, deleted: bool = False) -> dict[str, Any]:
+    """A user object shaped like the users.lookupByEmail example in Slack's docs."""
+    name = email.split("@", maxsplit=1)[0]
+    return {
+        "id": user_id,
+        "team_id": "T000",
+        "name": name,
+        "deleted": deleted,
+        "real_name": name.title(),
+        "tz": "Europe/Berlin",
+        "profile": {"email": email, "display_name": name, "real_name": name.title()},
+        "is_admin": False,
+        "is_bot": False,
+    }

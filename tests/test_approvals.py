@@ -17,7 +17,16 @@ from blocks.deployment import build_message
 from bot.domain import approvals, traffic
 from bot.domain.config import ConfigError, config_from_mapping
 from bot.domain.living import State, absorb, build_view, message_key
-from bot.domain.model import Approval, Commit, Deployment, Scope, Source, Status
+from bot.domain.model import (
+    Approval,
+    Deployment,
+    Person,
+    ReleaseDiff,
+    Scope,
+    Source,
+    StartedBy,
+    Status,
+)
 from bot.plan import plan
 from tests.blockkit import modal_violations, violations
 from tests.conftest import load_sample
@@ -157,9 +166,7 @@ def approvals_legacy() -> Deployment:
 def test_hostile_custom_data_and_links_stay_escaped_and_within_limits() -> None:
     hostile = "<!channel> <@U123> <http://evil|click> & " * 200
     event = _approval(
-        approval=Approval(
-            custom_data=hostile, external_link="https://x.example/a|b>c", release_summary=hostile
-        )
+        approval=Approval(custom_data=hostile, external_link="https://x.example/a|b>c")
     )
     message = build_message(event)
     assert violations(message) == []
@@ -184,12 +191,23 @@ def reason_error_text() -> str:
 
 
 def test_nobody_answers_their_own_change_unless_allowed() -> None:
-    change = _approval(actor="ada", commit=Commit(sha="a" * 40, author="Bo Li"))
-    people = {"ada": "U0ADA", "Bo Li": "U0BO"}
-    assert "(ada)" in approvals.self_approval_refusal("U0ADA", change, people, allowed=False)
-    assert "(Bo Li)" in approvals.self_approval_refusal("U0BO", change, people, allowed=False)
+    # GIVEN a change started by ada's push, one of whose commits Bo wrote
+    change = _approval(
+        started_by=StartedBy("Webhook", Person(login="ada")),
+        diff=ReleaseDiff(base="a" * 40, head="b" * 40, authors=(Person(email="bo@example.com"),)),
+    )
+    people = {"ada": "U0ADA", "bo@example.com": "U0BO"}
+    assert "you started this change (ada)" in approvals.self_approval_refusal(
+        "U0ADA", change, people, allowed=False
+    )
+    assert "you wrote this change (bo@example.com)" in approvals.self_approval_refusal(
+        "U0BO", change, people, allowed=False
+    )
     assert approvals.self_approval_refusal("U0CY", change, people, allowed=False) == ""
     assert approvals.self_approval_refusal("U0ADA", change, people, allowed=True) == ""
+    # AND a Slack id enrichment found counts as much as the config's mapping
+    found = replace(change, started_by=StartedBy("Webhook", Person(login="x", slack_id="U0X")))
+    assert approvals.self_approval_refusal("U0X", found, {}, allowed=False)
 
 
 def _state(status: str = "InProgress", token: str = TOKEN, execution: str = EXECUTION) -> Any:

@@ -3,10 +3,12 @@
 Layers, lowest first (README "Development"):
   0  bot/domain      pure: AWS payloads and answers -> model -> decisions; stdlib only
   1  blocks/         pure: model -> Block Kit
-  2  bot/plan.py, bot/preview.py   pure: what to post where; a terminal preview
-  3  the edges: bot/aws (AWS), bot/slack.py, bot/store.py, bot/config.py, bot/logs.py
+  2  bot/plan.py, bot/preview.py, bot/preview_html.py, bot/explain.py   pure: what to post
+     where; a terminal and an HTML preview; failures worded for people
+  3  the edges: bot/aws (AWS), bot/slack.py, bot/store.py, bot/config.py, bot/logs.py,
+     bot/github.py (GitHub's compare API), bot/directory.py (Slack users by e-mail)
   4  handlers/       Slack listeners and the notification door
-  5  the doors: bot/app.py, bot/lambda_function.py, bot/cli.py, bot/check.py
+  5  the doors: bot/app.py, bot/lambda_function.py, bot/cli.py (+ cli_send.py), bot/check.py
 A module imports only from its own layer or a lower one.
 """
 
@@ -29,15 +31,20 @@ _LAYERS: tuple[tuple[str, int], ...] = (
     ("blocks", 1),
     ("bot.plan", 2),
     ("bot.preview", 2),
+    ("bot.preview_html", 2),
+    ("bot.explain", 2),
     ("bot.aws", 3),
     ("bot.slack", 3),
     ("bot.store", 3),
     ("bot.config", 3),
     ("bot.logs", 3),
+    ("bot.github", 3),
+    ("bot.directory", 3),
     ("handlers", 4),
     ("bot.app", 5),
     ("bot.lambda_function", 5),
     ("bot.cli", 5),
+    ("bot.cli_send", 5),
     ("bot.check", 5),
     ("bot", 0),  # bot/__init__.py
 )

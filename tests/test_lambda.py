@@ -11,6 +11,7 @@ import pytest
 
 from bot import lambda_function
 from bot.slack import DeliveryError
+from handlers.notifications import UnreadableRecords
 from tests.conftest import load_sample
 from tests.fake_slack import TOKEN, FakeSlack
 
@@ -46,12 +47,67 @@ def test_every_record_is_posted(slack_env: FakeSlack) -> None:
 def test_one_bad_record_does_not_stop_the_others(
     slack_env: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # GIVEN an SQS record (not a notification) before a good SNS record
     event = load_sample("codedeploy-trigger-failure.json")
     event["Records"].insert(0, {"EventSource": "aws:sqs", "body": "{}"})
-    with caplog.at_level(logging.ERROR):
-        assert lambda_function.handler(event, None) == {"posted": 1, "skipped": 0}
-    assert "ignored a record" in caplog.text
+    # WHEN the handler runs THEN the good record is posted, and only then the invocation fails,
+    # naming the bad record, so that Lambda's retries and dead-letter queue keep the event
+    with caplog.at_level(logging.ERROR), pytest.raises(UnreadableRecords) as raised:
+        lambda_function.handler(event, None)
     assert len(slack_env.posts) == 1
+    assert "Records[0]: the record has no 'Sns' object" in str(raised.value)
+    assert "1 notification(s) delivered" in str(raised.value)
+    # AND the log says which record and why, without a traceback
+    [line] = [r for r in caplog.records if "not a notification" in r.getMessage()]
+    assert line.getMessage().startswith("Records[0] is not a notification deploybot reads")
+    assert line.exc_info is None
+
+
+def test_a_malformed_sns_record_among_good_ones_is_named_by_its_message_id(
+    slack_env: FakeSlack,
+) -> None:
+    # GIVEN three SNS records, the middle one's Sns a string instead of an object
+    good = load_sample("codedeploy-trigger-failure.json")["Records"][0]
+    other = load_sample("codedeploy-trigger-succeeded-lyssna.json")["Records"][0]
+    bad = {"EventSource": "aws:sns", "Sns": "garbage"}
+    # WHEN handled THEN both good ones are posted, and the error names the bad one
+    with pytest.raises(UnreadableRecords, match=r"Records\[1\]"):
+        lambda_function.handler({"Records": [good, bad, other]}, None)
+    assert len(slack_env.posts) == 2
+
+
+def test_a_redelivered_event_with_a_bad_record_posts_nothing_twice(
+    dynamodb_env: FakeSlack,
+) -> None:
+    # GIVEN an event with a good record and an unreadable one, delivered again by Lambda's retry
+    event = load_sample("codedeploy-trigger-failure.json")
+    event["Records"].append({"EventSource": "aws:sqs", "body": "{}"})
+    for _ in range(3):  # the first attempt and Lambda's two retries
+        with pytest.raises(UnreadableRecords):
+            lambda_function.handler(copy.deepcopy(event), None)
+    # THEN the good record's message and its failure reply were each posted once
+    assert sorted(dynamodb_env.posted_by_key().values()) == [1, 1]
+
+
+@pytest.mark.parametrize("event", ["garbage", 42, None, [], ["x"]])
+def test_an_event_that_is_not_an_object_fails_with_a_clear_error(
+    slack_env: FakeSlack, event: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # WHEN Lambda is invoked with a JSON value that is no notification and no Slack request
+    with caplog.at_level(logging.ERROR), pytest.raises(UnreadableRecords, match="the event"):
+        lambda_function.handler(event, None)
+    # THEN nothing is posted and the log says why
+    assert slack_env.posts == []
+    assert "the event is not a notification deploybot reads" in caplog.text
+
+
+def test_an_array_of_notifications_is_posted(slack_env: FakeSlack) -> None:
+    # GIVEN an invocation whose event is a JSON array of two CodeDeploy messages
+    message = json.loads(
+        load_sample("codedeploy-trigger-failure.json")["Records"][0]["Sns"]["Message"]
+    )
+    # WHEN handled THEN both are posted, as the CLI would
+    assert lambda_function.handler([message, message], None) == {"posted": 2, "skipped": 0}
 
 
 def test_eventbridge_event_is_posted(slack_env: FakeSlack) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from bot.domain.coerce import as_list, as_str
+from bot.domain.coerce import as_list, as_str, well_formed
 from bot.domain.model import AwsProblem
 
 CONNECT_TIMEOUT_SECONDS = 2
@@ -96,9 +96,10 @@ def call(aws_client: Any, operation: str, /, *, retry: bool = True, **params: An
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return getattr(aws_client, operation)(**params)
+        answer = getattr(aws_client, operation)(**params)
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(describe_failure(exc, iam_action(aws_client, operation))) from exc
+    return well_formed(answer)  # a lone surrogate in an answer would break its post to Slack
 
 
 def pages(aws_client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:

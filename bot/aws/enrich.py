@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from bot import aws
 from bot.aws import AwsError
+from bot.aws.release import PeopleLookup, ReleaseLookup, release_lookup
 from bot.domain import approvals, codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
@@ -185,7 +186,9 @@ class Enricher:
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         executor: Executor | None = None,
+        release: ReleaseLookup | None = None,
     ) -> None:
+        self._release = release  # the release diff, looked up beside the commit
         self._cp = codepipeline
         self._cd = codedeploy
         self._config = config
@@ -210,6 +213,7 @@ class Enricher:
             )
         budget = self._settings.timeout_seconds
         run = _Run(self._pool, self._now() + budget, budget, self._now)
+        diff = self._release.start(event, run) if self._release else None
         try:
             if event.source is Source.CODEDEPLOY:
                 enriched = self._deployment(event, run)
@@ -220,6 +224,8 @@ class Enricher:
         except Exception:
             logger.exception("enrichment failed for %s", event.deployment_id or event.execution_id)
             return with_notes(event, "AWS lookups failed unexpectedly (see the logs)")
+        if self._release is not None and diff is not None:
+            enriched = self._release.finish(enriched, diff, run)
         return with_notes(enriched, *run.notes)
 
     # --- CodeDeploy deployments ----------------------------------------------------------------
@@ -687,12 +693,19 @@ class Enricher:
         return replace(event, failure_details=(*event.failure_details, detail))
 
 
-def enricher_from_environment(config: Config) -> Enrich:
+def enricher_from_environment(config: Config, *, people: PeopleLookup | None = None) -> Enrich:
     """The enrich callable for this environment: AWS through the standard boto3 setup.
 
     Without a region or credentials every event gets a note instead of failing lookups.
+    `people` maps commit authors to Slack users (bot/directory.py) for the release diff.
     """
     reason = aws.unavailable_reason()
     if reason:
         return lambda event: skip_lookups(event, reason)
-    return Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config)
+    codepipeline, codedeploy = aws.client("codepipeline"), aws.client("codedeploy")
+    release = (
+        release_lookup(config, codepipeline, codedeploy, people=people)
+        if config.release.enabled
+        else None
+    )
+    return Enricher(codepipeline, codedeploy, config, release=release)

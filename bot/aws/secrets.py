@@ -7,6 +7,7 @@ through Powertools' parameters utility, which caches what it read. Values never 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from bot import aws
 from bot.domain.config import Config, ConfigError
 
+logger = logging.getLogger(__name__)
 # A container lives for hours at most; a rotated token is picked up by the next cold start,
 # or within this many seconds by a caller that reads again.
 MAX_AGE_SECONDS = 3600
@@ -76,3 +78,28 @@ def _parameter(name: str) -> str:
             lambda: _ssm().get(name, max_age=MAX_AGE_SECONDS, decrypt=True),
         )
     )
+
+
+def github_token(config: Config) -> str:
+    """The GitHub token for the release diff: GITHUB_TOKEN, else the SSM SecureString that
+    GITHUB_TOKEN_PARAMETER names, else a GITHUB_TOKEN key in the SLACK_SECRETS_ID secret.
+
+    "" when there is none or it cannot be read (logged, never raised): public repositories are
+    compared without a token, private ones show their compare link only.
+    """
+    release = config.release
+    if release.github_token:
+        return release.github_token
+    try:
+        if release.github_token_parameter:
+            return _parameter(release.github_token_parameter)
+        if config.slack_secrets_id:
+            name = config.slack_secrets_id
+            secret = _read(
+                f"Secrets Manager secret {name}",
+                lambda: _secrets_manager().get(name, max_age=MAX_AGE_SECONDS, transform="json"),
+            )
+            return str(secret.get("GITHUB_TOKEN", "")) if isinstance(secret, dict) else ""
+    except ConfigError as exc:
+        logger.warning("no GitHub token: %s", exc)
+    return ""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.codepipeline import ApprovalAction
 from bot.domain.coerce import as_map, as_str, mappings, string_fields
-from bot.domain.model import Approval, Deployment, Scope, Status, View
+from bot.domain.model import Approval, Deployment, Person, Scope, Status, View
+from bot.domain.people import mapped_id
 
 APPROVE = "approve"  # the claims' name for an answer to an approval (bot/domain/claims.py)
 APPROVED = "Approved"  # PutApprovalResult's result.status values
@@ -133,18 +134,31 @@ def execution_of(state: Mapping[str, object], event: Deployment) -> str:
 def self_approval_refusal(
     user: str, change: Deployment, people: Mapping[str, str], *, allowed: bool
 ) -> str:
-    """Why `user` may not answer an approval of `change` (the execution): they triggered or
-    authored it. `people` maps AWS and Git identities to Slack user ids ([people], issue 15)."""
+    """Why `user` may not answer an approval of `change` (the execution): they started it, or
+    wrote one of its commits. A person is `user` when their Slack id (enrichment resolves it)
+    or `[people]` (git e-mail or login -> Slack user id) says so."""
     if allowed:
         return ""
-    commit = change.commit
-    for who in (change.actor, commit.author if commit else ""):
-        if who and people.get(who) == user:
+    for why, person in _people_of(change):
+        if user in (person.slack_id, mapped_id(person, people)):
+            who = person.login or person.email or person.name or user
             return (
-                f"you started or wrote this change ({who}), and nobody approves their own change "
+                f"you {why} this change ({who}), and nobody approves their own change "
                 "(approvals.allow_self_approval is false)"
             )
     return ""
+
+
+def _people_of(change: Deployment) -> Iterator[tuple[str, Person]]:
+    """Who started the change, and who wrote it (the release diff's authors, the commit's)."""
+    started = change.started_by
+    if started is not None and started.who is not None:
+        yield "started", started.who
+    if change.diff is not None:
+        yield from (("wrote", person) for person in change.diff.authors)
+        yield from (("wrote", c.author) for c in change.diff.changes)
+    if change.commit is not None and change.commit.author:
+        yield "wrote", Person(name=change.commit.author)
 
 
 # --- is it still waiting (GetPipelineState) ---------------------------------------------------

@@ -35,6 +35,7 @@ from bot.domain.model import (
     Source,
     Status,
 )
+from bot.domain.people import deployment_starter
 
 Response = Mapping[str, Any]
 
@@ -93,6 +94,7 @@ def parse_deployment(
         rollback=_rollback(json_map(_get(data, "rollback"))),
         commit=_github_commit(as_map(data.get("revision"))),
         trigger=as_str(data.get("creator")),
+        started_by=deployment_starter(as_str(data.get("creator"))),
         waiting=_waiting(data, parse_status(status)),
     )
 

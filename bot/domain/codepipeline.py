@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 from bot.domain.coerce import as_map, as_str, mappings, parse_status, parse_time
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import Commit, Execution, FailedAction, StageState, Status
+from bot.domain.urls import query_value, split_url, url_host
 
 DEPLOY_PROVIDERS = frozenset({"CodeDeploy", "CodeDeployToECS"})
 _ARTIFACT_PROVIDERS = frozenset({"S3", "ECR"})  # sources that are not commits
@@ -490,10 +491,12 @@ def pick_revision(
 
 def _repository_from_url(url: str) -> tuple[str, str]:
     """(host provider, repository) from a revision URL, when its shape tells."""
-    parts = urlsplit(url)
-    full_id = parse_qs(parts.query).get("FullRepositoryId")
+    parts = split_url(url)
+    if parts is None:
+        return "", ""
+    full_id = query_value(url, "FullRepositoryId")
     if full_id:
-        return "", full_id[0]
+        return "", full_id
     if parts.hostname in ("github.com", "api.github.com"):
         match = _GITHUB_PATH.match(parts.path)
         return ("GitHub", unquote(match.group(1))) if match else ("GitHub", "")
@@ -519,7 +522,7 @@ def commit_from_revision(
         region=region,
         confirmed=confirmed,
     )
-    if commit.commit_url or urlsplit(revision.url).hostname == "api.github.com":
+    if commit.commit_url or url_host(revision.url) == "api.github.com":
         return commit
     # No known web host: the console's page (CodeStar redirect, CodeCommit) is the next best link.
     return replace(commit, commit_url=revision.url)

@@ -15,8 +15,27 @@ from typing import Any
 
 from bot.domain.model import Status
 
+# Half of a UTF-16 surrogate pair: a valid JSON escape ("\\ud800"), but no UTF-8 can encode it.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _DIGITS = re.compile(r"[0-9]{1,15}")  # ASCII only: "²".isdigit() is true, int("²") fails
 _INT_MAX = 10**15
+
+
+def well_formed(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD.
+
+    JSON may carry half of a UTF-16 pair as an escape; Python decodes it to a string that cannot
+    be encoded, so a URL, a digest or a post to Slack built from it would fail. Applied where
+    untyped data enters: a notification (bot/domain/events.py), each nested JSON string, and
+    every AWS answer (bot/aws `call`).
+    """
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {well_formed(k): well_formed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [well_formed(item) for item in value]
+    return value
 
 
 def as_str(value: object) -> str:
@@ -65,7 +84,7 @@ def maybe_json(value: object) -> object:
     """Decode a nested JSON string (an object or array); leave anything else as it is."""
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
-            return json.loads(value)
+            return well_formed(json.loads(value))
         except ValueError:
             return value
     return value

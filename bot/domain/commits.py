@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
+from bot.domain.coerce import maybe_json
 from bot.domain.model import Commit
+from bot.domain.urls import is_branch, is_region, is_repository, is_sha
 
 _WEB_HOSTS = {
     "github": "https://github.com/{repo}/commit/{sha}",
@@ -17,6 +18,8 @@ _BRANCH_URLS = {
     "bitbucket": "https://bitbucket.org/{repo}/branch/{branch}",
     "gitlab": "https://gitlab.com/{repo}/-/tree/{branch}",
 }
+# How many path segments a repository has on each host: owner/name, group[/subgroup...]/project.
+_SEGMENTS = {"github": (2, 2), "bitbucket": (2, 2), "gitlab": (2, 6), "codecommit": (1, 1)}
 _CODECOMMIT = "https://{region}.console.aws.amazon.com/codesuite/codecommit/repositories/{repo}"
 
 
@@ -34,14 +37,9 @@ def parse_revision_summary(summary: str) -> tuple[str, str]:
     (``{"ProviderType":"GitHub","CommitMessage":"..."}``); GitHub v1 and CodeCommit give the
     message as plain text.
     """
-    stripped = summary.strip()
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            return "", summary
-        if isinstance(data, dict):
-            return str(data.get("ProviderType") or ""), str(data.get("CommitMessage") or "")
+    data = maybe_json(summary)
+    if isinstance(data, dict):
+        return str(data.get("ProviderType") or ""), str(data.get("CommitMessage") or "")
     return "", summary
 
 
@@ -57,22 +55,29 @@ def _provider_key(provider: str) -> str:
 def commit_links(
     provider: str, repository: str, sha: str, branch: str, region: str = ""
 ) -> tuple[str, str]:
-    """Return (commit URL, branch URL) for a repository on a known host, else empty strings."""
+    """Return (commit URL, branch URL) for a repository on a known host, else empty strings.
+
+    Every part comes from a notification, so each is checked before it goes into a link: the
+    region becomes part of the host, the others one path segment each (bot/domain/urls.py).
+    """
     key = _provider_key(provider)
-    if not key or not repository:
+    if not key or not is_repository(repository):
+        return "", ""
+    fewest, most = _SEGMENTS[key]
+    if not fewest <= repository.count("/") + 1 <= most:
         return "", ""
     repo = quote(repository, safe="/")
-    branch_q = quote(branch, safe="/")
-    sha_q = quote(sha, safe="")
+    commit_q = quote(sha, safe="") if is_sha(sha) else ""
+    branch_q = quote(branch, safe="/") if is_branch(branch) else ""
     if key == "codecommit":
-        if not region:
+        if not is_region(region):
             return "", ""
         base = _CODECOMMIT.format(region=region, repo=repo)
-        commit = f"{base}/commit/{sha_q}?region={region}" if sha else ""
-        branch_url = f"{base}/browse/refs/heads/{branch_q}?region={region}" if branch else ""
+        commit = f"{base}/commit/{commit_q}?region={region}" if commit_q else ""
+        branch_url = f"{base}/browse/refs/heads/{branch_q}?region={region}" if branch_q else ""
         return commit, branch_url
-    commit = _WEB_HOSTS[key].format(repo=repo, sha=sha_q) if sha else ""
-    branch_url = _BRANCH_URLS[key].format(repo=repo, branch=branch_q) if branch else ""
+    commit = _WEB_HOSTS[key].format(repo=repo, sha=commit_q) if commit_q else ""
+    branch_url = _BRANCH_URLS[key].format(repo=repo, branch=branch_q) if branch_q else ""
     return commit, branch_url
 
 
@@ -101,4 +106,5 @@ def build_commit(
         commit_url=commit_url or derived_commit_url,
         branch_url=branch_url,
         confirmed=confirmed,
+        provider=provider,
     )

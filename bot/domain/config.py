@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain.model import Deployment, Scope, Status
+from bot.domain.people import map_key
+from bot.domain.urls import split_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CHANNEL = "#deployments"
@@ -39,11 +41,15 @@ STORE_BACKENDS = ("sqlite", "dynamodb", "none")
 DEFAULT_STORE_PATH = ".deploybot/state.db"
 DEFAULT_STORE_TTL_DAYS = 30
 
-_MENTION = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel)$")
-_CHANNEL = re.compile(r"^(?:#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,})$")
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# Slack ids, each matched whole (fullmatch: a "$" would let "U0123ABC\n" through).
+_MENTION = re.compile(r"[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel|authors")
+_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,}")
+_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+_USERGROUP = re.compile(r"S[A-Z0-9]{2,}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_TEAM = re.compile(r"T[A-Z0-9]{2,}")
+_PERSON = re.compile(r"@?[^\s@]+(?:@[^\s@]+)?")  # a login, or an e-mail address
+_URL = re.compile(r"https?://[^\s/?#]+(?:/[^\s?#]*)?")
 
 # How a pipeline is rolled back (bot/domain/rollback.py): re-run with every source pinned to the
 # target execution's revisions (every stage runs again: build, tests, approvals), or
@@ -56,6 +62,12 @@ DEFAULT_ROLLBACK_STRATEGY = "pipeline"
 DEFAULT_REMIND_AFTER_SECONDS = 3600.0
 _DURATION = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?")
 _DURATION_UNITS = (86400, 3600, 60)
+# The release diff (bot/aws/release.py): titles shown, commits read, where GitHub's API is.
+DEFAULT_COMMITS_SHOWN = 3
+MAX_COMMITS_SHOWN = 10
+DEFAULT_MAX_COMMITS = 300
+MAX_MAX_COMMITS = 1000
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
 class ConfigError(ValueError):
@@ -217,6 +229,21 @@ class ApprovalSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseSettings:
+    """The `[release]` and `[people]` tables, and the GitHub settings of the environment."""
+
+    enabled: bool = True
+    commits_shown: int = DEFAULT_COMMITS_SHOWN  # commit titles a deployment message lists
+    max_commits: int = DEFAULT_MAX_COMMITS  # commits read per diff (GitHub pages, CodeCommit walk)
+    lookup_emails: bool = True  # users.lookupByEmail for authors [people] does not name
+    gitlab_url: str = ""  # self-managed GitLab's web root, for compare links
+    people: Mapping[str, str] = field(default_factory=dict)  # e-mail or login -> Slack user id
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_token: str = field(default="", repr=False)
+    github_token_parameter: str = ""  # SSM SecureString name (read on first use, cached)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything deploybot is told, validated. Build it directly in tests."""
 
@@ -251,11 +278,14 @@ class Config:
     slack_bot_token_parameter: str = ""  # SSM SecureString name
     slack_signing_secret_parameter: str = ""  # SSM SecureString name
     slack_secrets_id: str = ""  # Secrets Manager id of {"SLACK_BOT_TOKEN": ..., ...}
+    # The workspaces whose requests the Slack door serves; empty: the bot token's (auth.test).
+    slack_team_ids: tuple[str, ...] = ()
     watched_pipelines: tuple[str, ...] = ()  # empty: every pipeline list_pipelines finds
     store_backend: str = "sqlite"  # where living messages are remembered; "none" posts per event
     store_path: str = DEFAULT_STORE_PATH
     store_table: str = ""
     store_ttl_days: int = DEFAULT_STORE_TTL_DAYS
+    release: ReleaseSettings = ReleaseSettings()
 
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
@@ -305,13 +335,16 @@ _TOP_LEVEL = {
     "store",
     "rollback",
     "approvals",
+    "release",
+    "people",
 }
 
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate a decoded TOML document; every error names the offending key."""
     _only(data, "", _TOP_LEVEL)
-    channel, mentions = _slack(_table(data, "slack"))
+    slack = _table(data, "slack")
+    channel, mentions = _slack(slack)
     status = _table(data, "status")
     _only(status, "status.", {"pipelines"})
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -334,26 +367,37 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
         slack_signing_secret_parameter=env.get("SLACK_SIGNING_SECRET_PARAMETER", ""),
         slack_secrets_id=env.get("SLACK_SECRETS_ID", ""),
+        slack_team_ids=_teams(slack),
         watched_pipelines=tuple(_str_list(status.get("pipelines", []), "status.pipelines")),
         store_backend=backend,
         store_path=path,
         store_table=table,
         store_ttl_days=ttl_days,
+        release=_release(_table(data, "release"), _table(data, "people"), env),
     )
 
 
 def _slack(slack: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     """The `[slack]` table: the default channel and who to mention on failure."""
-    _only(slack, "slack.", {"channel", "failure_mentions"})
+    _only(slack, "slack.", {"channel", "failure_mentions", "team_id"})
     channel = _channel(slack.get("channel", DEFAULT_CHANNEL), "slack.channel")
     mentions = tuple(_str_list(slack.get("failure_mentions", []), "slack.failure_mentions"))
     for mention in mentions:
-        if not _MENTION.match(mention):
+        if not _MENTION.fullmatch(mention):
             raise ConfigError(
                 f"slack.failure_mentions: {mention!r} is not a user id (U…/W…), a user group "
-                "id (S…), 'here' or 'channel'"
+                "id (S…), 'here', 'channel' or 'authors'"
             )
     return channel, mentions
+
+
+def _teams(slack: Mapping[str, Any]) -> tuple[str, ...]:
+    """`[slack] team_id`: the workspace(s) whose requests the Slack door serves."""
+    teams = tuple(_str_list(slack.get("team_id", []), "slack.team_id"))
+    for team in teams:
+        if not _TEAM.fullmatch(team):
+            raise ConfigError(f"slack.team_id: {team!r} is not a workspace id (T…)")
+    return teams
 
 
 def _store(store: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str, str, int]:
@@ -414,7 +458,7 @@ def _str_list(value: object, key: str) -> list[str]:
 def _channel(value: object, key: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{key}: must be a string")
-    if _CHANNEL.match(value):
+    if _CHANNEL.fullmatch(value):
         return value
     raise ConfigError(f"{key}: {value!r} is not a channel id (C…) or a #channel-name")
 
@@ -464,8 +508,10 @@ def _routes(value: object) -> tuple[Route, ...]:
 def _sites(table: Mapping[str, Any]) -> dict[str, str]:
     sites = {}
     for name, url in table.items():
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigError(f"sites.{name}: must be an http(s) URL")
+        if not isinstance(url, str) or split_url(url) is None:
+            raise ConfigError(
+                f"sites.{name}: must be an http(s) URL with a plain host and no user info"
+            )
         sites[name] = url
     return sites
 
@@ -671,3 +717,70 @@ def _approvals(table: Mapping[str, Any]) -> ApprovalSettings:
         allow_self_approval=self_approval,
         remind_after_seconds=_duration(table.get("remind_after", "1h"), "approvals.remind_after"),
     )
+
+
+def _release(
+    table: Mapping[str, Any], people: Mapping[str, Any], env: Mapping[str, str]
+) -> ReleaseSettings:
+    """The `[release]` table, the `[people]` map and the GitHub environment."""
+    _only(
+        table,
+        "release.",
+        {"enabled", "commits_shown", "max_commits", "lookup_emails", "gitlab_url"},
+    )
+    for key in ("enabled", "lookup_emails"):
+        if not isinstance(table.get(key, True), bool):
+            raise ConfigError(f"release.{key}: must be true or false")
+    shown = table.get("commits_shown", DEFAULT_COMMITS_SHOWN)
+    if isinstance(shown, bool) or not isinstance(shown, int) or not 0 <= shown <= MAX_COMMITS_SHOWN:
+        raise ConfigError(
+            f"release.commits_shown: must be a whole number from 0 to {MAX_COMMITS_SHOWN}"
+        )
+    most = table.get("max_commits", DEFAULT_MAX_COMMITS)
+    if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_MAX_COMMITS:
+        raise ConfigError(
+            f"release.max_commits: must be a whole number from 1 to {MAX_MAX_COMMITS}"
+        )
+    gitlab_url = _str(table.get("gitlab_url", ""), "release.gitlab_url")
+    if gitlab_url and not _URL.fullmatch(gitlab_url):
+        raise ConfigError("release.gitlab_url: must be an http(s) URL")
+    api_url = env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL
+    if not _URL.fullmatch(api_url):
+        raise ConfigError(f"GITHUB_API_URL: {api_url!r} is not an http(s) URL")
+    return ReleaseSettings(
+        enabled=table.get("enabled", True),
+        commits_shown=shown,
+        max_commits=most,
+        lookup_emails=table.get("lookup_emails", True),
+        gitlab_url=gitlab_url.rstrip("/"),
+        people=_people(people),
+        github_api_url=api_url.rstrip("/"),
+        github_token=env.get("GITHUB_TOKEN", ""),
+        github_token_parameter=env.get("GITHUB_TOKEN_PARAMETER", ""),
+    )
+
+
+def _people(table: Mapping[str, Any]) -> dict[str, str]:
+    """`[people]`: git e-mail or login -> Slack user id, keys compared case-insensitively."""
+    people: dict[str, str] = {}
+    for name, user in table.items():
+        if not _PERSON.fullmatch(name):
+            raise ConfigError(f"people.{name}: is not a git e-mail or login (no spaces)")
+        if not isinstance(user, str) or not _USER.fullmatch(user):
+            raise ConfigError(f"people.{name}: must be a Slack user id (U…/W…)")
+        key = map_key(name)
+        if people.get(key, user) != user:
+            raise ConfigError(f"people.{name}: is given twice with different user ids")
+        people[key] = user
+    return people
+
+
+# --- command-line overrides -------------------------------------------------------------------
+
+
+def with_channel(config: Config, channel: str, key: str) -> Config:
+    """`config` with every message sent to `channel`, whatever the routes say.
+
+    `key` names where the channel came from ("--channel") in the error for a malformed one.
+    """
+    return replace(config, default_channel=_channel(channel, key), routes=())

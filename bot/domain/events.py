@@ -12,7 +12,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import describe_trigger
@@ -24,6 +23,7 @@ from bot.domain.coerce import (
     maybe_json,
     parse_status,
     parse_time,
+    well_formed,
 )
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import (
@@ -35,8 +35,11 @@ from bot.domain.model import (
     LifecycleEvent,
     Scope,
     Source,
+    StartedBy,
     Status,
 )
+from bot.domain.people import git_person, pipeline_starter
+from bot.domain.urls import query_value
 
 __all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text"]
 
@@ -60,9 +63,12 @@ def parse_text(text: str | bytes) -> list[Deployment]:
 
 
 def parse_payload(data: object) -> list[Deployment]:
-    """Parse a decoded payload into domain events, in delivery order."""
+    """Parse a decoded payload into domain events, in delivery order.
+
+    Lone surrogates (JSON's "\\ud800") are replaced here, once, for everything downstream.
+    """
     try:
-        return _parse_any(data)
+        return _parse_any(well_formed(data))
     except RecursionError:
         raise ParseError("payload is nested too deeply") from None
 
@@ -108,7 +114,8 @@ def _parse_lambda_sns(data: Mapping[str, Any]) -> list[Deployment]:
     for index, record in enumerate(records):
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping):
-            raise ParseError(f"Records[{index}] has no 'Sns' object (not an SNS event)")
+            which = f"Records[{index}]" if len(records) > 1 else "the record"
+            raise ParseError(f"{which} has no 'Sns' object (not an SNS event)")
         events.extend(_parse_sns_body(sns, sns.get("MessageId")))
     return events
 
@@ -328,7 +335,7 @@ def _parse_pipeline_event(
         error=error,
         commit=_commit_from_pipeline_event(trigger, attributes, result, category, region),
         trigger=_trigger_text(trigger),
-        actor=_actor(trigger),
+        started_by=_starter(trigger),
         external_url=_external_url(result, scope),
         summary=summary[:_SUMMARY_LIMIT] if category != "Source" else "",
         failed_stage=as_text(attributes.get("failedStage")),
@@ -350,14 +357,22 @@ def _external_url(result: Mapping[str, Any], scope: Scope) -> str:
     return "" if scope is Scope.APPROVAL else as_text(result.get("external-execution-url"))
 
 
-def _actor(trigger: Mapping[str, Any]) -> str:
-    """Who started the execution, as AWS names them: the Git author, or the IAM session."""
-    who = as_text(trigger.get("author-id") or trigger.get("author-display-name"))
-    if who:
-        return who
-    if as_text(trigger.get("trigger-type")) == "StartPipelineExecution":
-        return as_text(trigger.get("trigger-detail")).rsplit("/", 1)[-1]
-    return ""
+def _starter(trigger: Mapping[str, Any]) -> StartedBy | None:
+    """Who started the execution: the trigger, and for a push the commit's author.
+
+    A Git-triggered V2 execution's trigger names the commit and its author but may omit
+    `trigger-type` (aws-facts.md §2): that is a push all the same.
+    """
+    kind = as_text(trigger.get("trigger-type"))
+    return pipeline_starter(
+        kind or ("WebhookV2" if trigger.get("commit-id") else ""),
+        as_text(trigger.get("trigger-detail")),
+        author=git_person(
+            as_text(trigger.get("author-display-name")),
+            as_text(trigger.get("author-id")),
+            as_text(trigger.get("author-email")),
+        ),
+    )
 
 
 def _commit_from_pipeline_event(
@@ -383,8 +398,7 @@ def _commit_from_pipeline_event(
         summary = as_text(result.get("external-execution-summary"))
         provider, message = parse_revision_summary(summary)
         url = as_text(result.get("external-execution-url"))
-        query = parse_qs(urlsplit(url).query)
-        repository = (query.get("FullRepositoryId") or [""])[0]
+        repository = query_value(url, "FullRepositoryId")
         return build_commit(
             sha=as_text(result.get("external-execution-id")),
             message=message,

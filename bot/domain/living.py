@@ -26,6 +26,8 @@ from bot.domain.model import (
     Status,
     View,
 )
+from bot.domain.people import first_starter
+from bot.domain.release import best_diff
 
 MAIN = "main"
 REPLY = "reply"
@@ -382,9 +384,10 @@ def _execution_head(key: str, latest: Parts, status: Status) -> Deployment:
         occurred_at=started,
         commit=_best_commit(events),
         trigger=max((e.trigger for e in events), default=""),
-        actor=max((e.actor for e in events), default=""),
         last_good=next((e.last_good for e in events if e.last_good), None),
         requested=next((e.requested for e in events if e.requested), None),
+        diff=best_diff(e.diff for e in events),
+        started_by=first_starter(events),
     )
 
 
@@ -417,6 +420,8 @@ def _deployment_view(latest: Parts) -> View:
         lifecycle_events=(),
         failure_details=(),
         requested=next((e.requested for e in latest.values() if e.requested), None),
+        diff=best_diff(e.diff for e in latest.values()),
+        started_by=first_starter(latest.values()),
     )
     return View(head=head, failures=_failures(latest), waiting=(head,) if head.waiting else ())
 

@@ -83,6 +83,7 @@ class Commit:
     commit_url: str = ""
     branch_url: str = ""
     confirmed: bool = True  # False when only the pipeline's latest source revision is known
+    provider: str = ""  # where the repository lives: GitHub, GitLab, Bitbucket, CodeCommit, ...
 
     @property
     def short_sha(self) -> str:
@@ -152,9 +153,6 @@ class Approval:
     expires_at: datetime | None = None
     external_link: str = ""  # the action's ExternalEntityLink: what to review
     custom_data: str = ""  # the action's CustomData: its author's words to the approver
-    # The release about to be approved (what changed since production), as plain text. Issue 15
-    # (the release diff) sets it; the approval's section shows it when it is not empty.
-    release_summary: str = ""
     decision: str = ""  # "Approved" or "Rejected", when answered from Slack
     decided_by: str = ""  # the Slack user id who answered
     reason: str = ""  # the approver's comment, or why it was rejected
@@ -192,6 +190,71 @@ class FailureDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Someone who wrote a commit or started a run, as git or AWS names them (bot/domain/people.py).
+
+    `slack_id` is set once the person maps to a workspace user: through [people] in the config,
+    or Slack's users.lookupByEmail.
+    """
+
+    name: str = ""
+    email: str = ""
+    login: str = ""  # a GitHub login, an IAM user or role session name
+    slack_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One commit of a release diff."""
+
+    sha: str
+    title: str = ""
+    author: Person = Person()
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDiff:
+    """What changed between the revision that was live before a run and the one it ships.
+
+    `base == head` is a redeploy ("no changes"). `count` is None when no provider API could list
+    the commits: the compare link and `note` (why) are then all there is.
+    """
+
+    base: str  # the commit that was live before
+    head: str  # the commit this run ships
+    repository: str = ""
+    compare_url: str = ""
+    count: int | None = None  # commits in base..head (or head..base when `backwards`)
+    changes: tuple[Change, ...] = ()  # newest first, the first few only
+    authors: tuple[Person, ...] = ()  # who wrote them, most commits first (the first few)
+    author_count: int = 0  # how many different people wrote them
+    backwards: bool = False  # head is older than base: these commits are taken out
+    complete: bool = True  # False when the list stops short of `count` commits
+    note: str = ""  # why the commit list is missing or partial
+    base_run: str = ""  # the execution or deployment that made `base` live
+
+    @property
+    def same(self) -> bool:
+        """True for a redeploy of the revision that was live already."""
+        return self.base == self.head
+
+
+@dataclass(frozen=True, slots=True)
+class StartedBy:
+    """Who or what started a pipeline execution or deployment.
+
+    `how` is AWS's own word: a pipeline trigger type (Webhook, StartPipelineExecution,
+    CloudWatchEvent, ManualRollback, ...), a CodeDeploy creator (user, autoscaling,
+    codeDeployRollback, ...), or "deploybot" for a rollback started from Slack.
+    """
+
+    how: str
+    who: Person | None = None
+    detail: str = ""  # the role, rule or webhook that AWS names
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """One notification about a deployment, pipeline execution, stage, action or instance."""
 
@@ -218,7 +281,6 @@ class Deployment:
     rollback: RollbackInfo | None = None
     commit: Commit | None = None
     trigger: str = ""  # who or what started a pipeline execution
-    actor: str = ""  # who started it, as AWS or the Git host names them (a login, an IAM session)
     last_good: Execution | None = None  # on a failed execution: the newest successful one before
     requested: RollbackRequest | None = None  # set when deploybot started this run as a rollback
     external_url: str = ""  # the link CodePipeline gives for an action's execution
@@ -233,6 +295,8 @@ class Deployment:
     # A blue/green deployment waiting for a person: "READY_WAIT" (traffic not rerouted yet) or
     # "TERMINATION_WAIT" (rerouted; the original instances wait to be terminated).
     waiting: str = ""
+    diff: ReleaseDiff | None = None  # what changed since the revision that was live before
+    started_by: StartedBy | None = None  # who or what started the run
 
     @property
     def duration_seconds(self) -> float | None:
