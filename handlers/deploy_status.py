@@ -20,6 +20,7 @@ from bot.aws.deploy_status import look_up
 from bot.domain.model import AwsProblem, Lookup, NotFound
 from bot.slack import DeliveryError, make_responder
 from handlers.common import config_of, respond
+from handlers.freeze import freeze_controls
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ def _look_up(query: str, context: BoltContext) -> Lookup:
 
 
 def run_deploy_status(command: dict[str, Any], context: BoltContext) -> None:
-    """Look the query up in AWS and answer privately, with a Share button."""
+    """Look the query up in AWS and answer privately, with a Share button (and Freeze or
+    Unfreeze for a pipeline deploybot may freeze)."""
     query = str(command.get("text") or "").strip()
     response_url = str(command.get("response_url") or "")
     try:
-        message = build_answer(_look_up(query, context), query=query, share=True)
+        lookup = _look_up(query, context)
+        controls = freeze_controls(lookup, config_of(context))
+        message = build_answer(lookup, query=query, share=True, controls=controls)
     except Exception:
         logger.exception("/deploy-status %r failed", query[:100])
         message = {"text": SORRY}

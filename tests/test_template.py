@@ -40,6 +40,12 @@ PARAMETERS = {
     "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
+    "ApprovalsEnabled": "true",
+    "ApprovalActions": "web-prod/Approve/Release,api-prod/Gate/Ship",
+    "TrafficEnabled": "true",
+    "TrafficDeploymentGroups": "checkout/production",
+    "FreezeEnabled": "true",
+    "FreezeStages": "web-prod/Deploy",
     "GitHubTokenParameter": "/deploybot/github-token",
     "CodeCommitRepositories": "web,api",
 }
@@ -472,7 +478,8 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     for statement in raw:
         if "Fn::If" not in statement:
             assert not set(_as_list(statement["Action"])) & ROLLBACK_WRITES, statement
-    off = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false"})
+    # (FreezeEnabled grants the freeze actions on its own: the Freeze buttons, issue 13)
+    off = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false", "FreezeEnabled": "false"})
     granted = {a for s in off.statements() for a in _as_list(s["Action"])}
     assert not granted & ROLLBACK_WRITES
     # With it, each write covers exactly the named targets
@@ -503,3 +510,50 @@ def test_outputs_give_what_the_readme_commands_need(translated: dict[str, Any]) 
     assert outputs["FunctionRoleArn"]["Value"] == "<DeployBotFunctionRole.Arn>"
     for name in ("NotificationTopicArn", "SlackRequestUrl", "FunctionName"):
         assert name in outputs
+
+
+ACTION_WRITES = {
+    "ApprovalsEnabled": {"codepipeline:PutApprovalResult"},
+    "TrafficEnabled": {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"},
+    "FreezeEnabled": {"codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition"},
+}
+
+
+@pytest.mark.parametrize("condition", sorted(ACTION_WRITES))
+def test_approval_traffic_and_freeze_writes_are_off_by_default(
+    translated: dict[str, Any], condition: str
+) -> None:
+    # GIVEN the template's own default for the parameter, THEN none of its writes is granted
+    assert translated["Parameters"][condition]["Default"] == "false"
+    off = Stack(translated, {**PARAMETERS, condition: "false", "RollbackEnabled": "false"})
+    granted = {a for s in off.statements() for a in _as_list(s["Action"])}
+    assert not granted & ACTION_WRITES[condition]
+    on = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false"})
+    assert ACTION_WRITES[condition] <= {a for s in on.statements() for a in _as_list(s["Action"])}
+
+
+def test_approval_traffic_and_freeze_writes_cover_exactly_the_named_targets(
+    translated: dict[str, Any],
+) -> None:
+    stack = Stack(translated, PARAMETERS)
+    expected = {
+        # PutApprovalResult takes the action resource type: pipeline/stage/action.
+        "AnswerManualApprovals": (
+            "codepipeline",
+            ("web-prod/Approve/Release", "api-prod/Gate/Ship"),
+            ("web-prod/Approve/Other", "web-prod/Deploy/Release"),
+        ),
+        "SteerBlueGreenDeployments": (
+            "codedeploy",
+            ("deploymentgroup:checkout/production",),
+            ("deploymentgroup:checkout/staging",),
+        ),
+        "FreezeStagesFromSlack": ("codepipeline", ("web-prod/Deploy",), ("api-prod/Deploy",)),
+    }
+    for sid, (service, granted, refused) in expected.items():
+        statement = stack.statement(sid)
+        for resource in granted:
+            assert _grants(statement, _arn(service, resource)), (sid, resource)
+            assert not _grants(statement, _arn(service, resource), region="us-east-1"), sid
+        for resource in refused:
+            assert not _grants(statement, _arn(service, resource)), (sid, resource)
