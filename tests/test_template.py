@@ -43,7 +43,6 @@ PARAMETERS = {
     "ApprovalsEnabled": "true",
     "ApprovalActions": "web-prod/Approve/Release,api-prod/Gate/Ship",
     "TrafficEnabled": "true",
-    "TrafficDeploymentGroups": "checkout/production",
     "FreezeEnabled": "true",
     "FreezeStages": "web-prod/Deploy",
     "GitHubTokenParameter": "/deploybot/github-token",
@@ -57,7 +56,12 @@ NO_RESOURCE_TYPE = {
     "codedeploy:ListDeploymentGroups",
     "codedeploy:ListDeploymentTargets",
     "codedeploy:BatchGetDeploymentTargets",
+    "codedeploy:ContinueDeployment",
+    "codedeploy:StopDeployment",
 }
+# Writes that IAM cannot scope to a resource (above): granted on "*" in this region only, and
+# each only behind its own off-by-default parameter.
+UNSCOPABLE_WRITES = {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"}
 READ_PREFIXES = ("Get", "List", "BatchGet", "Describe")
 ROLLBACK_WRITES = {
     "codepipeline:StartPipelineExecution",
@@ -395,7 +399,10 @@ def test_every_write_action_is_scoped_to_named_resources(translated: dict[str, A
         for action in _as_list(statement["Action"]):
             if not action.split(":", 1)[1].startswith(READ_PREFIXES):
                 writes.append(action)
-                assert "*" not in _as_list(statement["Resource"]), statement
+                if action in UNSCOPABLE_WRITES:
+                    assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"]
+                else:
+                    assert "*" not in _as_list(statement["Resource"]), statement
     assert writes
 
 
@@ -532,6 +539,21 @@ def test_approval_traffic_and_freeze_writes_are_off_by_default(
     assert ACTION_WRITES[condition] <= {a for s in on.statements() for a in _as_list(s["Action"])}
 
 
+def test_blue_green_steering_is_granted_as_iam_allows_it_only_in_this_region(
+    translated: dict[str, Any],
+) -> None:
+    # ContinueDeployment and StopDeployment have no resource type (Service Authorization
+    # Reference for CodeDeploy; aws-facts §7): only "*" matches, so the region is the scope
+    statement = Stack(translated, PARAMETERS).statement("SteerBlueGreenDeployments")
+    assert set(statement["Action"]) == {
+        "codedeploy:ContinueDeployment",
+        "codedeploy:StopDeployment",
+    }
+    assert statement["Resource"] == "*"
+    assert _grants(statement, "*")
+    assert not _grants(statement, "*", region="us-east-1")
+
+
 def test_approval_traffic_and_freeze_writes_cover_exactly_the_named_targets(
     translated: dict[str, Any],
 ) -> None:
@@ -542,11 +564,6 @@ def test_approval_traffic_and_freeze_writes_cover_exactly_the_named_targets(
             "codepipeline",
             ("web-prod/Approve/Release", "api-prod/Gate/Ship"),
             ("web-prod/Approve/Other", "web-prod/Deploy/Release"),
-        ),
-        "SteerBlueGreenDeployments": (
-            "codedeploy",
-            ("deploymentgroup:checkout/production",),
-            ("deploymentgroup:checkout/staging",),
         ),
         "FreezeStagesFromSlack": ("codepipeline", ("web-prod/Deploy",), ("api-prod/Deploy",)),
     }
