@@ -13,6 +13,7 @@ from datetime import datetime
 
 from blocks import ids
 from blocks.deployment import HEADER_MAX, Block, Message, link_button
+from blocks.freeze import frozen_line
 from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.looks import LOOKS, Look
 from blocks.text import code_span, date_token, duration, link, mrkdwn, plain, units
@@ -324,11 +325,14 @@ def _stage_line(pipeline: PipelineStatus, stage: StageState) -> str:
         line += f"\n      {mrkdwn(stage.action, NAME_MAX)}"
         if stage.detail:
             line += ": " + mrkdwn(stage.detail.replace("\n", " "), DETAIL_MAX)
+    if stage.frozen:
+        line += "\n      " + frozen_line(stage.frozen_by, stage.frozen_reason)
     return line
 
 
-def build_pipeline(pipeline: PipelineStatus) -> Message:
-    """One pipeline: its latest execution, each stage and the execution it holds, its history."""
+def build_pipeline(pipeline: PipelineStatus, controls: tuple[Block, ...] = ()) -> Message:
+    """One pipeline: its latest execution, each stage and the execution it holds, its history;
+    `controls` are buttons that act on it (Freeze or Unfreeze its deploy stage)."""
     latest = pipeline.latest
     look = LOOKS[latest.status] if latest else NOT_RUN
     blocks: list[Block] = [_header(f"{look.emoji} {pipeline.name}: {look.words}")]
@@ -349,7 +353,7 @@ def build_pipeline(pipeline: PipelineStatus) -> Message:
         if latest is not None and latest.commit is not None
         else None,
     ]
-    elements = [b for b in buttons if b is not None]
+    elements = [*controls, *(b for b in buttons if b is not None)]
     if elements:
         blocks.append({"type": "actions", "elements": elements})
     text = f"{look.emoji} {mrkdwn(pipeline.name, NAME_MAX)}: {look.words}"
@@ -405,13 +409,20 @@ def build_help() -> Message:
     return {"text": f"How to use {COMMAND}", "blocks": [_section(HELP)]}
 
 
-def build_answer(lookup: Lookup, *, query: str, share: bool, shared_by: str = "") -> Message:
+def build_answer(
+    lookup: Lookup,
+    *,
+    query: str,
+    share: bool,
+    shared_by: str = "",
+    controls: tuple[Block, ...] = (),
+) -> Message:
     """The answer to `/deploy-status query`; with a Share button, or marked as shared."""
     match lookup:
         case StatusReport():
             message = build_overview(lookup)
         case PipelineStatus():
-            message = build_pipeline(lookup)
+            message = build_pipeline(lookup, controls)
         case GroupStatus():
             message = build_group(lookup)
         case NotFound():

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from blocks import ids
+from blocks.approvals import approval_text
 from blocks.links import console_url, host_label
 from blocks.looks import APPROVAL_LOOK, LOOKS, Look
 from blocks.people import started_text
@@ -23,6 +24,7 @@ from blocks.text import (
     safe_url,
     units,
 )
+from blocks.traffic import waiting_text
 from bot.domain.model import Commit, Deployment, Scope, Status
 from bot.domain.people import expand_mentions
 from bot.domain.rollback import Target
@@ -86,13 +88,18 @@ def build_message(
     progress: str = "",
     rollback: Target | None = None,
     commits_shown: int = COMMITS_SHOWN,
+    panels: tuple[str, ...] = (),
+    controls: tuple[Block, ...] = (),
 ) -> Message:
     """The `text` fallback and `blocks` for one event; every untrusted string escaped and cut.
 
     `progress` is ready mrkdwn (a pipeline execution's stages), shown after the commit;
     `rollback` is the target of its Roll back button (bot.domain.rollback.target_for), if any;
     `commits_shown` is how many titles of the release diff are listed.
+    `panels` are ready mrkdwn sections that must stay (an approval, a waiting blue/green
+    deployment) and `controls` their buttons. A lone event shows its own (`_own_panels`).
     """
+    panels = panels or _own_panels(event)
     look = look_of(event)
     title = title_of(event)
     head = _head(event, f"{look.emoji} {title}")
@@ -102,6 +109,7 @@ def build_message(
         (2, _commit_section(event.commit, rolled_back=event.rollback is not None)),
         (4, release_section(event.diff, commits_shown)),
         (2, progress),
+        *((0, panel) for panel in panels),
         (4, rollback_section(event)),
         (1, error_section(event)),
         (3, failure_detail_section(event)),
@@ -110,7 +118,7 @@ def build_message(
         (7, _summary_section(event)),
         (0, mention_section(event, mentions)),
     ]
-    tail = _tail(event, site_url, rollback)
+    tail = _tail(event, site_url, rollback, controls)
     kept = [(rank, text) for rank, text in sections if text]
     while kept and blocks_size([*head, *_sections(kept), *tail]) > BLOCKS_BUDGET:
         kept.remove(max(kept))  # the least useful section goes first
@@ -118,6 +126,15 @@ def build_message(
         "text": _fallback_text(event, look, title, mentions),
         "blocks": [*head, *_sections(kept), *tail],
     }
+
+
+def _own_panels(event: Deployment) -> tuple[str, ...]:
+    """What a lone event shows of what waits for a person: its approval, its blue/green wait."""
+    if event.scope is Scope.APPROVAL:
+        return (approval_text(event),)
+    if event.waiting:
+        return (waiting_text(event),)
+    return ()
 
 
 def _head(event: Deployment, heading: str) -> list[Block]:
@@ -131,10 +148,12 @@ def _head(event: Deployment, heading: str) -> list[Block]:
     return head
 
 
-def _tail(event: Deployment, site_url: str, rollback: Target | None) -> list[Block]:
+def _tail(
+    event: Deployment, site_url: str, rollback: Target | None, controls: tuple[Block, ...]
+) -> list[Block]:
     """The buttons, then the context line (region, account, ids, trigger, notes)."""
     tail: list[Block] = []
-    buttons = _buttons(event, site_url)
+    buttons = [*controls, *_buttons(event, site_url)]
     if rollback is not None:
         buttons.append(rollback_button(rollback, event))
     if buttons:

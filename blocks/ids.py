@@ -23,5 +23,20 @@ ROLLBACK = "rollback"
 ROLLBACK_UNFREEZE = "rollback_unfreeze"
 ROLLBACK_CLEAR = "rollback_clear"
 
+# A manual approval's buttons (their value names the approval: bot/domain/approvals.py); each
+# opens the modal whose callback_id is APPROVAL_MODAL.
+APPROVE = "approval_approve"
+REJECT = "approval_reject"
+APPROVAL_MODAL = "approval_answer"
+
+# A blue/green deployment waiting for a person: reroute traffic, finish, or stop and roll back.
+TRAFFIC_REROUTE = "traffic_reroute"
+TRAFFIC_FINISH = "traffic_finish"
+TRAFFIC_STOP = "traffic_stop"
+
+# Close or open a pipeline's deploy stage (its inbound transition).
+FREEZE = "stage_freeze"
+UNFREEZE = "stage_unfreeze"
+
 # The metadata event_type of every message deploybot posts: how a lost post is found again.
 METADATA_EVENT_TYPE = "deploybot_notification"

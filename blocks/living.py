@@ -37,14 +37,19 @@ def build_living_message(
     site_url: str = "",
     rollback: Target | None = None,
     commits_shown: int = COMMITS_SHOWN,
+    panels: tuple[str, ...] = (),
+    controls: tuple[Block, ...] = (),
 ) -> Message:
-    """The one message of an execution or deployment: status, commit and progress so far."""
+    """The one message of an execution or deployment: status, commit and progress so far, and
+    what waits for a person (`panels`, with their buttons in `controls`)."""
     return build_message(
         view.head,
         site_url=site_url,
         progress=progress_text(view),
         rollback=rollback,
         commits_shown=commits_shown,
+        panels=panels,
+        controls=controls,
     )
 
 

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
 from blocks import ids
+from blocks.actions import (
+    CONFIRM_TEXT_MAX,
+    Block,
+    Message,
+    audit,
+    button,
+    confirm,
+    mark_done,
+    mention,
+    with_aws_words,
+)
+from blocks.freeze import freeze_button, unfreeze_button
 from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.release import undo_text
-from blocks.text import code_span, inline, link, mrkdwn, plain
+from blocks.text import code_span, inline, link, plain
 from bot.domain.claims import Claim
 from bot.domain.model import AwsProblem, Deployment
 from bot.domain.rollback import CODEDEPLOY, STAGE, Target, encode
-
-Block = dict[str, Any]
-Message = dict[str, Any]
-
-# Slack's confirm dialog: title ≤ 100, text ≤ 300, confirm/deny ≤ 30 characters.
-CONFIRM_TITLE_MAX = 100
-CONFIRM_TEXT_MAX = 300
-AWS_MESSAGE_MAX = 1500
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_MENTIONED = re.compile(r"&lt;@([UW][A-Z0-9]{2,})&gt;")
 
 
 def _estimate(target: Target) -> str:
@@ -77,38 +75,8 @@ def rollback_button(target: Target, event: Deployment) -> Block:
         "action_id": ids.ROLLBACK,
         "value": encode(target),
         "style": "danger",
-        "confirm": _confirm(f"Roll back {target.environment}?", text, "Roll back"),
+        "confirm": confirm(f"Roll back {target.environment}?", text, "Roll back"),
     }
-
-
-def _confirm(title: str, text: str, yes: str) -> Block:
-    return {
-        "title": {"type": "plain_text", "text": plain(title, CONFIRM_TITLE_MAX)},
-        "text": {"type": "plain_text", "text": plain(text, CONFIRM_TEXT_MAX)},
-        "confirm": {"type": "plain_text", "text": yes},
-        "deny": {"type": "plain_text", "text": "Cancel"},
-        "style": "danger",
-    }
-
-
-def _button(label: str, action_id: str, value: dict[str, str], confirm: Block) -> Block:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label},
-        "action_id": action_id,
-        "value": json.dumps(value, separators=(",", ":")),
-        "confirm": confirm,
-    }
-
-
-def unfreeze_button(pipeline: str, stage: str) -> Block:
-    """Opens the deploy stage's inbound transition again, after a confirm saying what follows."""
-    words = (
-        f"Opens the transition into {stage} of {pipeline} again. The newest revision waiting "
-        "before it then deploys: make sure the fix is in it."
-    )
-    confirm = _confirm(f"Unfreeze {stage}?", words, "Unfreeze")
-    return _button("Unfreeze", ids.ROLLBACK_UNFREEZE, {"p": pipeline, "t": stage}, confirm)
 
 
 def clear_button(environment: str, request: str) -> Block:
@@ -117,14 +85,9 @@ def clear_button(environment: str, request: str) -> Block:
         "Only when the AWS console shows that no rollback of this environment is running: the "
         "next Roll back click then starts one."
     )
-    confirm = _confirm("Clear the rollback claim?", words, "Clear")
+    asked = confirm("Clear the rollback claim?", words, "Clear")
     value = {"w": environment, "r": request}
-    return _button("Clear the claim", ids.ROLLBACK_CLEAR, value, confirm)
-
-
-def mention(user: str) -> str:
-    """A user mention for an id Slack sent; anything else is shown, escaped, not mentioned."""
-    return f"<@{user}>" if _USER_ID.match(user) else inline(user, 30)
+    return button("Clear the claim", ids.ROLLBACK_CLEAR, value, confirm_with=asked)
 
 
 def _sha(target: Target) -> str:
@@ -157,14 +120,6 @@ def started_text(user: str, target: Target, new_id: str, url: str) -> str:
     )
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _actions(*elements: Block) -> Block:
-    return {"type": "actions", "elements": list(elements)}
-
-
 def build_started(
     user: str, target: Target, new_id: str, url: str, *, found: bool = False
 ) -> Message:
@@ -173,23 +128,26 @@ def build_started(
     text = started_text(user, target, new_id, url)
     if found:
         text += "\n_AWS's answer was lost; deploybot read AWS and found the run it started._"
-    return {"text": started_text(user, target, new_id, url), "blocks": [_section(text)]}
+    return {**audit(text), "text": started_text(user, target, new_id, url)}
 
 
 def next_push_warning(target: Target, stage: str) -> Message:
-    """Without a freeze: what will undo the rollback, and what to do about it."""
+    """Without a freeze: what will undo the rollback, what to do about it (and the Freeze
+    button of the deploy stage, when it is known)."""
     if target.strategy == CODEDEPLOY:
         text = (
             f":warning: The next deployment to {_env(target)} replaces this one: revert the bad "
             "change where it comes from before anything deploys again."
         )
-    else:
-        text = (
-            f":warning: The next push to {inline(target.pipeline, 100)} (or any newer execution) "
-            f"deploys its head again: revert the bad commit, or disable the transition into "
-            f"{inline(_stage(target, stage), 100)} in the console once this rollback is past it."
-        )
-    return {"text": text, "blocks": [_section(text)]}
+        return audit(text)
+    text = (
+        f":warning: The next push to {inline(target.pipeline, 100)} (or any newer execution) "
+        f"deploys its head again: revert the bad commit, or freeze "
+        f"{inline(_stage(target, stage), 100)} once this rollback is past its transition."
+    )
+    if not stage:
+        return audit(text)
+    return audit(text, freeze_button(target.pipeline, stage, after_rollback=True))
 
 
 def build_frozen(target: Target, stage: str) -> Message:
@@ -198,10 +156,7 @@ def build_frozen(target: Target, stage: str) -> Message:
         f":lock: {inline(stage, 100)} of {inline(target.pipeline, 100)} is frozen (its inbound "
         "transition is disabled): nothing newer deploys until someone unfreezes it."
     )
-    return {
-        "text": text,
-        "blocks": [_section(text), _actions(unfreeze_button(target.pipeline, stage))],
-    }
+    return audit(text, unfreeze_button(target.pipeline, stage, ids.ROLLBACK_UNFREEZE))
 
 
 def build_freeze_failed(target: Target, stage: str, problem: AwsProblem) -> Message:
@@ -217,14 +172,7 @@ def build_freeze_failed(target: Target, stage: str, problem: AwsProblem) -> Mess
             "The next push deploys its head again: revert it, or disable the transition in "
             "the console."
         )
-    return _with_aws_words(head, problem)
-
-
-def _with_aws_words(head: str, problem: AwsProblem) -> Message:
-    lines = [head]
-    if problem.message:
-        lines.append("> " + mrkdwn(" ".join(problem.message.split()), AWS_MESSAGE_MAX))
-    return {"text": head, "blocks": [_section("\n".join(lines))]}
+    return with_aws_words(head, problem)
 
 
 def build_failed(user: str, target: Target, problem: AwsProblem) -> Message:
@@ -233,7 +181,7 @@ def build_failed(user: str, target: Target, problem: AwsProblem) -> Message:
         f":x: The rollback of {_env(target)} to {_sha(target)} that {mention(user)} asked for "
         f"did not start: {inline(problem.reason, 200)}"
     )
-    return _with_aws_words(head, problem)
+    return with_aws_words(head, problem)
 
 
 def build_unknown(
@@ -247,40 +195,7 @@ def build_unknown(
         f"Check {console}. The next Roll back click reads AWS again before anything else; "
         "nothing is sent twice."
     )
-    message = _with_aws_words(head, problem)
-    return {**message, "blocks": [*message["blocks"], _actions(clear)]}
-
-
-def build_refusal(reason: str, *elements: Block) -> Message:
-    """The private answer to a click that cannot go on, saying why (and what can be done).
-
-    `reason` is escaped; only the user mentions `mention` wrote into it stay mentions.
-    """
-    said = _MENTIONED.sub(r"<@\1>", mrkdwn(reason, 2000))
-    text = f":no_entry: {said}"
-    blocks = [_section(text)]
-    if elements:
-        blocks.append(_actions(*elements))
-    return {"text": text, "blocks": blocks, "response_type": "ephemeral", "replace_original": False}
-
-
-def build_unfrozen(user: str, pipeline: str, stage: str) -> Message:
-    """The thread reply once a deploy stage is open again."""
-    text = (
-        f":unlock: {mention(user)} unfroze {inline(stage, 100)} of {inline(pipeline, 100)}: the "
-        "newest revision waiting before it deploys now."
-    )
-    return {"text": text, "blocks": [_section(text)]}
-
-
-def build_unfreeze_failed(user: str, pipeline: str, stage: str, problem: AwsProblem) -> Message:
-    """The thread reply when unfreezing failed, or AWS did not say whether it worked."""
-    what = "may not be unfrozen" if problem.maybe_done else "is still frozen"
-    head = (
-        f":warning: {inline(stage, 100)} of {inline(pipeline, 100)} {what} after "
-        f"{mention(user)}'s Unfreeze: {inline(problem.reason, 200)}"
-    )
-    return _with_aws_words(head, problem)
+    return with_aws_words(head, problem, clear)
 
 
 def build_cleared(user: str, claim: Claim) -> Message:
@@ -289,28 +204,14 @@ def build_cleared(user: str, claim: Claim) -> Message:
         f":broom: {mention(user)} cleared the claim of {mention(claim.user)}'s rollback "
         f"({code_span(claim.subject or claim.outcome, 80)}): the next Roll back click starts one."
     )
-    return {"text": text, "blocks": [_section(text)]}
-
-
-def mark_done(blocks: list[Block], action_id: str, note: str) -> list[Block]:
-    """The clicked message's blocks without the button `action_id`, with `note` (mrkdwn) below."""
-    kept: list[Block] = []
-    for block in blocks:
-        if block.get("type") == "actions":
-            elements = [e for e in block.get("elements", []) if e.get("action_id") != action_id]
-            if not elements:
-                continue
-            kept.append({**block, "elements": elements})
-        else:
-            kept.append(block)
-    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
+    return audit(text)
 
 
 def mark_started(
     blocks: list[Block], user: str, target: Target, new_id: str, url: str
 ) -> list[Block]:
     """The clicked message's blocks without its Roll back button, saying who started what."""
-    return mark_done(blocks, ids.ROLLBACK, started_text(user, target, new_id, url))
+    return mark_done(blocks, (ids.ROLLBACK,), started_text(user, target, new_id, url))
 
 
 def requested_section(event: Deployment) -> str:

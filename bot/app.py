@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from bot import logs
 from bot.domain.config import Config, ConfigError
 from bot.slack import Workspaces, make_web_client, make_workspaces
-from handlers import deploy_status, links, retries, rollback
+from handlers import approvals, deploy_status, freeze, links, retries, rollback, traffic
 from handlers.common import CONFIG_KEY
 from handlers.slack_door import only_from
 
@@ -78,7 +78,7 @@ def create_app(
     app.middleware(only_from(workspaces))  # first: nothing runs for a workspace not served
     app.middleware(_with_config(config))
     app.middleware(_log_request_ids)
-    for module in (retries, links, deploy_status, rollback):
+    for module in (retries, links, deploy_status, rollback, approvals, traffic, freeze):
         module.register(app)
     return app
 

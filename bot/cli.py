@@ -348,6 +348,7 @@ def _sweep(args: argparse.Namespace, config: Config) -> int:
     print(
         f"looked at {report.looked_at} messages: {report.healed} brought up to date, "
         f"{report.folded} folded into their execution's, {report.stuck} stuck, "
+        f"{report.reminded} approval reminders, "
         f"{report.failed} failed, {report.left} left for the next sweep; "
         f"{report.backfilled} ledger reads"
     )

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from blocks.actions import Block
+from blocks.approvals import approval_buttons, approval_text
 from blocks.deployment import build_message
 from blocks.ids import METADATA_EVENT_TYPE
 from blocks.living import (
@@ -21,10 +23,13 @@ from blocks.living import (
     build_stuck_reply,
     progress_text,
 )
+from blocks.release import release_line
+from blocks.traffic import traffic_buttons, waiting_text
 from bot.domain.config import Config
 from bot.domain.living import MAIN, REPLY, STUCK, Slot, State, kind_of
 from bot.domain.model import Deployment, View
 from bot.domain.rollback import target_for
+from bot.domain.traffic import steerable
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,7 @@ def living_targets(
     main = state.slots.get(MAIN, Slot())
     channel = main.channel or config.channel_for(view.head)
     payload = {"key": key, "slot": MAIN}
-    if kind_of(key) in ("approval", "event"):
+    if kind_of(key) == "event":
         return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
     if state.moved_to:
         execution_id = state.moved_to.split("#", 1)[1]
@@ -114,10 +119,16 @@ def living_targets(
             progress=progress_text(view),
             rollback=rollback,
             commits_shown=config.release.commits_shown,
+            panels=_panels(view),
         )
         return {MAIN: post_arguments(view.head, channel, message, **payload)}
     living = build_living_message(
-        view, site_url=site, rollback=rollback, commits_shown=config.release.commits_shown
+        view,
+        site_url=site,
+        rollback=rollback,
+        commits_shown=config.release.commits_shown,
+        panels=_panels(view),
+        controls=_controls(key, view, config),
     )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
     return {**targets, **_replies(key, state, view, config)} if main.ts else targets
@@ -141,6 +152,29 @@ def _replies(key: str, state: State, view: View, config: Config) -> dict[str, di
             "thread_ts": main.ts,
         }
     return replies
+
+
+def _panels(view: View) -> tuple[str, ...]:
+    """What waits for a person in a living message: its approvals (with the release they let
+    through, as the release diff tells it), its waiting deployments."""
+    diff = view.head.diff
+    release = release_line(diff, mention=False) if diff is not None else ""
+    return (
+        *(approval_text(a, release) for a in view.approvals),
+        *(waiting_text(d) for d in view.waiting),
+    )
+
+
+def _controls(key: str, view: View, config: Config) -> tuple[Block, ...]:
+    """The buttons of what waits, where the config lets someone press them."""
+    buttons: list[Block] = []
+    for approval in view.approvals:
+        if config.approvals.policy_for(approval.pipeline).anyone:
+            buttons.extend(approval_buttons(key, approval))
+    for deployment in view.waiting:
+        if steerable(deployment, config.rollback, view.head.pipeline):
+            buttons.extend(traffic_buttons(deployment))
+    return tuple(buttons)
 
 
 def describe(event: Deployment) -> str:

@@ -25,6 +25,7 @@ from bot.ledger import Ledger
 from bot.slack import DeliveryError, make_responder
 from bot.store import make_store
 from handlers.common import config_of, respond
+from handlers.freeze import freeze_controls
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ def _look_up(query: str, context: BoltContext, page: int = 0) -> Lookup:
 
 
 def _answer_privately(query: str, page: int, response_url: str, context: BoltContext) -> None:
-    """Answer through `response_url` in place of what is there; then fill the ledger in."""
+    """Answer through `response_url` in place of what is there (with Freeze or Unfreeze for a
+    pipeline deploybot may freeze); then fill the ledger in."""
     lookup: Lookup | None = None
     try:
         lookup = _look_up(query, context, page)
-        message = build_answer(lookup, query=query, share=True)
+        controls = freeze_controls(lookup, config_of(context))
+        message = build_answer(lookup, query=query, share=True, controls=controls)
     except Exception:
         logger.exception("/deploy-status %r failed", query[:100])
         message = {"text": SORRY}

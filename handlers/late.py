@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from bot.domain.config import Config
 from bot.domain.slack_request import MAX_AGE_SECONDS, RawRequest, is_signed, raw_request
 from bot.slack import make_web_client
-from handlers import rollback
+from handlers import approvals, freeze, rollback, traffic
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,12 @@ FUNCTION_HEADER = "x-slack-bolt-lazy-function-name"
 
 Late = Callable[[dict[str, Any], WebClient, Config], None]
 # The lazy listeners whose late runs are reported, by the name Bolt gives them.
-LATE: Mapping[str, Late] = {"run_rollback": rollback.report_late}
+LATE: Mapping[str, Late] = {
+    "run_rollback": rollback.report_late,
+    "run_answer": approvals.report_late,
+    "run_traffic": traffic.report_late,
+    "run_freeze": freeze.report_late,
+}
 
 
 def _genuine(event: Mapping[str, Any], request: RawRequest, secret: str) -> bool:

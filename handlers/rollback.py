@@ -25,7 +25,6 @@ Refusals are private; what happened to a rollback goes in the thread for everyon
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -33,21 +32,17 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from blocks import ids
+from blocks.actions import build_refusal, decode_value, mention
 from blocks.rollback import (
     build_cleared,
     build_failed,
     build_freeze_failed,
     build_frozen,
-    build_refusal,
     build_started,
-    build_unfreeze_failed,
-    build_unfrozen,
     build_unknown,
     clear_button,
     console_url,
-    mark_done,
     mark_started,
-    mention,
     next_push_warning,
     run_url,
 )
@@ -58,11 +53,9 @@ from bot.aws.rollback import (
     Plan,
     find_started,
     freeze,
-    inbound,
     prepare,
     start,
     status_of,
-    unfreeze,
 )
 from bot.domain import claims
 from bot.domain.claims import Claim
@@ -85,21 +78,18 @@ from bot.domain.rollback import (
     with_config,
 )
 from bot.store import Record, Store, StoreError, make_store
-from handlers.actions import Claims, Click, authorization, now
+from handlers.actions import Claims, Click, Flow, authorization, now
 from handlers.common import config_of
+from handlers.freeze import transition_open
 
 logger = logging.getLogger(__name__)
 
 _NOT = "Not done"  # the head of an Unfreeze or Clear refusal
-_EARLIER_RUN = AwsProblem(
-    "timeout", "", "an earlier run of this click stopped before AWS answered", maybe_done=True
-)
 
 
 def register(app: App) -> None:
     """Wire the buttons: an empty ack, then the work in a lazy listener."""
     app.action(ids.ROLLBACK)(ack=ack_rollback, lazy=[run_rollback])
-    app.action(ids.ROLLBACK_UNFREEZE)(ack=ack_rollback, lazy=[run_unfreeze])
     app.action(ids.ROLLBACK_CLEAR)(ack=ack_rollback, lazy=[run_clear])
 
 
@@ -184,75 +174,56 @@ def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None
         logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
 
 
-class _Rollback:
-    """One Roll back click, from the claim to the audit reply."""
+class _Rollback(Flow[Plan]):
+    """One Roll back click, from the claim to the audit reply (the shared flow: Flow)."""
+
+    name = ACTION
+    head = "No rollback"
+    raced = "another rollback of this environment was claimed at the same moment"
+    too_late = (
+        "this click reached deploybot after Slack's 5-minute window, so nothing was started. "
+        "Click again if the rollback is still needed."
+    )
+    holds = True  # the rollback runs on after its write: one at a time per environment
 
     def __init__(self, click: Click, target: Target, store: Store) -> None:
-        self.click = click
+        super().__init__(click, store, target.where)
         self.target = target
-        self.store = store
-        self.claims = Claims(store, target.where)
         self.codepipeline = aws.client("codepipeline")
         self.codedeploy = aws.client("codedeploy")
 
-    # --- the claim on the environment ----------------------------------------------------
+    @property
+    def subject(self) -> str:
+        return self.target.target_id
 
-    def run(self) -> None:
-        record, claim = self.claims.read()
-        decided = claims.verdict(claim, self.click.request, now())
-        if decided == claims.RERUN:
-            logger.info("rollback click ran again", extra=_log(self.click, "rerun", self.target))
-            return
-        if claim is not None and decided == claims.RESUME:
-            self._resume(claim)
-            return
-        if claim is not None and decided == claims.BUSY:
-            self._refuse(f"{mention(claim.user)} is starting a rollback of this environment now")
-            return
-        if claim is not None and decided == claims.RESOLVE:
-            if not self._resolve(claim):
-                return
-            record, _ = self.claims.read()
-        self._claim_and_start(record)
+    def log(self, what: str, **extra: str) -> dict[str, str]:
+        return _log(self.click, what, self.target, **extra)
 
-    def report(self) -> None:
-        """For a click too late to act on: its outcome if an earlier run of it began, else say
-        privately that nothing was started."""
-        _, claim = self.claims.read()
-        if claim is None or claim.request != self.click.request:
-            self._refuse(
-                "this click reached deploybot after Slack's 5-minute window, so nothing was "
-                "started. Click again if the rollback is still needed."
-            )
-            return
-        if claim.state_at(now()) not in (claims.SENDING, claims.UNKNOWN):
-            return  # an earlier run of this click recorded and reported its outcome
-        _, pins = claimed(claim, self.target)
-        try:
-            found = self._find(self.target, claim, pins)
-        except AwsError as exc:
-            self._unknown(claim, exc.problem)
-            return
-        if found:
-            self._started(claim, found, stage=self.target.stage, found=True)
-        else:
-            self._unknown(claim, _EARLIER_RUN)
+    def busy(self, claim: Claim) -> str:
+        return f"{mention(claim.user)} is starting a rollback of this environment now"
 
-    def _refuse(self, reason: str, *buttons: dict[str, Any]) -> None:
-        _refuse(self.click, reason, self.target, *buttons)
+    def token(self) -> str:
+        return client_token(self.target.where, self.target.target_id, self.click.request)
+
+    def facts(self, write: Plan) -> dict[str, str]:
+        return claim_facts(self.target, write.pins)
+
+    def may_send_again(self, claim: Claim) -> bool:
+        # StartPipelineExecution carries the first run's token: a repeat starts nothing new.
+        return self.target.strategy == PIPELINE or claim.settled(now())
 
     def _clear(self, claim: Claim) -> dict[str, Any]:
         return clear_button(self.target.where, claim.request)
 
-    def _resolve(self, claim: Claim) -> bool:
+    def resolve(self, claim: Claim) -> bool:
         """Read AWS about another click's claim: True once the environment is free."""
-        gone, pins = claimed(claim, self.target)
+        gone, _ = claimed(claim, self.target)
         started = claim.state_at(now()) == claims.STARTED
         try:
-            run_id = claim.outcome if started else self._find(gone, claim, pins)
+            run_id = claim.outcome if started else self.find(claim)
             status = status_of(gone, run_id, **self._reads()) if run_id else ""
         except AwsError as exc:
-            self._refuse(
+            self.refuse(
                 f"{mention(claim.user)}'s rollback may still run and AWS cannot tell: "
                 f"{exc.problem.reason}. Check the console; clear the claim if nothing runs.",
                 self._clear(claim),
@@ -262,13 +233,13 @@ class _Rollback:
             if not started:
                 self.claims.change(claim.request, lambda c: claims.started(c, run_id))
             minutes = max(0, int(now() - claim.at)) // 60
-            self._refuse(
+            self.refuse(
                 f"a rollback of {self.target.environment} is running: {run_id}, started by "
                 f"{mention(claim.user)} {minutes} min ago"
             )
             return False
         if not run_id and not claim.settled(now()):
-            self._refuse(
+            self.refuse(
                 f"the rollback {mention(claim.user)} asked for may still be starting: AWS does "
                 "not show it yet. Try again in a minute.",
                 self._clear(claim),
@@ -281,128 +252,55 @@ class _Rollback:
     def _reads(self) -> dict[str, Any]:
         return {"codepipeline": self.codepipeline, "codedeploy": self.codedeploy}
 
-    def _find(self, target: Target, claim: Claim, pins: dict[str, str]) -> str:
-        return find_started(target, since=claim.at, token=claim.token, pins=pins, **self._reads())
+    def find(self, claim: Claim) -> str:
+        gone, pins = claimed(claim, self.target)
+        return find_started(gone, since=claim.at, token=claim.token, pins=pins, **self._reads())
 
-    def _resume(self, claim: Claim) -> None:
-        """This very click ran before and its outcome was never recorded: read, then go on."""
-        _, pins = claimed(claim, self.target)
-        try:
-            found = self._find(self.target, claim, pins)
-        except AwsError as exc:
-            self._unknown(claim, exc.problem)
-            return
-        if found:
-            self._started(claim, found, stage=self.target.stage, found=True)
-            return
-        if self.target.strategy != PIPELINE and not claim.settled(now()):
-            # No token: only time proves that a write not seen yet was never made.
-            self._unknown(claim, _EARLIER_RUN)
-            return
-        plan = self._plan(claim.token)  # a re-run's token is the first run's: no second start
-        if plan is not None:
-            self._send(plan, claim)
+    # --- AWS: re-check, send once ---------------------------------------------------------------
 
-    def _claim_and_start(self, record: Record) -> None:
-        token = client_token(self.target.where, self.target.target_id, self.click.request)
-        plan = self._plan(token)
-        if plan is None:
-            return
-        claim = Claim(
-            action=ACTION,
-            user=self.click.user,
-            request=self.click.request,
-            at=now(),
-            token=token,
-            subject=self.target.target_id,
-            facts=claim_facts(self.target, plan.pins),
-        )
-        if not self.claims.take(record, claim):
-            self._refuse("another rollback of this environment was claimed at the same moment")
-            return
-        self._send(plan, claim)
-
-    # --- AWS: re-check, send once, find out -----------------------------------------------
-
-    def _plan(self, token: str) -> Plan | None:
+    def prepare(self, token: str) -> Plan | None:
         description = deployment_description(self.target, self.click.user, token)
         try:
             plan = prepare(self.target, token=token, description=description, **self._reads())
         except AwsError as exc:
-            self._failed(exc.problem)
+            self.failed(exc.problem)
             return None
         if isinstance(plan, str):
-            self._refuse(plan)
+            self.refuse(plan)
             return None
         return plan
 
-    def _send(self, plan: Plan, claim: Claim) -> None:
-        writer = aws.client(plan.service, retry=False)
-        try:
-            new_id = start(plan, writer)
-        except AwsError as exc:
-            problem = exc.problem
-            if problem.maybe_done:
-                self._lost(plan, claim, problem)
-            else:
-                self.claims.change(claim.request, lambda c: claims.failed(c, problem.reason))
-                self._failed(problem)
-            return
-        self._started(claim, new_id, stage=plan.stage)
-
-    def _lost(self, plan: Plan, claim: Claim, problem: AwsProblem) -> None:
-        """The write's answer was lost: read what AWS did (and repeat a tokened start)."""
-        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
-        logger.warning(
-            "rollback outcome unknown: %s",
-            problem.reason,
-            extra=_log(self.click, "unknown", self.target),
-        )
-        found = ""
-        try:
-            found = self._find(self.target, claim, dict(plan.pins))
-            if not found and plan.idempotent:
-                # Same clientRequestToken: if the first call started it, this starts nothing new.
-                found = start(plan, aws.client(plan.service, retry=False))
-        except AwsError as exc:
-            logger.warning("could not resolve the rollback: %s", exc.problem.reason)
-        if found:
-            self._started(claim, found, stage=plan.stage, found=True)
-        else:
-            self._unknown(claim, problem)
+    def write(self, write: Plan) -> str:
+        return start(write, aws.client(write.service, retry=False))
 
     # --- what the thread is told ------------------------------------------------------------
 
-    def _failed(self, problem: AwsProblem) -> None:
+    def failed(self, problem: AwsProblem) -> None:
         logger.warning(
             "rollback failed: %s",
             problem.reason,
-            extra=_log(
-                self.click,
-                "failed",
-                self.target,
-                aws_error=problem.code,
-                aws_message=problem.message,
-            ),
+            extra=self.log("failed", aws_error=problem.code, aws_message=problem.message),
         )
         self.click.thread(build_failed(self.click.user, self.target, problem))
 
-    def _unknown(self, claim: Claim, problem: AwsProblem) -> None:
+    def unknown(self, claim: Claim, problem: AwsProblem) -> None:
         self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
         url = console_url(self.target, aws.region_of(self.codepipeline))
         self.click.thread(build_unknown(claim.user, self.target, problem, url, self._clear(claim)))
 
-    def _started(self, claim: Claim, new_id: str, *, stage: str, found: bool = False) -> None:
+    def started(
+        self, claim: Claim, outcome: str, write: Plan | None, *, found: bool = False
+    ) -> None:
+        new_id = outcome
+        stage = write.stage if write is not None else self.target.stage
         url = run_url(self.target, aws.region_of(self.codepipeline), new_id)
-        self.claims.change(claim.request, lambda c: claims.started(c, new_id, url))
+        self.record(claim, new_id, url)
         asked = RollbackRequest(
             claim.user, self.target.environment, self.target.sha, self.target.target_id
         )
         # The rollback's own notifications look this up to say whose rollback they are.
         self.store.put(Record(run_key(new_id), body=dump_request(asked)))
-        logger.info(
-            "rollback started", extra=_log(self.click, "started", self.target, new_id=new_id)
-        )
+        logger.info("rollback started", extra=self.log("started", new_id=new_id))
         self.click.thread(build_started(claim.user, self.target, new_id, url, found=found))
         blocks = self.click.message.get("blocks")
         if blocks:
@@ -424,90 +322,16 @@ class _Rollback:
             if not exc.problem.maybe_done or not self._frozen(stage):
                 self.click.thread(build_freeze_failed(self.target, stage, exc.problem))
                 return
-        logger.info(
-            "deploy stage frozen", extra=_log(self.click, "frozen", self.target, stage=stage)
-        )
+        logger.info("deploy stage frozen", extra=self.log("frozen", stage=stage))
         self.click.thread(build_frozen(self.target, stage))
 
     def _frozen(self, stage: str) -> bool:
-        return _transition_open(self.target.pipeline, stage, self.codepipeline) is False
-
-
-# --- Unfreeze ----------------------------------------------------------------------------------
-
-
-def _transition_open(pipeline: str, stage: str, reads: Any) -> bool | None:
-    """Whether the stage's inbound transition is open, read from AWS (None: unreadable)."""
-    try:
-        enabled = inbound(pipeline, stage, reads).get("enabled")
-    except AwsError:
-        return None
-    return enabled if isinstance(enabled, bool) else None
+        return transition_open(self.target.pipeline, stage, self.codepipeline) is False
 
 
 def _fields(click: Click) -> dict[str, str]:
     """The string fields of a JSON button value ({} when it is not one)."""
-    try:
-        data = json.loads(click.value)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): v for k, v in data.items() if isinstance(v, str)}
-
-
-def _pipeline_of(click: Click, config: Config) -> tuple[str, str] | None:
-    """(pipeline, stage) an Unfreeze button names, if the config still freezes that stage."""
-    data = _fields(click)
-    pipeline = data.get("p", "")
-    entry = config.rollback.pipeline(pipeline)
-    if entry is None or not entry.freeze_after_rollback or entry.stage != data.get("t"):
-        _refuse(
-            click, "this button names no stage that rollback.pipelines freezes", None, head=_NOT
-        )
-        return None
-    return pipeline, entry.stage
-
-
-def run_unfreeze(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Open the frozen deploy stage again, once; the same people as rollback may."""
-    config = config_of(context)
-    click = Click(body, client)
-    named = _pipeline_of(click, config)
-    if named is None:
-        return
-    reason = authorization(client, config.rollback, click, ACTION)
-    if reason:
-        _refuse(click, reason, None, head=_NOT)
-        return
-    try:
-        _unfreeze(click, *named)
-    except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
-        _refuse(click, f"AWS cannot be called: {exc.reason}", None, head=_NOT)
-
-
-def _unfreeze(click: Click, pipeline: str, stage: str) -> None:
-    reads = aws.client("codepipeline")
-    if _transition_open(pipeline, stage, reads) is not False:
-        _refuse(click, f"{stage} of {pipeline} is not frozen (or AWS cannot say)", None, head=_NOT)
-        return
-    try:
-        unfreeze(pipeline, stage, aws.client("codepipeline", retry=False))
-    except AwsError as exc:
-        problem = exc.problem
-        if not problem.maybe_done or _transition_open(pipeline, stage, reads) is not True:
-            click.thread(build_unfreeze_failed(click.user, pipeline, stage, problem))
-            return
-    logger.info(
-        "deploy stage unfrozen",
-        extra={"rollback": "unfrozen", "slack_user": click.user, "pipeline": pipeline},
-    )
-    done = build_unfrozen(click.user, pipeline, stage)
-    click.thread(done)
-    blocks = click.message.get("blocks")
-    if blocks:
-        text = str(click.message.get("text") or done["text"])
-        click.update(text, mark_done(blocks, ids.ROLLBACK_UNFREEZE, done["text"]))
+    return decode_value(click.value)
 
 
 # --- Clear -------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ those that are due, asks AWS how the run stands, and:
   its execution is known (the ledger, else a search), the message is folded into the
   execution's, and its own message says where it went;
 - a run in progress for longer than `stuck_after` (3x its usual duration by default): one
-  thread reply saying what it waits on.
+  thread reply saying what it waits on (not for an approval or a blue/green wait: those have
+  their own reminders, which the sweep sends through handlers/approvals.py).
 What time is left goes, at most hourly, to filling the ledger in (bot/aws/deploy_status.py
 `backfill`).
 """
@@ -54,8 +55,9 @@ from bot.domain.living import (
 )
 from bot.domain.model import Deployment, Execution, Scope, Source, Status, View
 from bot.ledger import Ledger
-from bot.slack import DeliveryError, Poster
+from bot.slack import DeliveryError, Poster, make_web_client
 from bot.store import Store, StoreError
+from handlers.approvals import send_reminders
 from handlers.living import LivingDelivery
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class SweepReport:
     folded: int = 0
     stuck: int = 0
     failed: int = 0
+    reminded: int = 0  # reminders of approvals still waiting
     left: int = 0  # due, but the sweep ran out of time
     backfilled: int = 0
 
@@ -89,6 +92,7 @@ class Sweeper:
         clients: tuple[Any, Any],
         *,
         clock: Callable[[], float] = time.time,
+        remind: Callable[[str], int] | None = None,
     ) -> None:
         self._config = config
         self._delivery = delivery
@@ -97,6 +101,7 @@ class Sweeper:
         self._cp, self._cd = clients
         self._enricher = Enricher(self._cp, self._cd, config, ledger=self._ledger)
         self._clock = clock
+        self._remind = remind  # approvals' reminders of a message (handlers/approvals.py)
 
     def run(self) -> SweepReport:
         """Look at every due message within `sweep.seconds`; then fill the ledger in."""
@@ -148,6 +153,8 @@ class Sweeper:
         if kind_of(key) == "deployment" and self._fold(key, view):
             report.folded += 1
             return
+        if view.approvals and self._remind is not None:
+            report.reminded += self._remind(key)
         if not view.head.status.is_final:
             truth = self._truth(key, view.head)
             if truth is not None and truth.status.is_final:
@@ -253,8 +260,8 @@ class Sweeper:
     def _stuck(self, key: str, state: State, view: View) -> bool:
         """Post the one thread reply on a run far past its usual duration; True if posted."""
         head = view.head
-        if state.stuck or head.started_at is None:
-            return False
+        if state.stuck or head.started_at is None or view.approvals or view.waiting:
+            return False  # waiting for a person: approvals and blue/green waits remind
         running = self._clock() - head.started_at.timestamp()
         usual = self._usual(head)
         if running <= stuck_after(self._config.sweep, usual):
@@ -315,7 +322,14 @@ def run_sweep(
 ) -> SweepReport:
     """One sweep with a container's poster, store and (CodePipeline, CodeDeploy) clients."""
     delivery = LivingDelivery(config, poster, store)
-    report = Sweeper(config, delivery, store, clients).run()
+    remind = None
+    if config.slack_bot_token:  # reminders are thread replies: the Web API, not a webhook
+        client = make_web_client(config)
+
+        def remind(key: str) -> int:
+            return send_reminders(key, config, store, client)
+
+    report = Sweeper(config, delivery, store, clients, remind=remind).run()
     # Every 5 minutes: a line only when the sweep did something (or could not).
     busy = report.looked_at or report.backfilled or report.left
     logger.log(logging.INFO if busy else logging.DEBUG, "sweep: %s", report)

@@ -159,3 +159,31 @@ def violations(payload: dict[str, Any]) -> list[str]:
     if total > AGGREGATE_MAX:
         problems.append(f"blocks: {total} characters in all, past Slack's msg_blocks_too_long")
     return problems
+
+
+def modal_violations(view: dict[str, Any]) -> list[str]:
+    """Every way a modal (views.open's `view`) breaks a limit of Slack's view object: title,
+    submit and close at most 24 characters, private_metadata 3000, callback_id 255, 100 blocks;
+    an input block's label 2000 characters, a plain_text_input's max_length 3000."""
+    problems: list[str] = []
+    if view.get("type") != "modal":
+        problems.append("view.type: not modal")
+    for key in ("title", "submit", "close"):
+        if key in view or key == "title":
+            _text(view.get(key), f"view.{key}", 24, problems, plain=True)
+    if _len(view.get("private_metadata", "")) > 3000:
+        problems.append("view.private_metadata: over 3000")
+    if _len(view.get("callback_id", "")) > 255:
+        problems.append("view.callback_id: over 255")
+    blocks = view.get("blocks", [])
+    if len(blocks) > 100:
+        problems.append("view.blocks: over 100")
+    for i, block in enumerate(blocks):
+        if block.get("type") == "input":
+            _text(block.get("label"), f"view.blocks[{i}].label", 2000, problems, plain=True)
+            if not 0 <= (block.get("element") or {}).get("max_length", 0) <= 3000:
+                problems.append(f"view.blocks[{i}].element.max_length: not 0..3000")
+        else:
+            _block(block, f"view.blocks[{i}]", problems)
+    _sdk(blocks, problems)
+    return problems

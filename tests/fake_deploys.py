@@ -27,6 +27,23 @@ CodePipeline User Guide pages on source revision overrides, stage rollback and t
 - CreateDeployment: a group with an active deployment refuses another
   (DeploymentLimitExceededException). It has no token. ListDeployments filters by
   `createTimeRange`; BatchGetDeployments takes at most 25 ids (BatchLimitExceededException).
+- PutApprovalResult (CodePipeline API reference): pipeline, stage and action must exist
+  (PipelineNotFoundException, StageNotFoundException, ActionNotFoundException); the token must
+  be the open request's ([0-9a-f]{8}-...-[0-9a-f]{12}, ValidationException otherwise): an
+  answered request gives ApprovalAlreadyCompletedException ("The approval action has already
+  been approved or rejected."), a token that is not the current one InvalidApprovalTokenException
+  ("The approval request already received a response or has expired."); summary at most 512
+  characters. It answers `approvedAt`. GetPipelineState shows an open request's token in
+  `actionStates[].latestExecution.token`.
+- ContinueDeployment (CodeDeploy API reference): READY_WAIT needs a blue/green deployment in
+  status Ready (DeploymentIsNotInReadyStateException), TERMINATION_WAIT one whose original
+  instances wait for termination (InvalidDeploymentWaitTypeException otherwise; the reference
+  lists it without saying when, this is where the fake uses it); a finished deployment gives
+  DeploymentAlreadyCompletedException, an in-place one UnsupportedActionForDeploymentTypeException.
+  StopDeployment: DeploymentAlreadyCompletedException once finished; with autoRollbackEnabled
+  the group rolls back (a new deployment, creator codeDeployRollback); it answers
+  {status: Pending, statusMessage}. GetDeployment shows `deploymentStyle` and
+  `instanceTerminationWaitTimeStarted`.
 
 Faults, queued per operation with `fail(operation, kind)`: "lose" (the work is done, the
 connection drops: the answer is lost), "late" (the work is done, the answer comes after the
@@ -54,6 +71,7 @@ PAGE = 100
 BATCH_LIMIT = 25
 _REASON = re.compile(r"[a-zA-Z0-9!@ \(\)\.\*\?\-]{1,300}")
 _TOKEN = re.compile(r"[a-zA-Z0-9-]{1,128}")
+_APPROVAL_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 WRITES = frozenset(
     {
         "StartPipelineExecution",
@@ -61,6 +79,9 @@ WRITES = frozenset(
         "DisableStageTransition",
         "EnableStageTransition",
         "CreateDeployment",
+        "PutApprovalResult",
+        "ContinueDeployment",
+        "StopDeployment",
     }
 )
 _SERVICES = {
@@ -75,6 +96,7 @@ _SERVICES = {
         "RollbackStage",
         "DisableStageTransition",
         "EnableStageTransition",
+        "PutApprovalResult",
     ),
     "codedeploy": (
         "GetDeployment",
@@ -84,9 +106,16 @@ _SERVICES = {
         "GetApplicationRevision",
         "CreateDeployment",
         "ListDeploymentTargets",
+        "ContinueDeployment",
+        "StopDeployment",
     ),
 }
-_PROVIDERS = {"Source": "CodeStarSourceConnection", "Build": "CodeBuild", "Deploy": "CodeDeploy"}
+_PROVIDERS = {
+    "Source": "CodeStarSourceConnection",
+    "Build": "CodeBuild",
+    "Deploy": "CodeDeploy",
+    "Approval": "Manual",
+}
 
 
 @dataclass
@@ -136,6 +165,18 @@ class Pipeline:
 
 
 @dataclass
+class Approval:
+    """The latest request of one approval action (what GetPipelineState shows of it)."""
+
+    execution: str
+    token: str
+    status: str = "InProgress"  # Succeeded (approved), Failed (rejected)
+    summary: str = ""
+    changed: float = 0.0
+    by: str = ""
+
+
+@dataclass
 class Deployment:
     id: str
     application: str
@@ -146,6 +187,8 @@ class Deployment:
     completed: float | None = None
     description: str = ""
     creator: str = "user"
+    blue_green: bool = False
+    termination_wait: bool = False  # rerouted; the original instances wait to be terminated
 
 
 @dataclass
@@ -163,6 +206,20 @@ def source(name: str = "Source", provider: str = "CodeStarSourceConnection") -> 
 def deploy(name: str = "Deploy", application: str = "web", group: str = "prod") -> Action:
     config = {"ApplicationName": application, "DeploymentGroupName": group}
     return Action(name, "Deploy", "CodeDeploy", config)
+
+
+def gated(name: str, **extra: Any) -> Pipeline:
+    """Source -> Build -> Approve (a manual approval) -> Deploy."""
+    return Pipeline(
+        name,
+        [
+            ("Source", [source()]),
+            ("Build", [Action("Build", "Build")]),
+            ("Approve", [Action("Release", "Approval", configuration={"CustomData": "Ship?"})]),
+            ("Deploy", [deploy()]),
+        ],
+        **extra,
+    )
 
 
 def standard(name: str, *sources: Action, **extra: Any) -> Pipeline:
@@ -187,6 +244,7 @@ class World:
         self.executions: list[Execution] = []  # oldest first
         self.groups: dict[tuple[str, str], Group] = {}
         self.heads: dict[str, str] = {}  # source action -> its newest revision
+        self.approvals: dict[tuple[str, str, str], Approval] = {}  # (pipeline, stage, action)
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self.late_seconds = 1.5
@@ -289,6 +347,24 @@ class World:
                 else [stage for stage, _ in self.pipelines[execution.pipeline].stages]
             )
             execution.stages = dict.fromkeys(stages, status)
+
+    def await_approval(self, execution_id: str, stage: str, action: str) -> str:
+        """The execution now waits in `stage` for approval `action`: its new request's token."""
+        with self.lock:
+            execution = self._execution(execution_id)
+            execution.status = "InProgress"
+            execution.stages = {k: v for k, v in execution.stages.items() if k != stage}
+            execution.stages[stage] = "InProgress"
+            token = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            key = (execution.pipeline, stage, action)
+            self.approvals[key] = Approval(execution_id, token, changed=time.time())
+            return token
+
+    def answer(self, pipeline: str, stage: str, action: str, status: str, by: str) -> None:
+        """Someone answers the open request in the console."""
+        with self.lock:
+            approval = self.approvals[(pipeline, stage, action)]
+            approval.status, approval.by, approval.changed = status, by, time.time()
 
     def fail(self, operation: str, *kinds: str) -> None:
         """Queue faults for the next calls of `operation`: lose, late, 5xx, throttle."""
@@ -515,7 +591,7 @@ class World:
             state: dict[str, Any] = {
                 "stageName": stage,
                 "inboundTransitionState": pipeline.transitions.get(stage, {"enabled": True}),
-                "actionStates": [{"actionName": a.name} for a in actions],
+                "actionStates": [self._action_state(pipeline.name, stage, a) for a in actions],
             }
             if latest is not None:
                 state["latestExecution"] = {
@@ -524,6 +600,60 @@ class World:
                 }
             states.append(state)
         return {"pipelineName": pipeline.name, "pipelineVersion": 1, "stageStates": states}
+
+    def _action_state(self, pipeline: str, stage: str, action: Action) -> dict[str, Any]:
+        state: dict[str, Any] = {"actionName": action.name}
+        approval = self.approvals.get((pipeline, stage, action.name))
+        if approval is not None:
+            latest: dict[str, Any] = {
+                "actionExecutionId": f"{approval.execution[:8]}-{action.name}",
+                "status": approval.status,
+                "lastStatusChange": approval.changed,
+            }
+            if approval.status == "InProgress":
+                latest["token"] = approval.token
+            else:
+                latest["lastUpdatedBy"] = approval.by
+                if approval.summary:
+                    latest["summary"] = approval.summary
+            state["latestExecution"] = latest
+        return state
+
+    def _put_approval_result(self, params: dict[str, Any]) -> dict[str, Any]:
+        pipeline = self._pipeline(params["pipelineName"])
+        actions = pipeline.stage(params["stageName"])
+        if actions is None:
+            raise Fault(400, "StageNotFoundException", f"stage {params['stageName']} not found")
+        if not any(a.name == params["actionName"] for a in actions):
+            raise Fault(400, "ActionNotFoundException", f"action {params['actionName']} not found")
+        if (
+            not _APPROVAL_TOKEN.fullmatch(params["token"])
+            or len(params["result"].get("summary", "")) > 512
+        ):
+            raise Fault(400, "ValidationException", "1 validation error detected")
+        approval = self.approvals.get((pipeline.name, params["stageName"], params["actionName"]))
+        if approval is None or approval.token != params["token"]:
+            raise Fault(
+                400,
+                "InvalidApprovalTokenException",
+                "The approval request already received a response or has expired.",
+            )
+        if approval.status != "InProgress":
+            raise Fault(
+                400,
+                "ApprovalAlreadyCompletedException",
+                "The approval action has already been approved or rejected.",
+            )
+        approved = params["result"]["status"] == "Approved"
+        approval.status = "Succeeded" if approved else "Failed"
+        approval.summary = params["result"].get("summary", "")
+        approval.by = "arn:aws:sts::123456789012:assumed-role/deploybot/deploybot"
+        approval.changed = time.time()
+        execution = self._execution(approval.execution)
+        execution.stages[params["stageName"]] = approval.status
+        if not approved:
+            execution.status = "Failed"
+        return {"approvedAt": approval.changed}
 
     def _start_pipeline_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(params["name"])
@@ -653,7 +783,13 @@ class World:
             "creator": item.creator,
             "description": item.description,
             "computePlatform": "Server",
+            "deploymentStyle": {
+                "deploymentType": "BLUE_GREEN" if item.blue_green else "IN_PLACE",
+                "deploymentOption": "WITH_TRAFFIC_CONTROL",
+            },
         }
+        if item.blue_green:
+            info["instanceTerminationWaitTimeStarted"] = item.termination_wait
         if item.completed is not None:
             info["completeTime"] = item.completed
         return info
@@ -734,6 +870,52 @@ class World:
 
     def _list_deployment_targets(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"targetIds": []}
+
+    def _steerable(self, deployment_id: str) -> Deployment:
+        item = self._find_deployment(deployment_id)
+        if item.status in ("Succeeded", "Failed", "Stopped"):
+            raise Fault(400, "DeploymentAlreadyCompletedException", "The deployment is complete.")
+        return item
+
+    def _continue_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        item = self._steerable(params["deploymentId"])
+        if not item.blue_green:
+            raise Fault(
+                400,
+                "UnsupportedActionForDeploymentTypeException",
+                "A call was submitted that is not supported for the specified deployment type.",
+            )
+        wait = params.get("deploymentWaitType", "READY_WAIT")
+        if wait == "READY_WAIT":
+            if item.status != "Ready":
+                raise Fault(
+                    400,
+                    "DeploymentIsNotInReadyStateException",
+                    "The deployment does not have a status of Ready and can't continue yet.",
+                )
+            item.status, item.termination_wait = "InProgress", True
+            return {}
+        if not item.termination_wait:
+            raise Fault(400, "InvalidDeploymentWaitTypeException", "The wait type is invalid.")
+        item.status, item.termination_wait, item.completed = "Succeeded", False, time.time()
+        return {}
+
+    def _stop_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        item = self._steerable(params["deploymentId"])
+        item.status, item.termination_wait, item.completed = "Stopped", False, time.time()
+        if params.get("autoRollbackEnabled"):
+            self.groups[(item.application, item.group)].deployments.append(
+                Deployment(
+                    id=self._deployment_id(),
+                    application=item.application,
+                    group=item.group,
+                    status="InProgress",
+                    revision=item.revision,
+                    created=time.time(),
+                    creator="codeDeployRollback",
+                )
+            )
+        return {"status": "Pending", "statusMessage": "Stopping the deployment"}
 
 
 def _summary_of(item: Deployment) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.blockkit import violations
+from tests.blockkit import modal_violations, violations
 from tests.loopback import Loopback
 
 TOKEN = "xoxb-test-token"
@@ -73,6 +73,7 @@ class FakeSlack(Loopback):
     # An interaction's response_url works for 30 minutes (and 5 uses); after that Slack answers
     # 404 "expired_url".
     response_urls_expired: bool = False
+    views: list[dict[str, Any]] = field(default_factory=list)  # modals opened with views.open
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -248,6 +249,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _work(self, method: str, args: dict[str, Any]) -> tuple[int, Any]:
             problems = violations(args)
+            if method in ("views.open", "views.update"):
+                problems = modal_violations(args.get("view") or {})
             if method == "webhook" and self.path.split("?")[0] != urlsplit(fake.webhook_url).path:
                 return 404, b"no_service"  # Slack's answer for a removed incoming webhook
             if method == "response_url" and fake.response_urls_expired:
@@ -259,7 +262,7 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return 200, b"ok"
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return 200, {"ok": False, "error": "invalid_auth"}
-            if problems and method.startswith("chat."):
+            if problems and method.startswith(("chat.", "views.")):
                 args["_problems"] = problems
                 return 200, {"ok": False, "error": "invalid_blocks", "errors": problems}
             answer = _answer(fake, method, args)
@@ -340,6 +343,13 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
         if members is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": members}
+    if method == "views.open":
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        with fake.lock:
+            fake.views.append(dict(args["view"]))
+            number = len(fake.views)
+        return {"ok": True, "view": {**args["view"], "id": f"V{number:09d}"}}
     if method == "users.lookupByEmail":
         return _lookup_by_email(fake, str(args.get("email", "")))
     if method == "conversations.list":

@@ -135,3 +135,34 @@ def block_actions(
     if message is not None:
         payload["message"] = message
     return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission(
+    view: dict[str, Any],
+    view_id: str,
+    *,
+    values: dict[str, dict[str, Any]] | None = None,
+    user_id: str = "U0DEVELOP",
+) -> str:
+    """The form body Slack sends when a modal (as opened with views.open) is submitted, with
+    what was typed in its inputs (`values`: block_id -> action_id -> element state)."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T000", "domain": "example"},
+        "user": {"id": user_id, "username": "dev", "name": "dev", "team_id": "T000"},
+        "api_app_id": "A0DEPLOYBOT",
+        "token": "legacy-verification-token",
+        "trigger_id": "2.3.4",
+        "view": {
+            **view,
+            "id": view_id,
+            "team_id": "T000",
+            "state": {"values": values or {}},
+            "hash": "1700000000.abcdef",
+            "app_id": "A0DEPLOYBOT",
+            "bot_id": "B000",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+    return urlencode({"payload": json.dumps(payload)})

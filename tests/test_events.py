@@ -178,7 +178,13 @@ def test_manual_approval_legacy() -> None:
     [event] = parse_payload(load_sample("codepipeline-manual-approval-sns-legacy.json"))
     assert event.scope is Scope.APPROVAL
     assert event.pipeline == "MyFirstPipeline"
-    assert event.external_url.endswith("XAMPLETOKEN")
+    # THEN the token is kept for PutApprovalResult, and the review link that carries it is not
+    assert event.approval is not None
+    assert event.approval.token == "1a2b3c4d-573f-4ea7-a67E-XAMPLETOKEN"
+    assert event.external_url == ""
+    assert event.approval.external_link == "http://example.com"
+    assert event.approval.expires_at == datetime(2016, 7, 7, 20, 22, tzinfo=UTC)
+    assert event.approval.custom_data.startswith("Review the latest changes")
 
 
 @pytest.mark.parametrize(

@@ -218,11 +218,15 @@ def test_a_details_link_from_a_notification_names_its_host() -> None:
     assert _button_texts(rendered)["link_details"] == "Details (evil.example)"
 
 
-def test_an_approval_link_to_the_console_says_so() -> None:
-    # GIVEN the legacy manual-approval SNS message, whose review link is the AWS console
+def test_an_approval_message_links_the_console_but_never_the_token() -> None:
+    # GIVEN the legacy manual-approval SNS message, whose review link carries the approval token
     [message] = _render(load_sample("codepipeline-manual-approval-sns-legacy.json"))
-    # THEN its button names the console as where it opens
-    assert _button_texts(message)["link_details"] == "Approve or reject (AWS console)"
+    # THEN no button opens that link (the token stays on deploybot's side: issue 13); the AWS
+    # console button opens the pipeline's page instead
+    buttons = _button_texts(message)
+    assert "link_details" not in buttons
+    assert "link_console" in buttons
+    assert "XAMPLETOKEN" not in json.dumps(message)
 
 
 # --- text that changes formatting or hides what a name says -----------------------------------

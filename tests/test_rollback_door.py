@@ -10,19 +10,17 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk import signature
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
 from blocks.deployment import build_message
-from bot import aws
 from bot.config import load_config
 from bot.domain.claims import claim_key, load_claim
 from bot.domain.model import Commit, Deployment, Scope, Source, Status
@@ -33,6 +31,7 @@ from bot.store import make_store
 from handlers.late import handle_late_lazy_run
 from handlers.notifications import deliver_events
 from tests.blockkit import violations
+from tests.doors import Door, later, open_door
 from tests.fake_deploys import World, source, standard
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
@@ -87,36 +86,11 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@dataclass
-class Door:
-    """The Lambda's surroundings: the AWS world, the Lambda and Slack stand-ins, the config."""
-
-    world: World
-    lam: FakeLambda
-    slack: FakeSlack
-    config: Path
-
-    def calls(self) -> list[str]:
-        """Every CodePipeline/CodeDeploy operation that reached the stand-in."""
-        assert self.world.server is not None
-        return self.world.server.operations()
-
-
 @pytest.fixture
 def door(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
 ) -> Iterator[Door]:
-    path = tmp_path / "deploybot.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("DEPLOYBOT_CONFIG", str(path))
-    world = World()
-    server = world.serve()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", server.url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", server.url)
-    # A late answer comes after 1.5 s: the clients stop waiting before.
-    monkeypatch.setattr(aws, "READ_TIMEOUT_SECONDS", 0.5)
-    yield Door(world, aws_env, slack_env, path)
-    server.close()
+    yield from open_door(monkeypatch, tmp_path, aws_env, slack_env, CONFIG)
 
 
 def _history(world: World, *, bad_fails_at: str = "") -> tuple[str, str]:
@@ -843,24 +817,13 @@ def test_the_rollbacks_own_notification_says_whose_rollback_it_is(
 # --- lazy runs after Slack's windows -------------------------------------------------------------
 
 
-def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """From now on the clock reads `seconds` later (Lambda ran the invocation that late)."""
-    real = time.time
-
-    def later() -> float:
-        return real() + seconds
-
-    monkeypatch.setattr(time, "time", later)
-    monkeypatch.setattr(signature.Clock, "now", lambda self: later())
-
-
 def test_a_lazy_run_too_late_to_act_on_starts_nothing_and_says_so(
     door: Door, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a click whose lazy run Lambda delivers 400 s later: past Slack's signature window
     good, _ = _history(door.world)
     [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
-    _later(monkeypatch, 400)
+    later(monkeypatch, 400)
     # WHEN it runs
     assert handler(lazy, LambdaContext())["statusCode"] == 200
     # THEN nothing changes in AWS, and the clicker is told (not a silent 401)
@@ -879,7 +842,7 @@ def test_a_late_lazy_run_reports_what_an_earlier_run_of_the_click_started(
     door.world.run(PIPELINE, GOOD, ago=5, running_at="Build", trigger="StartPipelineExecution")
     # WHEN Lambda retries it 31 minutes later: the response_url has expired too
     door.slack.response_urls_expired = True
-    _later(monkeypatch, 31 * 60)
+    later(monkeypatch, 31 * 60)
     assert handler(lazy, LambdaContext())["statusCode"] == 200
     # THEN nothing is sent again, and the thread says what the click started
     assert door.world.writes == []
@@ -894,7 +857,7 @@ def test_a_stale_click_replayed_through_the_function_url_is_refused(
     # the arrival time)
     good, _ = _history(door.world)
     [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
-    _later(monkeypatch, 400)
+    later(monkeypatch, 400)
     replayed = copy.deepcopy(lazy)
     replayed["requestContext"]["timeEpoch"] = int(time.time() * 1000)
     # THEN Bolt refuses it, and nothing happens
@@ -909,7 +872,7 @@ def test_an_undecodable_late_body_is_not_taken_for_a_late_run(
     # GIVEN a lazy-looking request past the window whose base64 body is not base64 (or UTF-8)
     good, _ = _history(door.world)
     [lazy] = _click(door, _posted(door.slack, _success(good)), replay=False)
-    _later(monkeypatch, 400)
+    later(monkeypatch, 400)
     config = load_config(door.config)
     for junk in ("%%%not-base64%%%", base64.b64encode(b"\xff\xfe").decode()):
         forged = {**copy.deepcopy(lazy), "body": junk, "isBase64Encoded": True}

@@ -168,10 +168,12 @@ def test_slacks_ssl_check_is_answered_without_running_anything(
 ) -> None:
     # GIVEN Slack's certificate check, which Bolt also answers before the signature
     event = function_url_event("ssl_check=1&token=legacy", secret=None)
-    # THEN 200 and nothing else
+    # THEN 200 and nothing else: no lazy run, no Slack call for the request (the container's
+    # one auth.test, which learns the workspace in the background at cold start, may come
+    # before or after: it is not the request's)
     assert _invoke(event)["statusCode"] == 200
     assert aws_env.invocations == []
-    assert door.calls == []
+    assert [c.method for c in door.calls if c.method != "auth.test"] == []
 
 
 # --- only the workspaces served ----------------------------------------------------------------

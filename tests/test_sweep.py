@@ -353,3 +353,35 @@ def test_a_run_aws_will_not_show_is_tried_again_later_not_at_once(
     assert sweeper.run().looked_at == 0
     clock.now += 11 * MINUTE
     assert sweeper.run().looked_at == 1
+
+
+def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN a run that waits for a manual approval, and still does in AWS, two hours on
+    clock = Clock()
+    store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
+    delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
+    reminded: list[str] = []
+
+    def remind(key: str) -> int:
+        reminded.append(key)
+        return 1
+
+    sweeper = Sweeper(CONFIG, delivery, store, _clients(fake_aws), clock=clock, remind=remind)
+    approval = load_sample("eventbridge-codepipeline-action-approval-started.json")
+    approval["detail"].update(pipeline="meerkat", **{"execution-id": EXECUTION})
+    started = flow(SUCCESS)[:3]
+    clock.now = started[0].occurred_at.timestamp()  # type: ignore[union-attr]
+    _deliver([*started, *parse_payload(approval)], delivery, store)
+    fake_aws.answers["ListPipelineExecutions"] = {
+        "pipelineExecutionSummaries": [_summary("InProgress")]
+    }
+    # WHEN the sweep looks
+    clock.now += 120 * MINUTE
+    report = sweeper.run()
+    # THEN it asked for the approval's reminders (handlers/approvals.py sends them) and posted
+    # no stuck reply of its own: a person is what the run waits on
+    assert reminded == [f"execution#{EXECUTION}"]
+    assert (report.reminded, report.stuck) == (1, 0)
+    assert [p for p in fake_slack.posts if p.get("thread_ts")] == []

@@ -40,6 +40,11 @@ PARAMETERS = {
     "RollbackFreezeStages": "api-prod/Deploy",
     "RollbackApplications": "web",
     "RollbackDeploymentGroups": "web/production",
+    "ApprovalsEnabled": "true",
+    "ApprovalActions": "web-prod/Approve/Release,api-prod/Gate/Ship",
+    "TrafficEnabled": "true",
+    "FreezeEnabled": "true",
+    "FreezeStages": "web-prod/Deploy",
     "GitHubTokenParameter": "/deploybot/github-token",
     "CodeCommitRepositories": "web,api",
 }
@@ -51,7 +56,12 @@ NO_RESOURCE_TYPE = {
     "codedeploy:ListDeploymentGroups",
     "codedeploy:ListDeploymentTargets",
     "codedeploy:BatchGetDeploymentTargets",
+    "codedeploy:ContinueDeployment",
+    "codedeploy:StopDeployment",
 }
+# Writes that IAM cannot scope to a resource (above): granted on "*" in this region only, and
+# each only behind its own off-by-default parameter.
+UNSCOPABLE_WRITES = {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"}
 READ_PREFIXES = ("Get", "List", "BatchGet", "Describe")
 ROLLBACK_WRITES = {
     "codepipeline:StartPipelineExecution",
@@ -389,7 +399,10 @@ def test_every_write_action_is_scoped_to_named_resources(translated: dict[str, A
         for action in _as_list(statement["Action"]):
             if not action.split(":", 1)[1].startswith(READ_PREFIXES):
                 writes.append(action)
-                assert "*" not in _as_list(statement["Resource"]), statement
+                if action in UNSCOPABLE_WRITES:
+                    assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"]
+                else:
+                    assert "*" not in _as_list(statement["Resource"]), statement
     assert writes
 
 
@@ -472,7 +485,8 @@ def test_rollback_writes_exist_only_when_enabled_and_name_their_targets(
     for statement in raw:
         if "Fn::If" not in statement:
             assert not set(_as_list(statement["Action"])) & ROLLBACK_WRITES, statement
-    off = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false"})
+    # (FreezeEnabled grants the freeze actions on its own: the Freeze buttons, issue 13)
+    off = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false", "FreezeEnabled": "false"})
     granted = {a for s in off.statements() for a in _as_list(s["Action"])}
     assert not granted & ROLLBACK_WRITES
     # With it, each write covers exactly the named targets
@@ -503,6 +517,63 @@ def test_outputs_give_what_the_readme_commands_need(translated: dict[str, Any]) 
     assert outputs["FunctionRoleArn"]["Value"] == "<DeployBotFunctionRole.Arn>"
     for name in ("NotificationTopicArn", "SlackRequestUrl", "FunctionName"):
         assert name in outputs
+
+
+ACTION_WRITES = {
+    "ApprovalsEnabled": {"codepipeline:PutApprovalResult"},
+    "TrafficEnabled": {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"},
+    "FreezeEnabled": {"codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition"},
+}
+
+
+@pytest.mark.parametrize("condition", sorted(ACTION_WRITES))
+def test_approval_traffic_and_freeze_writes_are_off_by_default(
+    translated: dict[str, Any], condition: str
+) -> None:
+    # GIVEN the template's own default for the parameter, THEN none of its writes is granted
+    assert translated["Parameters"][condition]["Default"] == "false"
+    off = Stack(translated, {**PARAMETERS, condition: "false", "RollbackEnabled": "false"})
+    granted = {a for s in off.statements() for a in _as_list(s["Action"])}
+    assert not granted & ACTION_WRITES[condition]
+    on = Stack(translated, {**PARAMETERS, "RollbackEnabled": "false"})
+    assert ACTION_WRITES[condition] <= {a for s in on.statements() for a in _as_list(s["Action"])}
+
+
+def test_blue_green_steering_is_granted_as_iam_allows_it_only_in_this_region(
+    translated: dict[str, Any],
+) -> None:
+    # ContinueDeployment and StopDeployment have no resource type (Service Authorization
+    # Reference for CodeDeploy; aws-facts §7): only "*" matches, so the region is the scope
+    statement = Stack(translated, PARAMETERS).statement("SteerBlueGreenDeployments")
+    assert set(statement["Action"]) == {
+        "codedeploy:ContinueDeployment",
+        "codedeploy:StopDeployment",
+    }
+    assert statement["Resource"] == "*"
+    assert _grants(statement, "*")
+    assert not _grants(statement, "*", region="us-east-1")
+
+
+def test_approval_traffic_and_freeze_writes_cover_exactly_the_named_targets(
+    translated: dict[str, Any],
+) -> None:
+    stack = Stack(translated, PARAMETERS)
+    expected = {
+        # PutApprovalResult takes the action resource type: pipeline/stage/action.
+        "AnswerManualApprovals": (
+            "codepipeline",
+            ("web-prod/Approve/Release", "api-prod/Gate/Ship"),
+            ("web-prod/Approve/Other", "web-prod/Deploy/Release"),
+        ),
+        "FreezeStagesFromSlack": ("codepipeline", ("web-prod/Deploy",), ("api-prod/Deploy",)),
+    }
+    for sid, (service, granted, refused) in expected.items():
+        statement = stack.statement(sid)
+        for resource in granted:
+            assert _grants(statement, _arn(service, resource)), (sid, resource)
+            assert not _grants(statement, _arn(service, resource), region="us-east-1"), sid
+        for resource in refused:
+            assert not _grants(statement, _arn(service, resource)), (sid, resource)
 
 
 def test_the_state_table_keeps_its_key_and_gains_the_lists_index(

@@ -20,7 +20,7 @@ from bot import aws
 from bot.aws.discovery import Discovery
 from bot.aws.release import PeopleLookup, ReleaseLookup, release_lookup
 from bot.aws.run import LookupFailed, Run
-from bot.domain import codedeploy, codepipeline, rollback
+from bot.domain import approvals, codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
 from bot.domain.config import Config, RollbackPipeline
@@ -58,6 +58,8 @@ def wants_lookup(event: Deployment) -> bool:
     """True for events that AWS lookups can add to: deployments and pipeline executions."""
     if event.source is Source.CODEDEPLOY:
         return event.scope is Scope.DEPLOYMENT and bool(event.deployment_id)
+    if event.scope is Scope.APPROVAL:
+        return bool(event.pipeline and event.stage and event.action)
     return (
         event.source is Source.CODEPIPELINE
         and event.scope in (Scope.PIPELINE, Scope.STAGE, Scope.ACTION)
@@ -141,6 +143,8 @@ class Enricher:
         try:
             if event.source is Source.CODEDEPLOY:
                 enriched = self._deployment(event, run)
+            elif event.scope is Scope.APPROVAL:
+                enriched = self._approval(event, run)
             else:
                 enriched = self._pipeline_event(event, run)
         except Exception:
@@ -216,7 +220,10 @@ class Enricher:
         facts = self._facts(facts_future, run)
         if facts is not None:
             event = replace(
-                event, error=event.error or facts.error, rollback=event.rollback or facts.rollback
+                event,
+                error=event.error or facts.error,
+                rollback=event.rollback or facts.rollback,
+                waiting=event.waiting or facts.waiting,
             )
         if result is not None:
             if result.commit is None and not rollback_of and event.rollback:
@@ -476,6 +483,31 @@ class Enricher:
         except LookupFailed as exc:
             logger.info("pipeline definition unavailable: %s", exc.reason)
             return None
+
+    def _approval(self, event: Deployment, run: Run) -> Deployment:
+        """An approval with its definition's custom data, link and expiry; for the legacy SNS
+        message, which names no execution, the execution that holds its token."""
+        definition = self._info(event.pipeline, run)
+        token = event.approval.token if event.approval else ""
+        state = (
+            run.submit(aws.call, self._cp, "get_pipeline_state", name=event.pipeline)
+            if token and not event.execution_id
+            else None
+        )
+        info = self._optional(definition, run)
+        if info is not None:
+            event = approvals.with_definition(event, info.approval(event.stage, event.action))
+        if state is None:
+            return event
+        try:
+            execution = approvals.execution_of(run.wait(state), event)
+        except LookupFailed as exc:
+            run.notes.append(f"Execution unknown: {exc.reason}")
+            return event
+        if not execution:
+            run.notes.append("Execution unknown: AWS no longer shows this approval waiting")
+            return event
+        return replace(event, execution_id=execution)
 
     def _pipeline_event(self, event: Deployment, run: Run) -> Deployment:
         actions_future = self._actions_of(event, run)

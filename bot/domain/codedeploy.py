@@ -95,7 +95,27 @@ def parse_deployment(
         commit=_github_commit(as_map(data.get("revision"))),
         trigger=as_str(data.get("creator")),
         started_by=deployment_starter(as_str(data.get("creator"))),
+        waiting=_waiting(data, parse_status(status)),
     )
+
+
+def _waiting(data: Response, status: Status) -> str:
+    """What a blue/green deployment waits for (ContinueDeployment's wait types), or "".
+
+    Ready: traffic is not rerouted yet (CodeDeploy API reference, ContinueDeployment). Still in
+    progress with `instanceTerminationWaitTimeStarted` (get_deployment): traffic is rerouted
+    and the original instances wait out their termination time.
+    """
+    if status is Status.READY:
+        return "READY_WAIT"
+    style = as_map(data.get("deploymentStyle"))
+    if (
+        status is Status.IN_PROGRESS
+        and data.get("instanceTerminationWaitTimeStarted") is True
+        and style.get("deploymentType") == "BLUE_GREEN"
+    ):
+        return "TERMINATION_WAIT"
+    return ""
 
 
 def _instance_counts(overview: Mapping[str, Any]) -> InstanceCounts:

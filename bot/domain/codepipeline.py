@@ -43,6 +43,17 @@ class SourceAction:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalAction:
+    """A manual approval action of a pipeline definition, with its configuration."""
+
+    stage: str
+    action: str
+    custom_data: str = ""  # CustomData
+    external_link: str = ""  # ExternalEntityLink
+    timeout_minutes: int = 0  # the action's timeoutInMinutes (0: the default, 7 days)
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineInfo:
     """What deploybot needs from a pipeline definition."""
 
@@ -54,6 +65,11 @@ class PipelineInfo:
     pipeline_type: str = ""  # "V1" or "V2" ("" when AWS did not say)
     execution_mode: str = ""  # "SUPERSEDED", "QUEUED" or "PARALLEL"
     version: int = 0  # the structure version it describes (events name theirs: a change shows)
+    approvals: tuple[ApprovalAction, ...] = ()
+
+    def approval(self, stage: str, action: str) -> ApprovalAction | None:
+        """The manual approval action `action` of `stage`, if the definition has it."""
+        return next((a for a in self.approvals if (a.stage, a.action) == (stage, action)), None)
 
     def deploys(self, application: str, deployment_group: str) -> bool:
         """True when a CodeDeploy or CodeDeployToECS action deploys this application/group."""
@@ -101,6 +117,26 @@ def _source_action(action: Mapping[str, Any]) -> SourceAction | None:
     )
 
 
+def _approval_actions(stages: list[Mapping[str, Any]]) -> tuple[ApprovalAction, ...]:
+    found = []
+    for stage in stages:
+        for action in mappings(stage.get("actions")):
+            if as_map(action.get("actionTypeId")).get("category") != "Approval":
+                continue
+            configuration = as_map(action.get("configuration"))
+            timeout = action.get("timeoutInMinutes")
+            found.append(
+                ApprovalAction(
+                    stage=as_str(stage.get("name")),
+                    action=as_str(action.get("name")),
+                    custom_data=as_str(configuration.get("CustomData")),
+                    external_link=as_str(configuration.get("ExternalEntityLink")),
+                    timeout_minutes=timeout if isinstance(timeout, int) and timeout > 0 else 0,
+                )
+            )
+    return tuple(found)
+
+
 def parse_pipeline(response: Response) -> PipelineInfo:
     """Deploy targets and source actions of a `get_pipeline` response."""
     pipeline = as_map(response.get("pipeline"))
@@ -123,6 +159,7 @@ def parse_pipeline(response: Response) -> PipelineInfo:
         deploy_stage=deploying[-1] if deploying else "",
         pipeline_type=as_str(pipeline.get("pipelineType")),
         execution_mode=as_str(pipeline.get("executionMode")),
+        approvals=_approval_actions(stages),
         version=as_count(pipeline.get("version")),
     )
 
@@ -178,6 +215,7 @@ def parse_stages(state: Response) -> tuple[StageState, ...]:
     for stage in mappings(state.get("stageStates")):
         latest = as_map(stage.get("latestExecution"))
         action, detail = _action_worth_naming(stage)
+        inbound = as_map(stage.get("inboundTransitionState"))
         stages.append(
             StageState(
                 name=as_str(stage.get("stageName")),
@@ -185,6 +223,9 @@ def parse_stages(state: Response) -> tuple[StageState, ...]:
                 execution_id=as_str(latest.get("pipelineExecutionId")),
                 action=action,
                 detail=parse_revision_summary(detail)[1],
+                frozen=inbound.get("enabled") is False,
+                frozen_by=as_str(inbound.get("lastChangedBy")),
+                frozen_reason=as_str(inbound.get("disabledReason")),
             )
         )
     return tuple(stages)

@@ -100,6 +100,18 @@ def json_list(value: object) -> list[Any]:
     return as_list(maybe_json(value))
 
 
+def string_fields(text: str) -> dict[str, str] | None:
+    """A JSON object whose every value is a string (a button's value), or None for anything
+    else: nothing in a button is trusted."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        return None
+    return {str(k): v for k, v in data.items()}
+
+
 # --- time ------------------------------------------------------------------------------------
 
 _MONTHS = {

@@ -59,6 +59,10 @@ ROLLBACK_STRATEGIES = ("pipeline", "stage")
 _STAGE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")  # CodePipeline's StageName
 DEFAULT_ROLLBACK_STRATEGY = "pipeline"
 
+# Manual approvals ([approvals]): remind in the thread after this long, by default.
+DEFAULT_REMIND_AFTER_SECONDS = 3600.0
+_DURATION = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?")
+_DURATION_UNITS = (86400, 3600, 60)
 # The release diff (bot/aws/release.py): titles shown, commits read, where GitHub's API is.
 DEFAULT_COMMITS_SHOWN = 3
 MAX_COMMITS_SHOWN = 10
@@ -205,6 +209,55 @@ class RollbackSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalPipeline:
+    """An `[[approvals.pipelines]]` entry: who may answer this pipeline's approvals instead."""
+
+    pipeline: str
+    users: tuple[str, ...] | None = None  # None: the section's users
+    usergroups: tuple[str, ...] | None = None  # None: the section's user groups
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPolicy:
+    """Who may answer one pipeline's approvals, and where (bot/domain/policy.py checks it)."""
+
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    overridden: bool = False  # an [[approvals.pipelines]] entry names the users or groups
+
+    @property
+    def anyone(self) -> bool:
+        """True when somebody may answer, somewhere: the message then carries the buttons."""
+        return bool(self.channels and (self.users or self.usergroups))
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSettings:
+    """The `[approvals]` table. Nothing configured: no buttons, and every click refused."""
+
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    pipelines: tuple[ApprovalPipeline, ...] = ()
+    # By default nobody answers an approval of a change they triggered or authored.
+    allow_self_approval: bool = False
+    remind_after_seconds: float = DEFAULT_REMIND_AFTER_SECONDS  # 0: no reminder
+
+    def policy_for(self, pipeline: str) -> ApprovalPolicy:
+        """Who may answer `pipeline`'s approvals: the section, or its pipeline entry's people."""
+        entry = next((p for p in self.pipelines if p.pipeline == pipeline), None)
+        if entry is None:
+            return ApprovalPolicy(self.users, self.usergroups, self.channels)
+        return ApprovalPolicy(
+            users=self.users if entry.users is None else entry.users,
+            usergroups=self.usergroups if entry.usergroups is None else entry.usergroups,
+            channels=self.channels,
+            overridden=True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseSettings:
     """The `[release]` and `[people]` tables, and the GitHub settings of the environment."""
 
@@ -236,6 +289,7 @@ class Config:
     rollback: RollbackSettings = RollbackSettings()
     status: StatusSettings = StatusSettings()
     sweep: SweepSettings = SweepSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
 
     def pipelines_for(self, application: str, deployment_group: str) -> tuple[str, ...]:
         """Pipelines the config says deploy this application/group, in config order."""
@@ -312,6 +366,7 @@ _TOP_LEVEL = {
     "store",
     "rollback",
     "sweep",
+    "approvals",
     "release",
     "people",
 }
@@ -340,6 +395,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         rollback=_rollback(_table(data, "rollback")),
         status=_status(status),
         sweep=_sweep(_table(data, "sweep")),
+        approvals=_approvals(_table(data, "approvals")),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         slack_app_token=env.get("SLACK_APP_TOKEN", ""),
         slack_bot_token_parameter=env.get("SLACK_BOT_TOKEN_PARAMETER", ""),
@@ -601,12 +657,25 @@ def _enrich(table: Mapping[str, Any]) -> EnrichSettings:
     )
 
 
-def _ids(table: Mapping[str, Any], key: str, shape: re.Pattern[str], what: str) -> tuple[str, ...]:
-    values = tuple(_str_list(table.get(key, []), f"rollback.{key}"))
+def _ids(
+    table: Mapping[str, Any],
+    key: str,
+    shape: re.Pattern[str],
+    what: str,
+    where: str = "rollback",
+) -> tuple[str, ...]:
+    """The ids under `key` of table `where`, each matching `shape` in full."""
+    values = tuple(_str_list(table.get(key, []), f"{where}.{key}"))
     for value in values:
         if not shape.fullmatch(value):
-            raise ConfigError(f"rollback.{key}: {value!r} is not {what}")
+            raise ConfigError(f"{where}.{key}: {value!r} is not {what}")
     return values
+
+
+_PEOPLE: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("users", _USER, "a user id (U…/W…)"),
+    ("usergroups", _USERGROUP, "a user group id (S…)"),
+)
 
 
 def _required(item: Mapping[str, Any], where: str, key: str) -> str:
@@ -672,6 +741,54 @@ def _rollback(table: Mapping[str, Any]) -> RollbackSettings:
         users=_ids(table, "users", _USER, "a user id (U…/W…)"),
         usergroups=_ids(table, "usergroups", _USERGROUP, "a user group id (S…)"),
         channels=_ids(table, "channels", _CHANNEL_ID, "a channel id (C…/G…)"),
+    )
+
+
+def _duration(value: object, key: str) -> float:
+    """Seconds from "90m", "1h", "1h30m", "2d" (or a whole number of minutes); "off" is 0."""
+    if value in ("off", 0):
+        return 0.0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10080:
+        return value * 60.0
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None or not any(match.groups()):
+        raise ConfigError(
+            f'{key}: must be a duration like "30m", "1h" or "1h30m" (or "off"), or minutes'
+        )
+    counts = (int(n or 0) for n in match.groups())
+    return float(sum(n * unit for n, unit in zip(counts, _DURATION_UNITS, strict=True)))
+
+
+def _approval_pipeline(where: str, item: Mapping[str, Any]) -> ApprovalPipeline:
+    _only(item, f"{where}.", {"pipeline", "users", "usergroups"})
+    people = {
+        key: _ids(item, key, shape, what, where) if key in item else None
+        for key, shape, what in _PEOPLE
+    }
+    return ApprovalPipeline(
+        pipeline=_required(item, where, "pipeline"),
+        users=people["users"],
+        usergroups=people["usergroups"],
+    )
+
+
+def _approvals(table: Mapping[str, Any]) -> ApprovalSettings:
+    _only(
+        table,
+        "approvals.",
+        {"users", "usergroups", "channels", "pipelines", "allow_self_approval", "remind_after"},
+    )
+    self_approval = table.get("allow_self_approval", False)
+    if not isinstance(self_approval, bool):
+        raise ConfigError("approvals.allow_self_approval: must be true or false")
+    entries = _array_of_tables(table.get("pipelines", []), "approvals.pipelines")
+    return ApprovalSettings(
+        users=_ids(table, "users", _USER, "a user id (U…/W…)", "approvals"),
+        usergroups=_ids(table, "usergroups", _USERGROUP, "a user group id (S…)", "approvals"),
+        channels=_ids(table, "channels", _CHANNEL_ID, "a channel id (C…/G…)", "approvals"),
+        pipelines=tuple(_approval_pipeline(where, item) for where, item in entries),
+        allow_self_approval=self_approval,
+        remind_after_seconds=_duration(table.get("remind_after", "1h"), "approvals.remind_after"),
     )
 
 

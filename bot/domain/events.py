@@ -28,6 +28,7 @@ from bot.domain.coerce import (
 )
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import (
+    Approval,
     Commit,
     Deployment,
     ErrorInfo,
@@ -250,6 +251,11 @@ def _parse_codedeploy_instance_trigger(data: Mapping[str, Any], event_id: str) -
 
 
 def _parse_legacy_approval(data: Mapping[str, Any], event_id: str) -> Deployment:
+    """The approval action's own SNS message (CodePipeline's "approvals JSON format").
+
+    It alone carries the token. Its `approvalReviewLink` carries the token too, so it is not
+    kept: the message links the pipeline's console page instead.
+    """
     approval = json_map(data.get("approval"))
     return Deployment(
         source=Source.CODEPIPELINE,
@@ -261,8 +267,12 @@ def _parse_legacy_approval(data: Mapping[str, Any], event_id: str) -> Deployment
         pipeline=as_text(approval.get("pipelineName")),
         stage=as_text(approval.get("stageName")),
         action=as_text(approval.get("actionName")),
-        external_url=as_text(approval.get("approvalReviewLink")),
-        summary=as_text(approval.get("customData"))[:_SUMMARY_LIMIT],
+        approval=Approval(
+            token=as_text(approval.get("token")),
+            expires_at=parse_time(approval.get("expires")),
+            external_link=as_text(approval.get("externalEntityLink")),
+            custom_data=as_text(approval.get("customData"))[:_SUMMARY_LIMIT],
+        ),
     )
 
 
@@ -345,7 +355,7 @@ def _parse_pipeline_event(
         commit=_commit_from_pipeline_event(trigger, attributes, result, category, region),
         trigger=_trigger_text(trigger),
         started_by=_starter(trigger),
-        external_url=as_text(result.get("external-execution-url")),
+        external_url=_external_url(result, scope),
         summary=summary[:_SUMMARY_LIMIT] if category != "Source" else "",
         failed_stage=as_text(attributes.get("failedStage")),
         failed_actions=failed_actions,
@@ -358,6 +368,12 @@ def _trigger_text(trigger: Mapping[str, Any]) -> str:
         as_text(trigger.get("trigger-detail")),
         as_text(trigger.get("author-display-name") or trigger.get("author-id")),
     )
+
+
+def _external_url(result: Mapping[str, Any], scope: Scope) -> str:
+    """The link of an action's execution; none for an approval, whose link may carry its token
+    (the message links the pipeline's console page instead)."""
+    return "" if scope is Scope.APPROVAL else as_text(result.get("external-execution-url"))
 
 
 def _starter(trigger: Mapping[str, Any]) -> StartedBy | None:

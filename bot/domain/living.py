@@ -16,7 +16,16 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.domain.codec import dump_event, load_event
-from bot.domain.model import Commit, Deployment, Scope, Source, StageProgress, Status, View
+from bot.domain.model import (
+    Approval,
+    Commit,
+    Deployment,
+    Scope,
+    Source,
+    StageProgress,
+    Status,
+    View,
+)
 from bot.domain.people import first_starter
 from bot.domain.release import best_diff
 
@@ -68,7 +77,12 @@ def message_key(event: Deployment) -> str:
             return f"execution#{event.execution_id}"
         return f"deployment#{event.deployment_id}"
     if event.scope is Scope.APPROVAL and event.execution_id:
-        return f"approval#{event.execution_id}#{event.stage}#{event.action}"
+        return f"execution#{event.execution_id}"  # an approval is part of its execution
+    if event.scope is Scope.APPROVAL and event.approval and event.approval.token:
+        # The approval action's own SNS message names no execution (enrichment looks it up):
+        # one message per request, named by a digest of its token (never the token itself).
+        where = [event.pipeline, event.stage, event.action, event.approval.token]
+        return f"approval#{_digest(where)}"
     return f"event#{event.event_id or _digest(dump_event(event))}"
 
 
@@ -89,8 +103,10 @@ def transition(event: Deployment) -> str:
             part: tuple[str, ...] = ("pipeline",)
         case Scope.STAGE:
             part = ("stage", event.stage)
-        case Scope.ACTION | Scope.APPROVAL:
+        case Scope.ACTION:
             part = ("action", event.stage, event.action)
+        case Scope.APPROVAL:
+            part = (_approval_part(event.approval), event.stage, event.action)
         case Scope.DEPLOYMENT:
             part = ("deployment", event.deployment_id)
         case Scope.INSTANCE:
@@ -101,6 +117,20 @@ def transition(event: Deployment) -> str:
     if event.status is Status.UNKNOWN:
         state += ":" + event.raw_status
     return json.dumps([*part, state])
+
+
+def _approval_part(approval: Approval | None) -> str:
+    """Which part of a manual approval an event tells: the answer given from Slack, the request
+    (the approval action's own SNS message: its token, expiry, link, custom data), or the
+    action's state (CodePipeline's notification rules and EventBridge events)."""
+    if approval is not None and approval.decision:
+        return "decision"
+    if approval is not None and approval.token:
+        return "request"
+    return "action"
+
+
+_APPROVAL_PARTS = ("request", "decision")  # no stage progress, no failure of their own
 
 
 def _part(transition_key: str) -> tuple[str, ...]:
@@ -273,11 +303,14 @@ def build_view(key: str, events: Iterable[Deployment]) -> View:
         return _execution_view(key, latest, first)
     if kind == "deployment":
         return _deployment_view(latest)
+    if kind == "approval":
+        approvals = _approvals(latest, first)
+        return View(head=approvals[0], approvals=approvals)
     return View(head=max(latest.values(), key=_order))
 
 
 def _failures(latest: Parts) -> tuple[Deployment, ...]:
-    failed = [e for e in latest.values() if e.status.is_failure]
+    failed = [e for p, e in latest.items() if e.status.is_failure and p[0] not in _APPROVAL_PARTS]
     return tuple(sorted(failed, key=lambda e: (_when(e), _SCOPE_ORDER[e.scope], transition(e))))
 
 
@@ -295,6 +328,62 @@ def _execution_view(key: str, latest: Parts, first: Mapping[tuple[str, ...], dat
         stages=_stages(latest, first),
         deployments=_unnamed_deployments(latest),
         failures=_failures(latest),
+        approvals=_approvals(latest, first),
+        waiting=_waiting(latest),
+    )
+
+
+def _waiting(latest: Parts) -> tuple[Deployment, ...]:
+    """Blue/green deployments of the execution waiting for a person, by deployment id."""
+    waiting = (e for p, e in latest.items() if p[0] == "deployment" and e.waiting)
+    return tuple(sorted(waiting, key=lambda e: e.deployment_id))
+
+
+def _approvals(latest: Parts, first: Mapping[tuple[str, ...], datetime]) -> tuple[Deployment, ...]:
+    """Each manual approval with its request, state and answer merged, in the order they came."""
+    places = sorted(
+        {
+            (p[1], p[2])
+            for p, e in latest.items()
+            if p[0] in _APPROVAL_PARTS or (p[0] == "action" and e.scope is Scope.APPROVAL)
+        },
+        key=lambda place: (
+            min(first[p] for p in _approval_parts(place) if p in first),
+            place,
+        ),
+    )
+    return tuple(_approval(latest, first, place) for place in places)
+
+
+def _approval_parts(place: tuple[str, str]) -> tuple[tuple[str, ...], ...]:
+    return tuple((kind, *place) for kind in ("request", "action", "decision"))
+
+
+def _approval(
+    latest: Parts, first: Mapping[tuple[str, ...], datetime], place: tuple[str, str]
+) -> Deployment:
+    request, state, decision = (latest.get(p) for p in _approval_parts(place))
+    told = (e.approval for e in (request, state) if e is not None and e.approval is not None)
+    asked = next(told, Approval())
+    answer = decision.approval if decision and decision.approval else None
+    if answer is not None:
+        status = Status.SUCCEEDED if answer.decision == "Approved" else Status.FAILED
+        asked = replace(
+            asked, decision=answer.decision, decided_by=answer.decided_by, reason=answer.reason
+        )
+    else:
+        status = state.status if state is not None else Status.STARTED
+    base = next(e for e in (state, request, decision) if e is not None)
+    since = min(first[p] for p in _approval_parts(place) if p in first)
+    return replace(
+        base,
+        scope=Scope.APPROVAL,
+        status=status,
+        raw_status=status.value,
+        event_id="",
+        started_at=None if since == _EPOCH else since,
+        occurred_at=max(_when(e) for e in (state, request, decision) if e is not None),
+        approval=asked,
     )
 
 
@@ -406,7 +495,7 @@ def _deployment_view(latest: Parts) -> View:
         diff=best_diff(e.diff for e in latest.values()),
         started_by=first_starter(latest.values()),
     )
-    return View(head=head, failures=_failures(latest))
+    return View(head=head, failures=_failures(latest), waiting=(head,) if head.waiting else ())
 
 
 # --- what to do next -------------------------------------------------------------------------

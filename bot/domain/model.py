@@ -142,6 +142,23 @@ class RollbackRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """A manual approval: what its request says, and who answered it from Slack.
+
+    The token is what PutApprovalResult needs. It is kept in the store (from the legacy SNS
+    approval message) and never shown, logged or put in a button.
+    """
+
+    token: str = field(default="", repr=False)
+    expires_at: datetime | None = None
+    external_link: str = ""  # the action's ExternalEntityLink: what to review
+    custom_data: str = ""  # the action's CustomData: its author's words to the approver
+    decision: str = ""  # "Approved" or "Rejected", when answered from Slack
+    decided_by: str = ""  # the Slack user id who answered
+    reason: str = ""  # the approver's comment, or why it was rejected
+
+
+@dataclass(frozen=True, slots=True)
 class FailedAction:
     """One failed pipeline action, from a notification's additionalAttributes or the API."""
 
@@ -275,6 +292,10 @@ class Deployment:
     lifecycle_events: tuple[LifecycleEvent, ...] = ()
     failure_details: tuple[FailureDetail, ...] = ()
     notes: tuple[str, ...] = field(default=())  # what enrichment could not find out, and why
+    approval: Approval | None = None  # on a manual approval's events
+    # A blue/green deployment waiting for a person: "READY_WAIT" (traffic not rerouted yet) or
+    # "TERMINATION_WAIT" (rerouted; the original instances wait to be terminated).
+    waiting: str = ""
     diff: ReleaseDiff | None = None  # what changed since the revision that was live before
     started_by: StartedBy | None = None  # who or what started the run
 
@@ -314,6 +335,10 @@ class StageState:
     execution_id: str = ""
     action: str = ""  # the action worth naming: the failed or running one
     detail: str = ""  # its error message or summary
+    # Its inbound transition is disabled (frozen): by whom (an ARN) and why, as AWS says.
+    frozen: bool = False
+    frozen_by: str = ""
+    frozen_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,3 +440,5 @@ class View:
     stages: tuple[StageProgress, ...] = ()
     deployments: tuple[Deployment, ...] = ()  # CodeDeploy deployments no action event names
     failures: tuple[Deployment, ...] = ()  # the latest event of each failed part, in time order
+    approvals: tuple[Deployment, ...] = ()  # each manual approval, its request and answer merged
+    waiting: tuple[Deployment, ...] = ()  # blue/green deployments waiting for a person

@@ -26,7 +26,7 @@ from typing import Any
 
 from bot.domain.claims import Claim
 from bot.domain.codepipeline import DeployRun, PipelineInfo, parse_execution
-from bot.domain.coerce import as_map, as_str, mappings, parse_time
+from bot.domain.coerce import as_map, as_str, mappings, parse_time, string_fields
 from bot.domain.config import RollbackSettings
 from bot.domain.model import Deployment, Execution, RollbackRequest, Scope, Status
 
@@ -114,11 +114,8 @@ def encode(target: Target) -> str:
 
 def decode(value: str) -> Target | None:
     """The target a button value names, or None when it is not one of ours."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+    data = string_fields(value)
+    if data is None:
         return None
     target = Target(
         strategy=data.get("s", ""),
@@ -634,10 +631,14 @@ def deployment_description(target: Target, user: str, token: str) -> str:
 def freeze_reason(user: str, name: str, target: Target, new_id: str) -> str:
     """DisableStageTransition's reason: the Slack user and the rollback, in AWS's alphabet."""
     to = target.sha[:7] or target.target_id
-    text = (
+    return transition_reason(
         f"Frozen by deploybot after Slack user {user} {name} rolled back to {to} "
         f"(execution {new_id}). Unfreeze from the Slack thread when the fix is out."
     )
+
+
+def transition_reason(text: str) -> str:
+    """`text` as DisableStageTransition takes a reason: 1-300 of [a-zA-Z0-9!@ ()*.?-]."""
     return " ".join(_NOT_IN_REASON.sub(" ", text).split())[:REASON_MAX].strip()
 
 
