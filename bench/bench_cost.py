@@ -4,7 +4,8 @@ Sends the notifications a deploy publishes with the README's set-up (the notific
 event types: execution started/succeeded/failed, stage and action failures; CodeDeploy's
 DeploymentStart and its outcome) through the notification door, one Lambda invocation per SNS
 record, into living messages, against a local fake Slack and a store that counts what DynamoDB
-would bill: a strongly consistent read of an item is 1 RRU per 4 KB, a write 1 WRU per 1 KB.
+would bill: a strongly consistent read of an item is 1 RRU per 4 KB, a write 1 WRU per 1 KB
+(twice when the item stands in the ledger's or the sweep's list: the index is written too).
 Log bytes are the JSON lines the function writes (Powertools' formatter, as on Lambda).
 
     uv run python bench/bench_cost.py
@@ -60,6 +61,10 @@ class CountingStore:
         size = self._size(record)
         self.writes += 1
         self.wru += max(1, math.ceil(size / 1024))
+        # A record in a list (or leaving one) is written to the `lists` index too, billed again.
+        old = self._store.get(record.key)
+        if record.listed or (old is not None and old.listed):
+            self.wru += max(1, math.ceil((size + 40) / 1024))
         self.largest = max(self.largest, size)
         return self._store.put(record)
 

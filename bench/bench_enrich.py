@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import aws  # noqa: E402
+from bot.aws import limits  # noqa: E402
 from bot.aws.enrich import Enricher  # noqa: E402
 from bot.domain.config import Config, PipelineMapping  # noqa: E402
 from bot.slack import make_poster  # noqa: E402
@@ -134,7 +135,8 @@ def main() -> None:
 
         def run() -> None:
             nonlocal enricher
-            if fresh:  # a cold container: nothing cached yet
+            if fresh:  # a cold container: nothing cached yet, its own rate limiter
+                limits.SHARED.reset()
                 enricher = Enricher(aws.client("codepipeline"), aws.client("codedeploy"), config)
             handle_lambda_event(payload, config, poster, enricher)
 

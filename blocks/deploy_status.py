@@ -7,6 +7,7 @@ does not fit is counted, not silently dropped.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -38,6 +39,13 @@ TITLE_MAX = 120
 DETAIL_MAX = 300
 QUERY_MAX = 200  # longer than any AWS name: not worth a Share button
 NOT_RUN = Look(":white_circle:", "not run yet")
+NOT_READ = Look(":grey_question:", "not read yet: ask again in a minute")
+# One line for a pipeline AWS would not let us read just now.
+PROBLEM_LINES = {
+    "denied": ":no_entry: AWS denied {action}",
+    "throttled": ":hourglass: AWS is throttling {action}",
+    "timeout": ":alarm_clock: no answer from AWS in time",
+}
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 # What each kind of AWS failure means for the reader, and what to do about it.
@@ -66,10 +74,12 @@ PROBLEMS: dict[str, tuple[str, str]] = {
 
 HELP = (
     f"*`{COMMAND}`* shows what is deployed where.\n"
-    f"• `{COMMAND}`: every watched pipeline with its latest execution, and the deployment "
-    "groups no pipeline deploys to\n"
+    f"• `{COMMAND}`: every watched pipeline with its latest execution, most recent first "
+    "(*Next* shows more), and the deployment groups no pipeline deploys to\n"
     f"• `{COMMAND} NAME`: one pipeline in detail (its stages and last executions), or a "
-    "CodeDeploy application, deployment group or `application/group`\n"
+    "CodeDeploy deployment group or `application/group`\n"
+    f"• `{COMMAND} failing`, `{COMMAND} prod`, `{COMMAND} web-`: only what is failing, or "
+    "whose pipeline, application or group name (or a word of it) starts so\n"
     f"• `{COMMAND} help`: this message\n"
     "Answers are visible only to you until you press *Share in channel*."
 )
@@ -158,6 +168,10 @@ def _pipeline_summary(pipeline: PipelineStatus) -> str:
         pipeline_url(pipeline.region, pipeline.name), "*" + mrkdwn(pipeline.name, NAME_MAX) + "*"
     )
     latest = pipeline.latest
+    if pipeline.problem is not None:
+        return _problem_line(name, pipeline.problem, latest)
+    if latest is None and not pipeline.known:
+        return f"{NOT_READ.emoji} {name} · {NOT_READ.words}"
     if latest is None:
         return f"{NOT_RUN.emoji} {name} · no executions yet"
     look = LOOKS[latest.status]
@@ -189,6 +203,18 @@ def _group_summary(group: GroupStatus) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def _problem_line(name: str, problem: AwsProblem, latest: Execution | None) -> str:
+    """A pipeline that could not be read: one line saying so, with what was last known."""
+    template = PROBLEM_LINES.get(problem.kind, ":warning: AWS answered {action} with an error")
+    line = f"{name} · " + template.format(action=code_span(problem.action, 100))
+    if latest is not None:
+        look = LOOKS[latest.status]
+        line += f" · last known: {look.emoji} {look.words}"
+        if latest.started_at is not None:
+            line += " " + date_token(latest.started_at)
+    return line
+
+
 def _problem_text(problem: AwsProblem) -> str:
     what, todo = PROBLEMS.get(problem.kind, PROBLEMS["error"])
     action = code_span(problem.action, 100)
@@ -198,7 +224,7 @@ def _problem_text(problem: AwsProblem) -> str:
     return text
 
 
-def _share(query: str, share: bool, shared_by: str) -> list[Block]:
+def _share(query: str, share: bool, shared_by: str, next_page: int = 0) -> list[Block]:
     if shared_by:
         who = f"<@{shared_by}>" if _USER_ID.match(shared_by) else "someone"
         return [_context(f"Shared by {who} with `{COMMAND}`")]
@@ -211,7 +237,45 @@ def _share(query: str, share: bool, shared_by: str) -> list[Block]:
     }
     if query:  # an empty value is invalid; no value means the overview
         button["value"] = query
-    return [{"type": "actions", "elements": [button]}]
+    elements = [button]
+    if next_page:
+        elements.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Next"},
+                "action_id": ids.STATUS_NEXT,
+                "value": page_value(query, next_page),
+            }
+        )
+    return [{"type": "actions", "elements": elements}]
+
+
+def page_value(query: str, page: int) -> str:
+    """The Next button's value: which query and page it shows (read by `read_page_value`)."""
+    return json.dumps({"q": query, "p": page}, separators=(",", ":"), ensure_ascii=False)
+
+
+def read_page_value(value: str) -> tuple[str, int]:
+    """(query, page) from a Next button's value; the first page of the overview if garbled."""
+    try:
+        data = json.loads(value)
+        query, page = str(data["q"]), int(data["p"])
+    except (ValueError, TypeError, KeyError):
+        return "", 0
+    return query[:QUERY_MAX], max(page, 0)
+
+
+def _paging(report: StatusReport) -> list[Block]:
+    """Where this page is in the list, and what is still being read."""
+    notes = []
+    if report.page or report.has_more:
+        first = report.offset + 1
+        shown = f"{first}–{report.offset + len(report.pipelines)}" if report.pipelines else "none"
+        notes.append(f"Pipelines {shown} of {report.total}, most recent activity first")
+    if report.unseen:
+        unseen = _count(report.unseen, "more pipeline")
+        notes.append(f"{unseen} not read yet: deploybot is reading them now; ask again in a minute")
+    return [_context(" · ".join(notes))] if notes else []
 
 
 def build_overview(report: StatusReport) -> Message:
@@ -227,6 +291,7 @@ def build_overview(report: StatusReport) -> Message:
             break
         blocks.append(_section(summary))
         budget -= units(summary)
+    blocks.extend(_paging(report))
     if report.groups:
         lines = [_group_summary(g) for g in report.groups]
         heading = "*Deployment groups without a pipeline*\n"
@@ -237,6 +302,8 @@ def build_overview(report: StatusReport) -> Message:
     blocks.extend(_section(_problem_text(p)) for p in report.problems[:3])
     failed = sum(1 for p in report.pipelines if p.latest and p.latest.status.is_failure)
     text = f"{report.title}: {_count(len(report.pipelines), 'pipeline')}"
+    if report.total > len(report.pipelines):
+        text = f"{report.title}: {len(report.pipelines)} of {report.total} pipelines"
     if report.groups:
         text += f", {_count(len(report.groups), 'deployment group')} without a pipeline"
     if failed:
@@ -362,5 +429,6 @@ def build_answer(
             return build_not_found(lookup)
         case AwsProblem():
             return build_problem(lookup)
-    message["blocks"].extend(_share(query, share, shared_by))
+    next_page = lookup.page + 1 if isinstance(lookup, StatusReport) and lookup.has_more else 0
+    message["blocks"].extend(_share(query, share, shared_by, next_page))
     return message

@@ -14,6 +14,9 @@ LINK_PREFIX = "link_"
 # The "Share in channel" button under a /deploy-status answer; its value is the query.
 SHARE_STATUS = "share_status"
 
+# The "Next" button under a /deploy-status list; its value is {"q": query, "p": page}.
+STATUS_NEXT = "status_next"
+
 # The "Roll back" button of a deployment message; its value is the target (bot/domain/rollback.py).
 ROLLBACK = "rollback"
 # In a rollback's thread: open the frozen deploy stage again; clear a claim AWS cannot resolve.

@@ -127,5 +127,31 @@ def _failure_text(event: Deployment) -> str:
     return lines_within(lines, FAILURE_MAX)
 
 
+def build_moved_message(view: View, *, execution_id: str, link_url: str) -> Message:
+    """A deployment message whose pipeline execution became known: where it went."""
+    head = view.head
+    what = f"Deployment {code_span(head.deployment_id, 40)}"
+    target = " → ".join(n for n in (head.application, head.deployment_group) if n)
+    if target:
+        what += f" ({inline(target, 200)})"
+    text = f":arrow_right: {what} is part of pipeline execution {code_span(execution_id[:8], 12)}"
+    if link_url:
+        text += ": " + link(link_url, "its message") + " follows it from now on"
+    fallback = f"Deployment {head.deployment_id} moved to its pipeline execution's message"
+    return {"text": mrkdwn(fallback, 300), "blocks": [_section(text + ".")]}
+
+
+def build_stuck_reply(view: View, *, note: str) -> Message:
+    """The one thread reply on a run that takes far longer than usual: what it waits on."""
+    title = inline(title_of(view.head), 300)
+    text = (
+        f":hourglass_flowing_sand: *{title}* takes longer than usual.\n{mrkdwn(note, SUMMARY_MAX)}"
+    )
+    return {
+        "text": f":hourglass_flowing_sand: {title} takes longer than usual",
+        "blocks": [_section(text)],
+    }
+
+
 def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

@@ -53,7 +53,7 @@ def _enricher(config: Config, store: Store | None = None) -> Enrich:
     from bot.aws.enrich import enricher_from_environment
     from bot.directory import make_directory
 
-    return enricher_from_environment(config, people=make_directory(config, store))
+    return enricher_from_environment(config, store, people=make_directory(config, store))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     role = check.add_mutually_exclusive_group()
     role.add_argument("--role", help="the function's IAM role ARN, to simulate its policy")
     role.add_argument("--stack", help="the stack name, to read the role from its outputs")
+    sweep = "bring messages that missed an event up to date (what the schedule runs)"
+    commands.add_parser("sweep", parents=[common], help=sweep)
     return parser
 
 
@@ -295,10 +297,15 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     from bot import aws
     from bot.aws.deploy_status import look_up
     from bot.domain.model import AwsProblem, Lookup, NotFound
+    from bot.ledger import Ledger
+    from bot.store import make_store
 
+    store = make_store(config)
+    ledger = Ledger(store) if store is not None else None
     lookup: Lookup
     try:
-        lookup = look_up(args.name, config, aws.client("codepipeline"), aws.client("codedeploy"))
+        clients = aws.client("codepipeline"), aws.client("codedeploy")
+        lookup = look_up(args.name, config, *clients, ledger=ledger)
     except aws.AwsError as exc:
         lookup = exc.problem
     message = build_answer(lookup, query=args.name, share=False)
@@ -321,6 +328,31 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     checks = run_checks(config, role=args.role or "", stack=args.stack or "")
     print(format_checklist(checks))
     return EXIT_OK if all(c.ok is not False for c in checks) else EXIT_PROBLEM
+
+
+def _sweep(args: argparse.Namespace, config: Config) -> int:
+    """One sweep, as the scheduled event runs it on Lambda; exit 1 when it cannot run."""
+    from bot import aws
+    from bot.slack import make_poster
+    from bot.store import make_store
+    from handlers.sweep import run_sweep
+
+    store = make_store(config)
+    reason = aws.unavailable_reason()
+    if store is None or reason:
+        why = reason or 'the sweep needs the store (store.backend is "none")'
+        print(f"deploybot: {why}", file=sys.stderr)
+        return EXIT_PROBLEM
+    clients = aws.client("codepipeline"), aws.client("codedeploy")
+    report = run_sweep(config, make_poster(config), store, clients)
+    print(
+        f"looked at {report.looked_at} messages: {report.healed} brought up to date, "
+        f"{report.folded} folded into their execution's, {report.stuck} stuck, "
+        f"{report.reminded} approval reminders, "
+        f"{report.failed} failed, {report.left} left for the next sweep; "
+        f"{report.backfilled} ledger reads"
+    )
+    return EXIT_PROBLEM if report.failed else EXIT_OK
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
@@ -371,6 +403,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "status": _status,
     "check": _check,
     "serve": _serve,
+    "sweep": _sweep,
 }
 
 

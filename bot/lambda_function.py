@@ -1,6 +1,7 @@
 """The Lambda entry point: `bot.lambda_function.handler`.
 
-One routing decision: AWS notifications (SNS records, EventBridge events) go to the notification
+One routing decision: the sweep's schedule ("Scheduled Event" from aws.events / aws.scheduler)
+runs the sweep; AWS notifications (SNS records, EventBridge events) go to the notification
 handler; everything else (Function URL requests from Slack, and Bolt's lazy-listener
 re-invocations of this same function) goes to Bolt. At import (Lambda's init) the config file
 is read and validated, which is cheap and needs no network, so a broken config fails the
@@ -18,7 +19,7 @@ from bot import aws
 from bot.aws.secrets import with_secrets
 from bot.config import load_config, log_level
 from bot.domain.config import Config, ConfigError
-from bot.domain.events import is_aws_notification
+from bot.domain.events import is_aws_notification, is_scheduled_event
 from bot.domain.model import Enrich
 from bot.logs import configure_json_logs, start_invocation
 from bot.slack import Poster, make_poster, make_workspaces
@@ -64,7 +65,7 @@ def _enrich() -> Enrich | None:
     from bot.aws.enrich import enricher_from_environment
     from bot.directory import make_directory
 
-    return enricher_from_environment(config, people=make_directory(config, _store()))
+    return enricher_from_environment(config, _store(), people=make_directory(config, _store()))
 
 
 @cache
@@ -95,17 +96,34 @@ def _slack_handler() -> SlackDoor:
 
 @cache
 def _store() -> Store | None:
-    config = _config()
-    if config.store_backend != "dynamodb":
-        # Only DynamoDB is shared between containers (bot.config refuses SQLite on Lambda).
-        logger.warning("no DEPLOYBOT_TABLE: posting each notification on its own, no updates")
-        return None
-    return make_store(config)
+    # The configured store, whatever it is: bot.config already refuses SQLite on Lambda (its
+    # disk is the container's own), so off Lambda `backend = "sqlite"` is honoured.
+    store = make_store(_config())
+    if store is None:
+        logger.warning('store.backend = "none": posting each notification on its own')
+    return store
+
+
+def _sweep() -> dict[str, Any]:
+    """The scheduled sweep (handlers/sweep.py), with this container's poster, store, clients."""
+    store = _store()
+    if store is None:
+        logger.warning('the sweep needs the store (store.backend = "none"): nothing swept')
+        return {"swept": 0}
+    # Imported here: only the schedule's invocations load the sweep.
+    from dataclasses import asdict
+
+    from handlers.sweep import run_sweep
+
+    clients = aws.client("codepipeline"), aws.client("codedeploy")
+    return asdict(run_sweep(_config(), _poster(), store, clients))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Route one Lambda invocation."""
     start_invocation(lambda_request_id=str(getattr(context, "aws_request_id", "")))
+    if is_scheduled_event(event):
+        return _sweep()
     # Slack requests are objects; anything else is a notification or nothing (it fails there).
     if not isinstance(event, dict) or is_aws_notification(event):
         return notifications.handle_lambda_event(event, _config(), _poster(), _enrich(), _store())

@@ -16,11 +16,17 @@ from blocks.actions import Block
 from blocks.approvals import approval_buttons, approval_text
 from blocks.deployment import build_message
 from blocks.ids import METADATA_EVENT_TYPE
-from blocks.living import build_failure_reply, build_living_message, progress_text
+from blocks.living import (
+    build_failure_reply,
+    build_living_message,
+    build_moved_message,
+    build_stuck_reply,
+    progress_text,
+)
 from blocks.release import release_line
 from blocks.traffic import traffic_buttons, waiting_text
 from bot.domain.config import Config
-from bot.domain.living import MAIN, REPLY, Slot, State, kind_of
+from bot.domain.living import MAIN, REPLY, STUCK, Slot, State, kind_of
 from bot.domain.model import Deployment, View
 from bot.domain.rollback import target_for
 from bot.domain.traffic import steerable
@@ -97,6 +103,10 @@ def living_targets(
     payload = {"key": key, "slot": MAIN}
     if kind_of(key) == "event":
         return {MAIN: {**build_post(view.head, config, **payload), "channel": channel}}
+    if state.moved_to:
+        execution_id = state.moved_to.split("#", 1)[1]
+        moved = build_moved_message(view, execution_id=execution_id, link_url=state.moved_link)
+        return {MAIN: post_arguments(view.head, channel, moved, **payload)} if main.ts else {}
     rollback = target_for(view.head, config.rollback)
     site = config.site_for(view.head)
     if not editable:
@@ -121,14 +131,27 @@ def living_targets(
         controls=_controls(key, view, config),
     )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
-    if main.ts and view.head.status.is_failure and view.failures:
+    return {**targets, **_replies(key, state, view, config)} if main.ts else targets
+
+
+def _replies(key: str, state: State, view: View, config: Config) -> dict[str, dict[str, Any]]:
+    """The thread replies of a posted living message: why it failed, what a stuck run waits on."""
+    main = state.slots[MAIN]
+    replies: dict[str, dict[str, Any]] = {}
+    if view.head.status.is_failure and view.failures:
         reply = build_failure_reply(view, mentions=config.failure_mentions)
-        targets[REPLY] = {
+        replies[REPLY] = {
             **post_arguments(view.head, main.channel, reply, key=key, slot=REPLY),
             "thread_ts": main.ts,
             "reply_broadcast": True,
         }
-    return targets
+    if state.stuck and not view.head.status.is_final:
+        stuck = build_stuck_reply(view, note=state.stuck)
+        replies[STUCK] = {
+            **post_arguments(view.head, main.channel, stuck, key=key, slot=STUCK),
+            "thread_ts": main.ts,
+        }
+    return replies
 
 
 def _panels(view: View) -> tuple[str, ...]:

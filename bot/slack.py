@@ -51,7 +51,8 @@ WEBHOOK_CHANNEL = "(the webhook's channel)"  # an incoming webhook's channel is 
 POST_ATTEMPTS = 3
 # Slack's ts comes from Slack's clock and a search starts from ours: allow for the skew.
 SEARCH_MARGIN_SECONDS = 60
-SEARCH_LIMIT = 200
+SEARCH_LIMIT = 200  # Slack's docs advise at most 200 per page (999 is the hard maximum)
+SEARCH_PAGES = 10  # pages searched at most: 2,000 messages since the lost post
 
 
 # What DeliveryError.code says when Slack gave no error code of its own.
@@ -100,6 +101,14 @@ class Editor(Poster, Protocol):
 
     def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
         """The message posted since `oldest` whose metadata names `key` and `slot`, if any."""
+
+
+@runtime_checkable
+class Linker(Protocol):
+    """Something that can name a message's permalink (the Web API)."""
+
+    def permalink(self, ref: MessageRef) -> str:
+        """The message's permalink; DeliveryError when Slack gives none."""
 
 
 def retry_handlers(backoff_factor: float = 0.5) -> list[RetryHandler]:
@@ -230,13 +239,32 @@ class WebApiPoster:
             ) from exc
 
     def find(self, channel: str, key: str, slot: str, oldest: float) -> MessageRef | None:
-        """Search recent history by metadata; None also when Slack cannot search there."""
+        """Search history since `oldest` by metadata, page after page (a busy channel has more
+        than one page since a post whose answer was lost); None also when Slack cannot search.
+        """
+        cursor = ""
+        for _ in range(SEARCH_PAGES):
+            page = self._history(channel, oldest, cursor)
+            if page is None:
+                return None
+            for item in page.get("messages") or []:
+                if _names(item, key, slot):
+                    return MessageRef(channel, str(item["ts"]))
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        logger.warning("no earlier post of %s in %s within %d pages", key, channel, SEARCH_PAGES)
+        return None
+
+    def _history(self, channel: str, oldest: float, cursor: str) -> dict[str, Any] | None:
+        """One page of conversations.history, newest first; None when Slack cannot look here."""
         try:
             response = self._client.conversations_history(
                 channel=channel,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
                 limit=SEARCH_LIMIT,
+                cursor=cursor or None,
             )
         except SlackApiError as exc:
             error = _error_code(exc)
@@ -254,16 +282,33 @@ class WebApiPoster:
             raise DeliveryError(
                 f"conversations.history failed: {exc}", code=UNREACHABLE, channel=channel
             ) from exc
-        for item in response.get("messages") or []:
-            metadata = item.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == METADATA_EVENT_TYPE
-                and payload.get("key") == key
-                and payload.get("slot") == slot
-            ):
-                return MessageRef(channel, str(item["ts"]))
-        return None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def permalink(self, ref: MessageRef) -> str:
+        """chat.getPermalink (no scope needed, Slack's docs say)."""
+        try:
+            response = self._client.chat_getPermalink(channel=ref.channel, message_ts=ref.ts)
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            raise DeliveryError(
+                f"chat.getPermalink failed: {error or exc}", code=error, channel=ref.channel
+            ) from exc
+        except (SlackClientError, OSError, HTTPException) as exc:
+            raise DeliveryError(
+                f"chat.getPermalink failed: {exc}", code=UNREACHABLE, channel=ref.channel
+            ) from exc
+        return str(response.get("permalink") or "")
+
+
+def _names(item: dict[str, Any], key: str, slot: str) -> bool:
+    """True when a history item is deploybot's post of `key`/`slot` (by its metadata)."""
+    metadata = item.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == METADATA_EVENT_TYPE
+        and payload.get("key") == key
+        and payload.get("slot") == slot
+    )
 
 
 class WebhookPoster:

@@ -1,12 +1,20 @@
-"""Where deploybot remembers its messages: a versioned record per key, compare-and-swap writes.
+"""Where deploybot remembers its messages and its ledger: a versioned record per key,
+compare-and-swap writes, and named lists to read many records in one query.
 
 Two implementations of one small protocol: DynamoDB on AWS and an SQLite file locally. Both
 make `put` conditional on the version read, so two invocations racing on the same deployment
 cannot both claim its message: one write wins, the other re-reads and sees the claim.
+
+A record may also stand in one list (`listed = (list name, position)`): the ledger's pipelines
+and groups by recent activity, the living messages the sweep must look at by when it is due.
+`query` reads a list in position order. On DynamoDB a list is a global secondary index
+(`lists`: `list_name` hash key, `list_pos` range key) added to the existing table, so an
+install made before lists existed keeps its table and its living messages (README "Ledger").
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -17,9 +25,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.domain.config import DEFAULT_STORE_TTL_DAYS as DEFAULT_TTL_DAYS
-from bot.domain.config import Config
+from bot.domain.config import STORE_INDEX, Config
 
 logger = logging.getLogger(__name__)
+
+QUERY_LIMIT = 5000  # records one query returns at most: far more than an account's pipelines
+INDEX_NAME = STORE_INDEX  # DynamoDB's global secondary index over list_name / list_pos
 
 
 class StoreError(RuntimeError):
@@ -33,6 +44,7 @@ class Record:
     key: str
     version: int = 0
     body: str = "{}"
+    listed: tuple[str, str] | None = None  # (list, position): where `query` finds it, if at all
 
 
 class Store(Protocol):
@@ -43,6 +55,11 @@ class Store(Protocol):
 
     def put(self, record: Record) -> bool:
         """Write `record` as version+1 if the stored version is still `record.version`."""
+
+    def query(
+        self, name: str, *, upto: str = "", newest_first: bool = True, limit: int = QUERY_LIMIT
+    ) -> list[Record]:
+        """The live records of list `name` (positions <= `upto` if given), in position order."""
 
 
 class SqliteStore:
@@ -69,13 +86,7 @@ class SqliteStore:
                     Path(self._path).parent.mkdir(parents=True, exist_ok=True)
                 with self._setup:  # threads opening the file at once would meet "locked"
                     db = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                        db.execute("PRAGMA journal_mode=WAL")  # readers do not wait for writers
-                    db.execute(
-                        "CREATE TABLE IF NOT EXISTS records ("
-                        " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
-                        " body TEXT NOT NULL, expires_at REAL NOT NULL)"
-                    )
+                    _set_up(db)
             except (OSError, sqlite3.Error) as exc:
                 raise StoreError(f"cannot open SQLite store {self._path}: {exc}") from exc
             self._local.db = db  # a connection per thread: sqlite3 objects are not shareable
@@ -87,36 +98,83 @@ class SqliteStore:
             row = (
                 self._db()
                 .execute(
-                    "SELECT version, body FROM records WHERE key = ? AND expires_at > ?",
+                    "SELECT version, body, list_name, list_pos FROM records"
+                    " WHERE key = ? AND expires_at > ?",
                     (key, self._clock()),
                 )
                 .fetchone()
             )
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
-        return None if row is None else Record(key, int(row[0]), str(row[1]))
+        return None if row is None else _record(key, *row)
 
     def put(self, record: Record) -> bool:
         """Compare-and-swap on the version; an expired record counts as absent."""
         now = self._clock()
+        name, pos = record.listed or (None, None)
         try:
             db = self._db()
             if record.version == 0:
                 cursor = db.execute(
-                    "INSERT INTO records (key, version, body, expires_at) VALUES (?, 1, ?, ?)"
-                    " ON CONFLICT(key) DO UPDATE SET version = 1, body = excluded.body,"
-                    " expires_at = excluded.expires_at WHERE records.expires_at <= ?",
-                    (record.key, record.body, now + self._ttl, now),
+                    "INSERT INTO records (key, version, body, expires_at, list_name, list_pos)"
+                    " VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET version = 1,"
+                    " body = excluded.body, expires_at = excluded.expires_at,"
+                    " list_name = excluded.list_name, list_pos = excluded.list_pos"
+                    " WHERE records.expires_at <= ?",
+                    (record.key, record.body, now + self._ttl, name, pos, now),
                 )
             else:
                 cursor = db.execute(
-                    "UPDATE records SET version = version + 1, body = ?, expires_at = ?"
-                    " WHERE key = ? AND version = ? AND expires_at > ?",
-                    (record.body, now + self._ttl, record.key, record.version, now),
+                    "UPDATE records SET version = version + 1, body = ?, expires_at = ?,"
+                    " list_name = ?, list_pos = ? WHERE key = ? AND version = ? AND expires_at > ?",
+                    (record.body, now + self._ttl, name, pos, record.key, record.version, now),
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite write failed: {exc}") from exc
         return cursor.rowcount == 1
+
+    def query(
+        self, name: str, *, upto: str = "", newest_first: bool = True, limit: int = QUERY_LIMIT
+    ) -> list[Record]:
+        """The list's live records in position order, like the DynamoDB index."""
+        params: tuple[object, ...] = (name, self._clock(), upto or "\uffff", limit)
+        try:
+            rows = self._db().execute(_QUERIES[newest_first], params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite query failed: {exc}") from exc
+        return [_record(*row) for row in rows]
+
+
+_SELECT = (
+    "SELECT key, version, body, list_name, list_pos FROM records"
+    " WHERE list_name = ? AND expires_at > ? AND list_pos <= ?"
+)
+_QUERIES = {
+    True: _SELECT + " ORDER BY list_pos DESC LIMIT ?",
+    False: _SELECT + " ORDER BY list_pos ASC LIMIT ?",
+}
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    """Create the table, or add the list columns to one made before lists existed."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")  # readers do not wait for writers
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS records ("
+        " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+        " body TEXT NOT NULL, expires_at REAL NOT NULL)"
+    )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+    for column in ("list_name", "list_pos"):
+        if column not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process was first
+                db.execute(f"ALTER TABLE records ADD COLUMN {column} TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS records_lists ON records (list_name, list_pos)")
+
+
+def _record(key: str, version: int, body: str, name: str | None, pos: str | None) -> Record:
+    listed = (name, pos) if name is not None and pos is not None else None
+    return Record(key, int(version), str(body), listed)
 
 
 class DynamoStore:
@@ -159,7 +217,7 @@ class DynamoStore:
             raise StoreError(f"DynamoDB read from {self._table} failed: {exc}") from exc
         if item is None or float(item["expires_at"]["N"]) <= self._clock():
             return None
-        return Record(key, int(item["version"]["N"]), item["body"]["S"])
+        return _from_item(item)
 
     def put(self, record: Record) -> bool:
         """Conditional put: absent (or expired) for version 0, else the same version."""
@@ -172,15 +230,18 @@ class DynamoStore:
         else:
             condition = "version = :v AND expires_at > :now"
             values = {":v": {"N": str(record.version)}, ":now": {"N": str(now)}}
+        item = {
+            "pk": {"S": record.key},
+            "version": {"N": str(record.version + 1)},
+            "body": {"S": record.body},
+            "expires_at": {"N": str(int(now + self._ttl))},
+        }
+        if record.listed is not None:  # absent attributes keep the record out of the index
+            item["list_name"], item["list_pos"] = ({"S": part} for part in record.listed)
         try:
             self._dynamodb().put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": record.key},
-                    "version": {"N": str(record.version + 1)},
-                    "body": {"S": record.body},
-                    "expires_at": {"N": str(int(now + self._ttl))},
-                },
+                Item=item,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
             )
@@ -191,6 +252,46 @@ class DynamoStore:
         except BotoCoreError as exc:
             raise StoreError(f"DynamoDB write to {self._table} failed: {exc}") from exc
         return True
+
+    def query(
+        self, name: str, *, upto: str = "", newest_first: bool = True, limit: int = QUERY_LIMIT
+    ) -> list[Record]:
+        """One Query of the `lists` index, page after page; eventually consistent, like any GSI.
+
+        A table without the index (made before lists existed, or still building it) raises
+        StoreError: callers then work without the list.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        condition = "list_name = :n" + (" AND list_pos <= :upto" if upto else "")
+        values = {":n": {"S": name}, **({":upto": {"S": upto}} if upto else {})}
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_NAME,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+        }
+        now = self._clock()
+        records: list[Record] = []
+        try:
+            while len(records) < limit:
+                page = self._dynamodb().query(**params, Limit=limit - len(records))
+                items = page.get("Items", [])
+                records.extend(_from_item(i) for i in items if float(i["expires_at"]["N"]) > now)
+                if "LastEvaluatedKey" not in page:
+                    break
+                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"DynamoDB query of {self._table} failed: {exc}") from exc
+        return records
+
+
+def _from_item(item: dict[str, Any]) -> Record:
+    listed = None
+    if "list_name" in item and "list_pos" in item:
+        listed = (item["list_name"]["S"], item["list_pos"]["S"])
+    return Record(item["pk"]["S"], int(item["version"]["N"]), item["body"]["S"], listed)
 
 
 def make_store(config: Config) -> Store | None:

@@ -22,25 +22,30 @@ from typing import Any
 
 from bot.domain.config import Config
 from bot.domain.living import (
+    MAIN,
     Slot,
     State,
     absorb,
     build_view,
     digest,
     dump_state,
+    kind_of,
     link_key,
     load_state,
     message_key,
     next_step,
+    sweep_position,
     with_slot,
+    with_sweep,
 )
 from bot.domain.model import Deployment, Scope
 from bot.domain.rollback import load_request, run_key
-from bot.plan import describe, living_targets
+from bot.plan import describe, living_targets, log_keys
 from bot.slack import (
     SEARCH_MARGIN_SECONDS,
     DeliveryError,
     Editor,
+    Linker,
     MessageGone,
     MessageRef,
     Poster,
@@ -77,6 +82,7 @@ class LivingDelivery:
         self._config = config
         self._poster = poster
         self._editor = poster if isinstance(poster, Editor) else None
+        self._linker = poster if isinstance(poster, Linker) else None
         self._store = store
         self._clock = clock
         self._sleep = sleep
@@ -93,12 +99,37 @@ class LivingDelivery:
         """
         event = self._with_request(event)
         key = self._key(event)
+        keys = dict(log_keys(event))
         if self._fold(key, event):
-            logger.info("folded %s into %s", describe(event), key)
+            logger.info("folded %s into %s", describe(event), key, extra=keys)
+            reason = self._config.skip_reason(event)
+            if reason:  # kept in the state, but it starts no message by itself
+                logger.info("skipped %s: %s", describe(event), reason, extra=keys)
         else:
-            logger.info("duplicate %s for %s: nothing new", describe(event), key)
-        if event.scope is Scope.ACTION and event.deployment_id and key.startswith("execution#"):
-            self._link(event.deployment_id, key)
+            logger.info("duplicate %s for %s: nothing new", describe(event), key, extra=keys)
+        orphan, execution = self._orphan(event, key)
+        called = self.sync(key)
+        if orphan:
+            # The deployment got a message of its own before its execution was known: fold it
+            # into the execution's message now that this event names the execution.
+            called = self.fold_orphan(orphan, execution) or called
+        return called
+
+    def _orphan(self, event: Deployment, key: str) -> tuple[str, str]:
+        """(a deployment's own message, its execution's) when this event joins the two."""
+        if event.scope is Scope.ACTION and event.deployment_id and kind_of(key) == "execution":
+            linked = self._link(event.deployment_id, key)
+            return (linked, key) if kind_of(linked) == "deployment" else ("", "")
+        wanted = message_key(event)
+        if kind_of(key) == "deployment" and kind_of(wanted) == "execution":
+            return key, wanted
+        return "", ""
+
+    def sync(self, key: str) -> bool:
+        """Bring the messages of `key` to what its state implies; True when Slack was called.
+
+        Raises StoreError before any Slack call, DeliveryError when Slack failed.
+        """
         self._called = False
         deadline = self._clock() + self._wait
         # Waiting for another invocation's lease takes turns too; it ends in Busy at `deadline`.
@@ -115,6 +146,54 @@ class LivingDelivery:
                 return self._called
         raise DeliveryError(f"{key}: messages still changing after {MAX_STEPS} steps")
 
+    def fold_orphan(self, orphan: str, execution: str) -> bool:
+        """Fold a deployment's own message into its execution's; the first says where it went.
+
+        Nothing happens until the execution's message is in Slack (the sweep tries again
+        later). True when Slack was called.
+        """
+        _, state = self._read(orphan)
+        target_main = self._read(execution)[1].slots.get(MAIN, Slot())
+        if state.moved_to or not state.events or not target_main.ts:
+            return False
+        execution_id = execution.split("#", 1)[1]
+        deployment_ids = {e.deployment_id for e in state.events.values() if e.deployment_id}
+        for deployment_id in deployment_ids:
+            self._relink(deployment_id, execution)
+        for event in state.events.values():
+            self._fold(execution, replace(event, execution_id=execution_id))
+        called = self.sync(execution)
+        url = self._permalink(MessageRef(target_main.channel, target_main.ts))
+        self.change(orphan, lambda s: replace(s, moved_to=execution, moved_link=url, due=0.0))
+        logger.info("folded the message of %s into %s", orphan, execution)
+        return self.sync(orphan) or called
+
+    def heal(self, key: str, events: list[Deployment]) -> bool:
+        """Fold what the sweep read from AWS into `key`, then bring Slack in line once."""
+        for event in events:
+            self._fold(key, event)
+        return self.sync(key)
+
+    def change(self, key: str, change: Callable[[State], State | None]) -> State | None:
+        """Apply `change` to a key's state with compare-and-swap (None: no write)."""
+        for _ in range(CAS_ATTEMPTS):
+            record, state = self._read(key)
+            changed = change(state)
+            if changed is None or self._write(record, changed):
+                return changed
+        raise StoreError(f"could not change the state of {key}: too much contention")
+
+    def _permalink(self, ref: MessageRef) -> str:
+        if self._linker is None:
+            return ""
+        try:
+            return self._linker.permalink(ref)
+        except DeliveryError:
+            logger.warning(
+                "no permalink for %s in %s: the moved message names no link", ref.ts, ref.channel
+            )
+            return ""
+
     # --- the store side ----------------------------------------------------------------------
 
     def _read(self, key: str) -> tuple[Record, State]:
@@ -122,7 +201,8 @@ class LivingDelivery:
         return record, load_state(record.body)
 
     def _write(self, record: Record, state: State) -> bool:
-        return self._store.put(replace(record, body=dump_state(state)))
+        listed = sweep_position(record.key, state)
+        return self._store.put(replace(record, body=dump_state(state), listed=listed))
 
     def _with_request(self, event: Deployment) -> Deployment:
         """The event, marked as a rollback if deploybot started its run from Slack."""
@@ -139,6 +219,14 @@ class LivingDelivery:
             return self._link(event.deployment_id, key)
         return key
 
+    def _relink(self, deployment_id: str, key: str) -> None:
+        """From now on the deployment's events go to `key`."""
+        for _ in range(CAS_ATTEMPTS):
+            record, state = self._read(link_key(deployment_id))
+            if state.link == key or self._write(record, State(link=key)):
+                return
+        raise StoreError(f"could not link {deployment_id}: too much contention")
+
     def _link(self, deployment_id: str, key: str) -> str:
         """Where the deployment's events go: the first message to claim it keeps it."""
         for _ in range(CAS_ATTEMPTS):
@@ -150,12 +238,13 @@ class LivingDelivery:
         raise StoreError(f"could not link {deployment_id}: too much contention")
 
     def _fold(self, key: str, event: Deployment) -> bool:
+        after = self._config.sweep.after_minutes * 60
         for _ in range(CAS_ATTEMPTS):
             record, state = self._read(key)
             folded = absorb(state, event)
             if folded is None:
                 return False
-            if self._write(record, folded):
+            if self._write(record, with_sweep(key, folded, self._clock(), after)):
                 return True
         raise StoreError(f"could not record an event for {key}: too much contention")
 

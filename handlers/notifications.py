@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from bot.domain.config import Config
 from bot.domain.events import ParseError, parse_payload
 from bot.domain.model import Deployment, Enrich
+from bot.ledger import Ledger
 from bot.plan import Planned, describe, log_keys, plan
 from bot.slack import DeliveryError, Poster
 from bot.store import Store, StoreError
@@ -63,15 +64,18 @@ def deliver_events(
 
     Returns how many events changed Slack, and the failures. When the store fails before
     Slack was called, the event is posted on its own: no update, no dedupe, but never silence.
+    With a store, each event is also folded into the ledger (one conditional write).
     """
     if store is None:
         planned = plan(events, config)
         missed = deliver(planned, poster)
         return sum(1 for p in planned if p.message is not None) - len(missed), missed
     delivery = delivery or LivingDelivery(config, poster, store)
+    ledger = Ledger(store)
     changed = 0
     failures: list[DeliveryError] = []
     for event in events:
+        ledger.record(event)
         try:
             changed += delivery.deliver(event)
         except StoreError:

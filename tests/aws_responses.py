@@ -31,6 +31,15 @@ def as_boto(value: Any) -> Any:
     return value
 
 
+def as_wire(value: Any) -> Any:
+    """A boto3-shaped answer as AWS's JSON protocol sends it: datetimes as epoch seconds."""
+    if isinstance(value, dict):
+        return {k: as_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_wire(v) for v in value]
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
 def pipeline_state() -> dict[str, Any]:
     """A real get_pipeline_state: a CodeStar-connection source, a failed self-mutation.
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot import aws, lambda_function
+from bot.aws import limits
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import SECRET
@@ -65,9 +66,11 @@ def _fresh_containers() -> Iterator[None]:
         lambda_function._config,
         lambda_function._poster,
         lambda_function._enrich,
+        lambda_function._store,
     )
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()
+    limits.SHARED.reset()
     yield
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()

@@ -3,11 +3,17 @@
 Point real boto3 clients at it with `endpoint_url` or `AWS_ENDPOINT_URL_CODEPIPELINE` /
 `AWS_ENDPOINT_URL_CODEDEPLOY`. It dispatches on the `X-Amz-Target` header
 (`CodePipeline_20150709.ListActionExecutions`) to canned answers (or to callables, such as the
-stateful world of tests/fake_deploys.py), records every call with its start and end time, and
-can add a delay per call. A callable answer can fail like AWS does: `Fault` (an error answer),
-`Hangup` (the work is done, the connection drops) or `Late` (the work is done, the answer comes
-after the client stopped waiting). POSTs to `/api/<method>` get a Slack-style
-`{"ok": true}`, so one server can stand in for both sides of a benchmark.
+stateful world of tests/fake_deploys.py), records every call with its start and end time
+(botocore's retries are calls too), and can add a delay per call. A callable answer can fail
+like AWS does: `Fault` (an error answer), `Hangup` (the work is done, the connection drops) or
+`Late` (the work is done, the answer comes after the client stopped waiting). POSTs to
+`/api/<method>` get a Slack-style `{"ok": true}`, so one server can stand in for both sides of
+a benchmark.
+
+With `throttle(rate, burst)` each operation gets its own token bucket, as AWS limits each API
+of an account; a request beyond it is answered the way AWS's JSON 1.1 protocol does (and
+botocore's parser reads): HTTP 400, `{"__type": "ThrottlingException", "message": "Rate
+exceeded"}` (AWS "Common Errors": ThrottlingException, HTTP 400).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class Call:
     params: dict[str, Any]
     started: float
     ended: float = 0.0
+    throttled: bool = False
 
 
 @dataclass
@@ -67,6 +74,9 @@ class FakeAws(Loopback):
     calls: list[Call] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rate: float = 0.0  # requests per second per operation; 0: no throttling
+    burst: float = 1.0
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # (tokens, when)
 
     @classmethod
     def start(cls, answers: dict[str, Answer], delay: float = 0.0) -> FakeAws:
@@ -77,6 +87,28 @@ class FakeAws(Loopback):
     def operations(self) -> list[str]:
         with self.lock:
             return [c.operation for c in self.calls]
+
+    def throttle(self, rate: float, burst: float = 1.0) -> None:
+        """Throttle each operation beyond `rate` requests per second (bursts of `burst`)."""
+        with self.lock:
+            self.rate, self.burst, self.buckets = rate, burst, {}
+
+    def throttled(self) -> int:
+        """How many requests were answered with ThrottlingException."""
+        with self.lock:
+            return sum(1 for c in self.calls if c.throttled)
+
+    def admit(self, operation: str) -> bool:
+        """Take a token from the operation's bucket; False when it is empty (throttled)."""
+        with self.lock:
+            if not self.rate:
+                return True
+            now = time.monotonic()
+            tokens, when = self.buckets.get(operation, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - when) * self.rate)
+            admitted = tokens >= 1
+            self.buckets[operation] = (tokens - 1 if admitted else tokens, now)
+            return admitted
 
 
 def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
@@ -118,6 +150,11 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
             if not target:
                 status, body = 200, {"ok": True, "ts": f"{time.time():.6f}"}
                 content_type = "application/json; charset=utf-8"
+            elif not fake.admit(operation):
+                call.throttled = True
+                status = 400
+                body = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+                content_type = "application/x-amz-json-1.1"
             elif operation in fake.answers:
                 answer = fake.answers[operation]
                 try:

@@ -11,6 +11,7 @@ chat.postMessage's rate limit (about one post per second per channel) with 429s.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -27,6 +28,8 @@ from tests.blockkit import modal_violations, violations
 from tests.loopback import Loopback
 
 TOKEN = "xoxb-test-token"
+PAGE_MAX = 999  # conversations.history's largest page, per Slack's docs
+PERMALINK = "https://example.slack.com/archives"
 # Faults that strike after Slack did the work: the caller cannot tell whether it happened.
 AFTER_WORK = ("lost", "timeout")
 FAULT_KINDS = ("429", "500", "reset", "lost", "timeout")
@@ -269,6 +272,33 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _history(fake: FakeSlack, channel: str, args: dict[str, Any]) -> dict[str, Any]:
+    """conversations.history as Slack pages it: newest first, at most `limit` (and never more
+    than PAGE_MAX) a page, `has_more` and `response_metadata.next_cursor` while more are left
+    (an empty cursor on the last page), the cursor being opaque to the caller."""
+    oldest = float(args.get("oldest") or 0)
+    with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+    with fake.lock:
+        shown = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"}
+            for m in fake.messages.get(channel, [])
+            if float(m["ts"]) > oldest and (not m.get("thread_ts") or m.get("reply_broadcast"))
+        ]
+    newest_first = shown[::-1]
+    cursor = str(args.get("cursor") or "")
+    start = int(base64.b64decode(cursor).decode().removeprefix("next_ts:")) if cursor else 0
+    limit = min(int(args.get("limit") or 100), PAGE_MAX)
+    page = newest_first[start : start + limit]
+    more = start + limit < len(newest_first)
+    token = base64.b64encode(f"next_ts:{start + limit}".encode()).decode() if more else ""
+    return {
+        "ok": True,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": token},
+    }
+
+
 def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any]:
     channel = str(args.get("channel", "C000"))
     if method == "chat.postMessage":
@@ -287,16 +317,14 @@ def _answer(fake: FakeSlack, method: str, args: dict[str, Any]) -> dict[str, Any
                     found[0][key] = args[key]
         return {"ok": True, "channel": channel, "ts": args["ts"]}
     if method == "conversations.history":
-        oldest = float(args.get("oldest") or 0)
-        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        return _history(fake, channel, args)
+    if method == "chat.getPermalink":
         with fake.lock:
-            shown = [
-                {k: v for k, v in m.items() if with_metadata or k != "metadata"}
-                for m in fake.messages.get(channel, [])
-                if float(m["ts"]) > oldest and (not m.get("thread_ts") or m.get("reply_broadcast"))
-            ]
-        limit = int(args.get("limit") or 100)
-        return {"ok": True, "messages": shown[::-1][:limit], "has_more": len(shown) > limit}
+            found = any(m["ts"] == args.get("message_ts") for m in fake.messages.get(channel, []))
+        if not found:
+            return {"ok": False, "error": "message_not_found"}
+        ts = str(args["message_ts"]).replace(".", "")
+        return {"ok": True, "channel": channel, "permalink": f"{PERMALINK}/{channel}/p{ts}"}
     if method == "auth.test":
         return {
             "ok": True,

@@ -36,6 +36,7 @@ _LAYERS: tuple[tuple[str, int], ...] = (
     ("bot.aws", 3),
     ("bot.slack", 3),
     ("bot.store", 3),
+    ("bot.ledger", 3),
     ("bot.config", 3),
     ("bot.logs", 3),
     ("bot.github", 3),

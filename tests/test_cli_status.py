@@ -10,7 +10,9 @@ from tests.aws_responses import Aws
 
 
 def _stub_detail(stubs: Aws) -> None:
-    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response(
+        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {"maxResults": 1000}
+    )
     stubs.pipeline.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
     stubs.pipeline.add_response(
         "list_pipeline_executions", r.executions(), {"pipelineName": r.PIPELINE, "maxResults": 5}

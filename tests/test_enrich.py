@@ -214,7 +214,8 @@ def _expect_discovery(aws: Aws) -> None:
         {"pipelines": [{"name": PIPELINE}]},
         {"maxResults": 1000, "nextToken": "p2"},
     )
-    aws.expect_definition("unrelated", app="other-app", group="other-group")
+    # The likeliest name (it shares a word with the application) is read first; it deploys
+    # the group, so "unrelated" is never read.
     aws.expect_definition(PIPELINE, provider="CodeDeployToECS")
 
 

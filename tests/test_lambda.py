@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,11 +30,38 @@ def slack_env(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterato
     lambda_function._store.cache_clear()
 
 
+def _mains(fake: FakeSlack) -> list[dict[str, object]]:
+    """The messages posted to the channel itself (failure replies go to their threads)."""
+    return [p for p in fake.posts if "thread_ts" not in p]
+
+
 def test_sns_event_is_posted(slack_env: FakeSlack) -> None:
+    # GIVEN no config: the store is the local SQLite file, so messages are living ones
     result = lambda_function.handler(load_sample("codedeploy-trigger-failure.json"), None)
     assert result == {"posted": 1, "skipped": 0}
-    [post] = slack_env.posts
-    assert post["text"].startswith(":x: Deployment failed")
+    [post] = _mains(slack_env)
+    assert str(post["text"]).startswith(":x: Deployment failed")
+    [reply] = [p for p in slack_env.posts if "thread_ts" in p]  # why it failed, in the thread
+    assert reply["reply_broadcast"] is True
+
+
+def test_the_configured_store_is_honoured_off_lambda(
+    slack_env: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN `[store] backend = "sqlite"` in the config of a function running off Lambda
+    config = tmp_path / "deploybot.toml"
+    config.write_text(f'[store]\nbackend = "sqlite"\npath = "{tmp_path / "here.db"}"\n')
+    monkeypatch.setenv("DEPLOYBOT_CONFIG", str(config))
+    monkeypatch.delenv("DEPLOYBOT_STORE_PATH")
+    sample = load_sample("codepipeline-notification-flow-success.json")
+    # WHEN a run's notifications arrive in two invocations
+    lambda_function.handler(_sns(sample[:3], "a"), None)
+    lambda_function.handler(_sns(sample[3:], "b"), None)
+    # THEN they made one message, updated in place, with its state in the configured file
+    [main] = slack_env.messages["#deployments"]
+    assert str(main["text"]).startswith(":white_check_mark: Pipeline meerkat succeeded")
+    assert slack_env.calls_to("chat.update")
+    assert (tmp_path / "here.db").exists()
 
 
 def test_every_record_is_posted(slack_env: FakeSlack) -> None:
@@ -41,7 +69,7 @@ def test_every_record_is_posted(slack_env: FakeSlack) -> None:
     second = copy.deepcopy(load_sample("codedeploy-trigger-succeeded-lyssna.json")["Records"][0])
     event["Records"].append(second)
     assert lambda_function.handler(event, None) == {"posted": 2, "skipped": 0}
-    assert len(slack_env.posts) == 2
+    assert len(_mains(slack_env)) == 2
 
 
 def test_one_bad_record_does_not_stop_the_others(
@@ -54,7 +82,7 @@ def test_one_bad_record_does_not_stop_the_others(
     # naming the bad record, so that Lambda's retries and dead-letter queue keep the event
     with caplog.at_level(logging.ERROR), pytest.raises(UnreadableRecords) as raised:
         lambda_function.handler(event, None)
-    assert len(slack_env.posts) == 1
+    assert len(_mains(slack_env)) == 1
     assert "Records[0]: the record has no 'Sns' object" in str(raised.value)
     assert "1 notification(s) delivered" in str(raised.value)
     # AND the log says which record and why, without a traceback
@@ -73,7 +101,7 @@ def test_a_malformed_sns_record_among_good_ones_is_named_by_its_message_id(
     # WHEN handled THEN both good ones are posted, and the error names the bad one
     with pytest.raises(UnreadableRecords, match=r"Records\[1\]"):
         lambda_function.handler({"Records": [good, bad, other]}, None)
-    assert len(slack_env.posts) == 2
+    assert len(_mains(slack_env)) == 2
 
 
 def test_a_redelivered_event_with_a_bad_record_posts_nothing_twice(
@@ -103,11 +131,14 @@ def test_an_event_that_is_not_an_object_fails_with_a_clear_error(
 
 def test_an_array_of_notifications_is_posted(slack_env: FakeSlack) -> None:
     # GIVEN an invocation whose event is a JSON array of two CodeDeploy messages
-    message = json.loads(
-        load_sample("codedeploy-trigger-failure.json")["Records"][0]["Sns"]["Message"]
-    )
-    # WHEN handled THEN both are posted, as the CLI would
-    assert lambda_function.handler([message, message], None) == {"posted": 2, "skipped": 0}
+    messages = [
+        json.loads(load_sample(name)["Records"][0]["Sns"]["Message"])
+        for name in ("codedeploy-trigger-failure.json", "codedeploy-trigger-succeeded-lyssna.json")
+    ]
+    # WHEN handled THEN both are posted, as the CLI would (each its own living message; the
+    # same message twice would be one)
+    assert lambda_function.handler(messages, None) == {"posted": 2, "skipped": 0}
+    assert len(_mains(slack_env)) == 2
 
 
 def test_eventbridge_event_is_posted(slack_env: FakeSlack) -> None:
@@ -126,12 +157,13 @@ def test_skipped_event_is_logged(slack_env: FakeSlack, caplog: pytest.LogCapture
 def test_final_slack_failure_raises_so_lambda_retries(slack_env: FakeSlack) -> None:
     # GIVEN Slack failing every attempt for the first record, and fine for the second
     event = load_sample("codedeploy-trigger-failure.json")
-    event["Records"].append(copy.deepcopy(event["Records"][0]))
+    second = copy.deepcopy(load_sample("codedeploy-trigger-succeeded-lyssna.json")["Records"][0])
+    event["Records"].append(second)
     slack_env.fail_next(("error", "channel_not_found"))
     # WHEN the handler runs THEN it raises (Lambda retries) after posting what it could
     with pytest.raises(DeliveryError, match="1 of 2 notifications were not posted"):
         lambda_function.handler(event, None)
-    assert len(slack_env.posts) == 1
+    assert len(_mains(slack_env)) == 1
 
 
 def test_secrets_never_reach_the_log(
@@ -224,7 +256,7 @@ def test_logs_are_json_with_the_deployment_and_request_ids(
         lambda_function.handler(load_sample("codedeploy-trigger-failure.json"), context)
     # THEN the line about the post, as the Lambda's log handlers format it, is one JSON object
     # carrying the ids as keys
-    [record] = [r for r in caplog.records if r.getMessage().startswith("posted")]
+    [record] = [r for r in caplog.records if r.getMessage().startswith("folded")]
     line = json.loads(logs._formatter.format(record))
     assert line["service"] == "deploybot"
     assert line["lambda_request_id"] == "req-123"

@@ -13,8 +13,9 @@ import pytest
 from botocore.stub import Stubber
 from slack_sdk import WebClient
 
-from bot.aws.enrich import Enricher, _Run
+from bot.aws.enrich import Enricher
 from bot.aws.release import ReleaseLookup
+from bot.aws.run import Run
 from bot.directory import SlackDirectory
 from bot.domain.config import Config, EnrichSettings, ReleaseSettings
 from bot.domain.model import Deployment, Person, ReleaseDiff, Scope, Source, Status
@@ -104,11 +105,11 @@ def aws() -> Iterator[Setup]:
         commits.assert_no_pending_responses()
 
 
-def _run(seconds: float = 5.0) -> _Run:
-    return _Run(InlineExecutor(), time.monotonic() + seconds, seconds, time.monotonic)
+def _run(seconds: float = 5.0) -> Run:
+    return Run(InlineExecutor(), time.monotonic() + seconds, seconds, time.monotonic)
 
 
-def _diff(lookup: ReleaseLookup, event: Deployment, run: _Run | None = None) -> Deployment:
+def _diff(lookup: ReleaseLookup, event: Deployment, run: Run | None = None) -> Deployment:
     run = run or _run()
     pending = lookup.start(event, run)
     assert pending is not None

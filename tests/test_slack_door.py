@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from tests import aws_responses as r
 from tests.aws_responses import Aws
 from tests.blockkit import violations
 from tests.conftest import load_sample
+from tests.fake_aws import FakeAws
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import (
@@ -57,45 +60,52 @@ def _answers(fake_slack: FakeSlack) -> list[dict[str, Any]]:
     return answers
 
 
-def _stub_overview(stubs: Aws) -> None:
+def _overview_answers() -> dict[str, Any]:
+    """Two pipelines (one deploys a CodeDeploy group), and a group no pipeline deploys to."""
     source_only = copy.deepcopy(r.demo_pipeline())
     source_only["pipeline"].update(name=r.PIPELINE, stages=source_only["pipeline"]["stages"][:1])
-    stubs.pipeline.add_response(
-        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}, {"name": r.DEMO_PIPELINE}]}, {}
-    )
-    stubs.pipeline.add_response("get_pipeline", source_only, {"name": r.PIPELINE})
-    latest = {"pipelineExecutionSummaries": r.executions()["pipelineExecutionSummaries"][:1]}
-    stubs.pipeline.add_response(
-        "list_pipeline_executions", latest, {"pipelineName": r.PIPELINE, "maxResults": 1}
-    )
-    stubs.pipeline.add_response("get_pipeline", r.demo_pipeline(), {"name": r.DEMO_PIPELINE})
-    demo_latest = {"pipelineExecutionSummaries": r.executions()["pipelineExecutionSummaries"][1:2]}
-    stubs.pipeline.add_response(
-        "list_pipeline_executions", demo_latest, {"pipelineName": r.DEMO_PIPELINE, "maxResults": 1}
-    )
-    stubs.deploy.add_response(
-        "list_applications", {"applications": ["CodePipelineDemoApplication", "legacy-app"]}, {}
-    )
-    stubs.deploy.add_response(
-        "list_deployment_groups",
-        {"deploymentGroups": ["CodePipelineDemoFleet"]},
-        {"applicationName": "CodePipelineDemoApplication"},
-    )
-    stubs.deploy.add_response(
-        "list_deployment_groups", {"deploymentGroups": ["prod"]}, {"applicationName": "legacy-app"}
-    )
-    stubs.deploy.add_response(
-        "batch_get_deployment_groups",
-        r.group_infos(),
-        {"applicationName": "legacy-app", "deploymentGroupNames": ["prod"]},
-    )
+    summaries = r.as_wire(r.executions())["pipelineExecutionSummaries"]
+    latest = {r.PIPELINE: summaries[:1], r.DEMO_PIPELINE: summaries[1:2]}
+    definitions = {r.PIPELINE: source_only, r.DEMO_PIPELINE: r.demo_pipeline()}
+    groups = {"CodePipelineDemoApplication": ["CodePipelineDemoFleet"], "legacy-app": ["prod"]}
+    infos = {
+        "legacy-app": r.as_wire(r.group_infos()),
+        "CodePipelineDemoApplication": {
+            "deploymentGroupsInfo": [
+                {
+                    "applicationName": "CodePipelineDemoApplication",
+                    "deploymentGroupName": "CodePipelineDemoFleet",
+                }
+            ]
+        },
+    }
+    return {
+        "ListPipelines": {"pipelines": [{"name": r.PIPELINE}, {"name": r.DEMO_PIPELINE}]},
+        "ListPipelineExecutions": lambda p: {
+            "pipelineExecutionSummaries": latest[p["pipelineName"]]
+        },
+        "GetPipeline": lambda p: definitions[p["name"]],
+        "ListApplications": {"applications": list(groups)},
+        "ListDeploymentGroups": lambda p: {"deploymentGroups": groups[p["applicationName"]]},
+        "BatchGetDeploymentGroups": lambda p: infos[p["applicationName"]],
+    }
+
+
+@pytest.fixture
+def fake_aws(aws_env: FakeLambda, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+    """CodePipeline and CodeDeploy over HTTP on loopback: answers in any order, like AWS."""
+    fake = FakeAws.start(_overview_answers())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", fake.url)
+    yield fake
+    fake.close()
 
 
 def test_overview_is_acked_at_once_then_answered_privately(
-    stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack, snapshot_json: SnapshotAssertion
+    fake_aws: FakeAws, aws_env: FakeLambda, slack_env: FakeSlack, snapshot_json: SnapshotAssertion
 ) -> None:
-    # GIVEN two pipelines, one CodeDeploy group that a pipeline covers and one that none does
-    _stub_overview(stubs)
+    # GIVEN two pipelines, one CodeDeploy group that a pipeline covers and one that none does,
+    # and a ledger that has seen none of them
     response_url = f"{slack_env.url}/commands/T000/1/secret"
     # WHEN Slack sends a signed `/deploy-status`
     ack = _invoke(function_url_event(slash_command("", response_url)))
@@ -106,7 +116,7 @@ def test_overview_is_acked_at_once_then_answered_privately(
         "text": ":mag: Looking up every pipeline…",
         "response_type": "ephemeral",
     }
-    assert stubs.calls == []
+    assert fake_aws.calls == []
     assert [call.method for call in slack_env.calls] == ["auth.test"]
     # AND the slow part was handed to an asynchronous invocation of this same function
     [invocation] = aws_env.invocations
@@ -115,23 +125,46 @@ def test_overview_is_acked_at_once_then_answered_privately(
     assert invocation.payload["headers"]["x-slack-bolt-lazy-only"] == "1"
     # WHEN AWS runs that invocation
     _replay_lazy(aws_env)
-    # THEN AWS was read exactly as stubbed (and the call counter saw it: its "no call" checks
-    # elsewhere can fail) and one private answer reached the response_url
-    stubs.done()
-    assert stubs.calls[:2] == ["ListPipelines", "GetPipeline"]
+    # THEN the private answer shows both pipelines, read from AWS (nothing was in the ledger)
+    [first] = _answers(slack_env)
+    assert first["response_type"] == "ephemeral"
+    assert violations(first) == []
+    assert "MyFirstPipeline" in json.dumps(first) and "SentinelAwsMonitorCI" in json.dumps(first)
+    # AND after answering, the same invocation read what the ledger lacked: definitions, groups
+    assert sorted(fake_aws.operations()) == [
+        "BatchGetDeploymentGroups",
+        "BatchGetDeploymentGroups",
+        "GetPipeline",
+        "GetPipeline",
+        "ListApplications",
+        "ListDeploymentGroups",
+        "ListDeploymentGroups",
+        "ListPipelineExecutions",
+        "ListPipelineExecutions",
+        "ListPipelines",
+    ]
+    # WHEN someone asks again a moment later
+    fake_aws.calls.clear()
+    aws_env.invocations.clear()
+    slack_env.calls.clear()
+    _invoke(function_url_event(slash_command("", response_url)))
+    _replay_lazy(aws_env)
+    # THEN the answer comes from the ledger alone, with the group no pipeline deploys to
+    assert fake_aws.calls == []
     [answer] = _answers(slack_env)
-    assert answer["response_type"] == "ephemeral"
     assert violations(answer) == []
     assert answer == snapshot_json
-    # AND the lazy invocation (the same warm container) did not ask auth.test again
-    assert len(slack_env.calls_to("auth.test")) == 1
+    # AND the lazy invocations (the same warm container) did not ask auth.test again
+    assert slack_env.calls_to("auth.test") == []
 
 
 def test_a_pipeline_name_answers_its_stages_and_history(
     stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack, snapshot_json: SnapshotAssertion
 ) -> None:
     # GIVEN a pipeline whose stages hold a failed execution
-    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response(
+        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {"maxResults": 1000}
+    )
     stubs.pipeline.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
     stubs.pipeline.add_response(
         "list_pipeline_executions", r.executions(), {"pipelineName": r.PIPELINE, "maxResults": 5}
@@ -152,7 +185,9 @@ def test_an_unknown_name_answers_with_the_closest_ones(
     stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
 ) -> None:
     # GIVEN one pipeline and one CodeDeploy application
-    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response(
+        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {"maxResults": 1000}
+    )
     stubs.deploy.add_response("list_applications", {"applications": ["legacy-app"]}, {})
     stubs.deploy.add_response(
         "list_deployment_groups", {"deploymentGroups": ["prod"]}, {"applicationName": "legacy-app"}
@@ -234,7 +269,9 @@ def test_share_posts_a_fresh_answer_for_everyone_and_drops_the_private_one(
     stubs: Aws, aws_env: FakeLambda, slack_env: FakeSlack
 ) -> None:
     # GIVEN the private answer's Share button, for one pipeline
-    stubs.pipeline.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+    stubs.pipeline.add_response(
+        "list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {"maxResults": 1000}
+    )
     stubs.pipeline.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
     stubs.pipeline.add_response(
         "list_pipeline_executions", r.executions(), {"pipelineName": r.PIPELINE, "maxResults": 5}
@@ -347,9 +384,9 @@ def test_aws_notifications_still_take_the_notification_door(
     event = load_sample("codedeploy-trigger-failure.json")
     # WHEN the function receives it
     result = _invoke(event)
-    # THEN it is posted with chat.postMessage, and Bolt never saw it
+    # THEN it is posted with chat.postMessage (its failure reply in the thread), Bolt never saw it
     assert result == {"posted": 1, "skipped": 0}
-    assert len(slack_env.posts) == 1
+    assert [p.get("thread_ts") is None for p in slack_env.posts] == [True, False]
     assert aws_env.invocations == []
 
 
@@ -364,3 +401,38 @@ def test_without_a_signing_secret_the_slack_door_stays_shut(
     assert response == {"statusCode": 500, "body": "deploybot: the Slack door is not configured"}
     assert aws_env.invocations == []
     assert _work(slack_env) == []
+
+
+def test_next_replaces_the_private_answer_with_the_following_page(
+    fake_aws: FakeAws,
+    aws_env: FakeLambda,
+    slack_env: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # GIVEN an overview one pipeline a page long (config), so the first answer has a Next button
+    path = tmp_path / "deploybot.toml"
+    path.write_text("[status]\npage_size = 1\n")
+    monkeypatch.setenv("DEPLOYBOT_CONFIG", str(path))
+    response_url = f"{slack_env.url}/commands/T000/1/secret"
+    _invoke(function_url_event(slash_command("", response_url)))
+    _replay_lazy(aws_env)
+    [first] = _answers(slack_env)
+    [actions] = [b for b in first["blocks"] if b["type"] == "actions"]
+    next_button = actions["elements"][-1]
+    assert next_button["action_id"] == ids.STATUS_NEXT
+    # WHEN it is clicked
+    aws_env.invocations.clear()
+    slack_env.calls.clear()
+    click = block_actions(ids.STATUS_NEXT, f"{slack_env.url}/actions/2", value=next_button["value"])
+    ack = _invoke(function_url_event(click))
+    assert ack["statusCode"] == 200
+    _replay_lazy(aws_env)
+    # THEN the private answer is replaced by the second page, which is the last
+    [second] = _answers(slack_env)
+    assert second["replace_original"] is True and second["response_type"] == "ephemeral"
+    assert violations(second) == []
+    text = json.dumps(second, ensure_ascii=False)
+    assert "Pipelines 2–2 of 2" in text
+    assert second["text"] == "Deployments: 1 of 2 pipelines"
+    assert ids.STATUS_NEXT not in text

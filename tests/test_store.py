@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,15 @@ import pytest
 from moto import mock_aws
 
 from bot.domain.config import Config
-from bot.store import DynamoStore, Record, SqliteStore, Store, StoreError, make_store
+from bot.store import (
+    INDEX_NAME,
+    DynamoStore,
+    Record,
+    SqliteStore,
+    Store,
+    StoreError,
+    make_store,
+)
 
 TABLE = "deploybot-test"
 DAY = 86400
@@ -28,16 +37,36 @@ class Clock:
         return self.now
 
 
-def create_table(client: Any) -> None:
-    """The table as deploy docs describe it: pk (S) hash key, TTL on expires_at."""
+def create_table(client: Any, *, lists: bool = True, name: str = TABLE) -> None:
+    """The table as template.yaml makes it: pk (S) hash key, TTL on expires_at, and the `lists`
+    index (list_name, list_pos), which `lists=False` leaves out like an install made before it.
+    """
+    definitions = [{"AttributeName": "pk", "AttributeType": "S"}]
+    index: dict[str, Any] = {}
+    if lists:
+        definitions += [
+            {"AttributeName": "list_name", "AttributeType": "S"},
+            {"AttributeName": "list_pos", "AttributeType": "S"},
+        ]
+        index["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": INDEX_NAME,
+                "KeySchema": [
+                    {"AttributeName": "list_name", "KeyType": "HASH"},
+                    {"AttributeName": "list_pos", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
     client.create_table(
-        TableName=TABLE,
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=definitions,
         BillingMode="PAY_PER_REQUEST",
+        **index,
     )
     client.update_time_to_live(
-        TableName=TABLE,
+        TableName=name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
 
@@ -133,3 +162,68 @@ def test_make_store_follows_the_config(tmp_path: Path) -> None:
     assert isinstance(make_store(Config(store_path=str(tmp_path / "x.db"))), SqliteStore)
     assert isinstance(make_store(Config(store_backend="dynamodb", store_table=TABLE)), DynamoStore)
     assert make_store(Config(store_backend="none")) is None
+
+
+def test_lists_are_read_in_position_order(clock_and_store: tuple[Clock, Store]) -> None:
+    # GIVEN records in two lists, one record in none, and one listed record that expired
+    clock, store = clock_and_store
+    assert store.put(Record("old", 0, "{}", ("activity", "2024-01-01")))
+    clock.now += 29 * DAY
+    assert store.put(Record("a", 0, '{"n":1}', ("activity", "2024-03-01")))
+    assert store.put(Record("b", 0, "{}", ("activity", "2024-02-01")))
+    assert store.put(Record("due", 0, "{}", ("sweep", "2024-02-15")))
+    assert store.put(Record("quiet", 0, "{}"))
+    clock.now += 2 * DAY  # "old" is 31 days old now
+    # WHEN a list is queried THEN it holds its live records, newest position first
+    assert [r.key for r in store.query("activity")] == ["a", "b"]
+    assert [r.key for r in store.query("activity", newest_first=False)] == ["b", "a"]
+    assert store.query("activity")[0] == Record("a", 1, '{"n":1}', ("activity", "2024-03-01"))
+    # AND a bound keeps the positions at or before it
+    assert [r.key for r in store.query("activity", upto="2024-02-01")] == ["b"]
+    assert store.query("activity", limit=1)[0].key == "a"
+    # AND a record moves or leaves a list with its next write
+    [a] = store.query("activity", limit=1)
+    assert store.put(Record("a", a.version, "{}", ("sweep", "2024-01-01")))
+    assert [r.key for r in store.query("sweep", newest_first=False)] == ["a", "due"]
+    assert store.put(Record("a", a.version + 1, "{}"))
+    assert store.get("a") == Record("a", a.version + 2, "{}")
+    assert [r.key for r in store.query("sweep")] == ["due"]
+
+
+def test_a_sqlite_file_from_before_lists_gets_them(tmp_path: Path) -> None:
+    # GIVEN a state file written by the previous release (no list columns)
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE records (key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+        " body TEXT NOT NULL, expires_at REAL NOT NULL)"
+    )
+    db.execute("INSERT INTO records VALUES ('execution#1', 3, '{}', 9e12)")
+    db.commit()
+    db.close()
+    # WHEN this release opens it THEN the old record is still there and lists work
+    store = SqliteStore(str(path))
+    assert store.get("execution#1") == Record("execution#1", 3, "{}")
+    assert store.put(Record("execution#1", 3, "{}", ("sweep", "x")))
+    assert [r.key for r in store.query("sweep")] == ["execution#1"]
+
+
+def test_a_dynamodb_table_without_the_index_is_a_store_error_on_query(dynamodb: Any) -> None:
+    # GIVEN a table made before the `lists` index existed
+    create_table(dynamodb, lists=False, name="old-table")
+    store = DynamoStore("old-table", client=dynamodb)
+    # THEN reads and writes work as before, and only a query fails, with a StoreError
+    assert store.put(Record("k", 0, "{}", ("activity", "1")))
+    assert store.get("k") == Record("k", 1, "{}", ("activity", "1"))
+    with pytest.raises(StoreError, match="old-table"):
+        store.query("activity")
+
+
+def test_dynamodb_list_attributes_feed_the_index(dynamodb: Any) -> None:
+    store = DynamoStore(TABLE, client=dynamodb)
+    store.put(Record("k", 0, "{}", ("activity", "2024")))
+    store.put(Record("plain", 0, "{}"))
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "k"}})["Item"]
+    assert (item["list_name"], item["list_pos"]) == ({"S": "activity"}, {"S": "2024"})
+    plain = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "plain"}})["Item"]
+    assert "list_name" not in plain and "list_pos" not in plain  # absent: not in the index

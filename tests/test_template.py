@@ -574,3 +574,38 @@ def test_approval_traffic_and_freeze_writes_cover_exactly_the_named_targets(
             assert not _grants(statement, _arn(service, resource), region="us-east-1"), sid
         for resource in refused:
             assert not _grants(statement, _arn(service, resource)), (sid, resource)
+
+
+def test_the_state_table_keeps_its_key_and_gains_the_lists_index(
+    translated: dict[str, Any],
+) -> None:
+    # GIVEN the table as the first release made it (pk alone): changing KeySchema would make
+    # CloudFormation replace the table and lose every living message's state
+    table = translated["Resources"]["StateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    # THEN the ledger's and the sweep's lists come from one global secondary index, which an
+    # update adds without interruption
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "lists"
+    assert index["KeySchema"] == [
+        {"AttributeName": "list_name", "KeyType": "HASH"},
+        {"AttributeName": "list_pos", "KeyType": "RANGE"},
+    ]
+    names = {d["AttributeName"] for d in table["AttributeDefinitions"]}
+    assert names == {"pk", "list_name", "list_pos"}
+    # AND the function may query that index only
+    statement = Stack(translated, PARAMETERS).statement("LedgerAndSweepLists")
+    assert statement["Action"] == "dynamodb:Query"
+    assert statement["Resource"] == "<StateTable.Arn>/index/lists"
+
+
+def test_the_sweep_runs_every_five_minutes_unless_turned_off(translated: dict[str, Any]) -> None:
+    assert translated["Parameters"]["SweepSchedule"]["Default"] == "rate(5 minutes)"
+    rule = Stack(translated, PARAMETERS).resource("SweepRule")
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = rule["Targets"]
+    assert "Input" not in target  # the function gets the rule's own "Scheduled Event"
+    permission = Stack(translated, PARAMETERS).resource("SweepPermission")
+    assert permission["Principal"] == "events.amazonaws.com"
+    off = Stack(translated, {**PARAMETERS, "SweepSchedule": ""})
+    assert not off.exists("SweepRule") and not off.exists("SweepPermission")

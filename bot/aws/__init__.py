@@ -18,12 +18,14 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
+from bot.aws.limits import SHARED, DeadlinePassed
 from bot.domain.coerce import as_list, as_str, well_formed
 from bot.domain.model import AwsProblem
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
 TOTAL_ATTEMPTS = 3  # the first attempt and two retries, for calls that may be repeated
+RATE_LIMITED = frozenset({"codepipeline", "codedeploy"})  # reads paced by bot/aws/limits.py
 
 
 class AwsError(Exception):
@@ -58,7 +60,7 @@ def client(service: str, *, retry: bool = True) -> Any:
     from botocore.exceptions import BotoCoreError
 
     try:
-        return _session().client(
+        made = _session().client(
             service,
             config=BotoConfig(
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -68,6 +70,9 @@ def client(service: str, *, retry: bool = True) -> Any:
         )
     except BotoCoreError as exc:
         raise AwsError(AwsProblem("error", service, str(exc))) from exc
+    if retry and service in RATE_LIMITED:
+        SHARED.attach(made)  # every read and retry of the container shares one pace per API
+    return made
 
 
 def iam_action(aws_client: Any, operation: str) -> str:
@@ -99,6 +104,10 @@ def call(aws_client: Any, operation: str, /, *, retry: bool = True, **params: An
         answer = getattr(aws_client, operation)(**params)
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(describe_failure(exc, iam_action(aws_client, operation))) from exc
+    except DeadlinePassed as exc:
+        action = iam_action(aws_client, operation)
+        problem = AwsProblem("timeout", action, "the rate limit left no time before the deadline")
+        raise AwsError(problem) from exc
     return well_formed(answer)  # a lone surrogate in an answer would break its post to Slack
 
 

@@ -10,21 +10,21 @@ See DESIGN.md "Finding the commit" and ../shared/aws-facts.md §5-7.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from bot import aws
-from bot.aws import AwsError
+from bot.aws.discovery import Discovery
 from bot.aws.release import PeopleLookup, ReleaseLookup, release_lookup
+from bot.aws.run import LookupFailed, Run
 from bot.domain import approvals, codedeploy, codepipeline, rollback
 from bot.domain.codepipeline import ActionRun, PipelineInfo, Response
 from bot.domain.coerce import as_map
 from bot.domain.config import Config, RollbackPipeline
+from bot.domain.ledger import DeploymentLink, deployment_key
 from bot.domain.model import (
     Commit,
     Deployment,
@@ -35,14 +35,12 @@ from bot.domain.model import (
     Source,
     Status,
 )
+from bot.ledger import Ledger
+from bot.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 PAGE_SIZE = 100  # list_action_executions' maximum
-LIST_PIPELINES_PAGE_SIZE = 1000
-LIST_PIPELINES_PAGES = 5
 POOL_SIZE = 8
 LAST_GOOD_PAGE = 20  # executions searched for the newest successful one before a failure
 # A deployment this young may not be in the pipeline's action executions yet.
@@ -54,14 +52,6 @@ RETRY_MARGIN_SECONDS = 1.0  # left for the second search itself
 _NOT_PIPELINE_CREATORS = frozenset(
     {"autoscaling", "autoscalingTermination", "CodeDeployAutoUpdate", "CloudFormation"}
 )
-
-
-class LookupFailed(Exception):
-    """A lookup gave no answer (AWS failed, or the deadline passed); `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def wants_lookup(event: Deployment) -> bool:
@@ -87,77 +77,6 @@ def skip_lookups(event: Deployment, reason: str) -> Deployment:
     return with_notes(event, f"AWS lookups skipped: {reason}") if wants_lookup(event) else event
 
 
-class PipelineCache:
-    """Pipeline names and definitions, kept `ttl` seconds per warm container."""
-
-    def __init__(self, ttl: float, now: Callable[[], float]) -> None:
-        self._ttl = ttl
-        self._now = now
-        self._lock = threading.Lock()
-        self._infos: dict[str, tuple[float, PipelineInfo]] = {}
-        self._names: tuple[float, tuple[str, ...]] | None = None
-
-    def get(self, name: str) -> PipelineInfo | None:
-        """The definition of `name`, if fetched less than `ttl` seconds ago."""
-        with self._lock:
-            entry = self._infos.get(name)
-        return entry[1] if entry and entry[0] > self._now() else None
-
-    def put(self, name: str, info: PipelineInfo) -> None:
-        """Keep a definition (called from worker threads, even after the deadline passed)."""
-        with self._lock:
-            self._infos[name] = (self._now() + self._ttl, info)
-
-    def names(self) -> tuple[str, ...] | None:
-        """Every pipeline's name, if listed less than `ttl` seconds ago."""
-        with self._lock:
-            entry = self._names
-        return entry[1] if entry and entry[0] > self._now() else None
-
-    def put_names(self, names: tuple[str, ...]) -> None:
-        """Keep the list of pipeline names."""
-        with self._lock:
-            self._names = (self._now() + self._ttl, names)
-
-
-class _Run:
-    """One event's lookups: a shared deadline, and the notes for what could not be found."""
-
-    def __init__(self, pool: Executor, deadline: float, budget: float, now: Callable[[], float]):
-        self.pool = pool
-        self.deadline = deadline
-        self.now = now
-        self.timeout_reason = f"no answer within {budget:g} s"
-        self.notes: list[str] = []
-
-    def check(self) -> None:
-        """Raise LookupFailed once the deadline has passed (between sequential calls)."""
-        if self.now() >= self.deadline:
-            raise LookupFailed(self.timeout_reason)
-
-    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-        """Start `fn` on the pool now (not at all past the deadline); await it with `wait`."""
-        if self.now() >= self.deadline:
-            late: Future[T] = Future()
-            late.set_exception(LookupFailed(self.timeout_reason))
-            return late
-        return self.pool.submit(fn, *args, **kwargs)
-
-    def wait(self, future: Future[T]) -> T:
-        """The result of `future`, or LookupFailed when it failed or the deadline passed."""
-        try:
-            return future.result(timeout=max(0.0, self.deadline - self.now()))
-        except FutureTimeout:
-            raise LookupFailed(self.timeout_reason) from None
-        except AwsError as exc:
-            raise LookupFailed(exc.reason) from exc
-        except LookupFailed:
-            raise
-        except Exception as exc:
-            logger.exception("an AWS lookup failed unexpectedly")
-            raise LookupFailed(f"unexpected {type(exc).__name__}") from exc
-
-
 @dataclass(frozen=True, slots=True)
 class _CommitResult:
     commit: Commit | None = None
@@ -174,7 +93,9 @@ def _commit_note(commit: Commit | None, why: str) -> str:
 class Enricher:
     """Adds commit, failure reason and failed actions to events, within a deadline per event.
 
-    Build once per container: it keeps a thread pool and the pipeline cache.
+    Build once per container: it keeps a thread pool and what discovery learned. With a
+    ledger, a deployment whose pipeline execution an earlier event or lookup named costs one
+    call (get_pipeline_execution), and discovery's progress outlives the container.
     """
 
     def __init__(
@@ -187,6 +108,7 @@ class Enricher:
         sleep: Callable[[float], None] = time.sleep,
         executor: Executor | None = None,
         release: ReleaseLookup | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self._release = release  # the release diff, looked up beside the commit
         self._cp = codepipeline
@@ -195,9 +117,12 @@ class Enricher:
         self._settings = config.enrich
         self._now = now
         self._sleep = sleep
+        self._ledger = ledger
         self._pool = executor or ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
-        self._cache = PipelineCache(self._settings.cache_seconds, now)
-        self._region = str(codepipeline.meta.region_name or "")
+        self._discovery = Discovery(
+            codepipeline, ledger, cache_seconds=self._settings.cache_seconds, now=now
+        )
+        self._region = aws.region_of(codepipeline)
 
     def __call__(self, event: Deployment) -> Deployment:
         """Same as `enrich`, so an Enricher is the `enrich` callable of the notification path."""
@@ -211,8 +136,9 @@ class Enricher:
             return skip_lookups(
                 event, f"the event is from {event.region}, the AWS clients use {self._region}"
             )
-        budget = self._settings.timeout_seconds
-        run = _Run(self._pool, self._now() + budget, budget, self._now)
+        run = self._run(event)
+        if event.pipeline and event.pipeline_version:
+            self._discovery.saw_version(*run.where, event.pipeline, event.pipeline_version)
         diff = self._release.start(event, run) if self._release else None
         try:
             if event.source is Source.CODEDEPLOY:
@@ -228,9 +154,50 @@ class Enricher:
             enriched = self._release.finish(enriched, diff, run)
         return with_notes(enriched, *run.notes)
 
+    def _run(self, event: Deployment) -> Run:
+        budget = self._settings.timeout_seconds
+        where = (event.account, event.region or self._region)
+        return Run(self._pool, self._now() + budget, budget, self._now, where=where)
+
+    def execution_of(self, event: Deployment) -> DeploymentLink | None:
+        """The pipeline execution that started a deployment: the ledger's word, else a search
+        (kept in the ledger). None when it cannot be found (now); never raises for AWS."""
+        if event.region and self._region and event.region != self._region:
+            return None
+        run = self._run(event)
+        known = self._known_execution(event, run)
+        if known is not None:
+            return known
+        for pipeline in self._pipelines_for(event, run):
+            try:
+                found, _ = run.wait(run.submit(self._search, pipeline, event.deployment_id, run))
+            except LookupFailed as exc:
+                logger.info("could not search %s: %s", pipeline, exc.reason)
+                continue
+            if found is not None:
+                link = DeploymentLink(
+                    event.deployment_id,
+                    pipeline,
+                    found.pipeline_execution_id,
+                    found.stage,
+                    found.action,
+                )
+                self._remember(run, link)
+                return link
+        return None
+
+    def _remember(self, run: Run, link: DeploymentLink) -> None:
+        if self._ledger is None:
+            return
+        key = deployment_key(*run.where, link.deployment_id)
+        try:
+            self._ledger.change(key, lambda _: link)
+        except StoreError:
+            logger.exception("could not keep %s in the ledger", key)
+
     # --- CodeDeploy deployments ----------------------------------------------------------------
 
-    def _deployment(self, event: Deployment, run: _Run) -> Deployment:
+    def _deployment(self, event: Deployment, run: Run) -> Deployment:
         deployment_id = event.deployment_id
         # A trigger message carries overview, error and rollback; an EventBridge event does not.
         facts_future = (
@@ -242,9 +209,14 @@ class Enricher:
             run.submit(self._failure, deployment_id, run) if event.status.is_failure else None
         )
         group_future = self._group_of_failure(event, run)
-        pipelines = self._pipelines_for(event.application, event.deployment_group, run)
         rollback_of = event.rollback.triggering_deployment_id if event.rollback else ""
-        result = self._search_deployment(event, pipelines, rollback_of, run) if pipelines else None
+        known = self._known_execution(event, run) if not rollback_of else None
+        pipelines = (known.pipeline,) if known else self._pipelines_for(event, run)
+        result: _CommitResult | None = None
+        if known is not None:
+            result = self._commit_of_known(known, event.region, run)
+        elif pipelines:
+            result = self._search_deployment(event, pipelines, rollback_of, run)
         facts = self._facts(facts_future, run)
         if facts is not None:
             event = replace(
@@ -268,7 +240,7 @@ class Enricher:
             event = self._with_group_good(event, group_future, run)
         return event
 
-    def _group_of_failure(self, event: Deployment, run: _Run) -> Future[Any] | None:
+    def _group_of_failure(self, event: Deployment, run: Run) -> Future[Any] | None:
         """For a failed deployment of a group that can be rolled back: the group's state."""
         if not event.status.is_failure or event.execution_id:
             return None
@@ -283,7 +255,7 @@ class Enricher:
         )
 
     @staticmethod
-    def _with_group_good(event: Deployment, future: Future[Any], run: _Run) -> Deployment:
+    def _with_group_good(event: Deployment, future: Future[Any], run: Run) -> Deployment:
         """The group's last good deployment, unless CodeDeploy rolls the failure back itself."""
         try:
             good = rollback.group_good(run.wait(future), event.deployment_id)
@@ -293,7 +265,7 @@ class Enricher:
         return replace(event, last_good=Execution(good, Status.SUCCEEDED)) if good else event
 
     def _search_deployment(
-        self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: _Run
+        self, event: Deployment, pipelines: tuple[str, ...], rollback_of: str, run: Run
     ) -> _CommitResult:
         """The commit of the execution that ran the deployment (or the one it rolls back)."""
         result = self._commit_of_deployment(
@@ -314,7 +286,7 @@ class Enricher:
                 )
         return result
 
-    def _facts(self, future: Future[Any] | None, run: _Run) -> Deployment | None:
+    def _facts(self, future: Future[Any] | None, run: Run) -> Deployment | None:
         """What get_deployment says of the deployment, or None (with a note when it failed)."""
         if future is None:
             return None
@@ -327,7 +299,7 @@ class Enricher:
 
     @staticmethod
     def _with_commit(
-        event: Deployment, result: _CommitResult, creator: str, *, rolls_back: bool, run: _Run
+        event: Deployment, result: _CommitResult, creator: str, *, rolls_back: bool, run: Run
     ) -> Deployment:
         """The event with the commit found (or a note why not), joined to its execution."""
         missing = result.missing
@@ -345,8 +317,26 @@ class Enricher:
             )
         return event
 
-    def _pipelines_for(self, application: str, group: str, run: _Run) -> tuple[str, ...]:
-        """The pipelines that deploy application/group: from config, else discovered."""
+    def _known_execution(self, event: Deployment, run: Run) -> DeploymentLink | None:
+        """The execution that started the deployment, if the ledger knows it: no search."""
+        if self._ledger is None:
+            return None
+        account, region = run.where
+        try:
+            return self._ledger.execution_of(
+                account, region, event.deployment_id, event.application, event.deployment_group
+            )
+        except StoreError:
+            logger.exception("could not read the ledger for %s", event.deployment_id)
+            return None
+
+    def _commit_of_known(self, known: DeploymentLink, region: str, run: Run) -> _CommitResult:
+        result = self._commit_of_execution(known.pipeline, known.execution_id, region, run)
+        return replace(result, pipeline=known.pipeline, execution_id=known.execution_id)
+
+    def _pipelines_for(self, event: Deployment, run: Run) -> tuple[str, ...]:
+        """The pipelines that deploy the event's application/group: from config, else discovered."""
+        application, group = event.application, event.deployment_group
         mapped = self._config.pipelines_for(application, group)
         if mapped:
             return mapped
@@ -357,58 +347,30 @@ class Enricher:
             )
             return ()
         try:
-            infos, failures = self._discover(run)
+            found = self._discovery.deploying(*run.where, application, group, run)
         except LookupFailed as exc:
             run.notes.append(f"Commit unknown: could not list the pipelines: {exc.reason}")
             return ()
-        found = tuple(info.name for info in infos if info.deploys(application, group))
-        if not found and failures:
-            run.notes.append(f"Commit unknown: could not read every pipeline: {failures[0]}")
-        elif not found:
+        if not found.pipelines and not found.complete:
+            run.notes.append(
+                f"Commit unknown: no pipeline found for {target} yet: {found.failures[-1]}; "
+                "the search goes on with the next event"
+            )
+        elif not found.pipelines and found.failures:
+            run.notes.append(f"Commit unknown: could not read every pipeline: {found.failures[0]}")
+        elif not found.pipelines:
             run.notes.append(
                 f"Commit unknown: no pipeline deploys {target}, so it was started outside "
                 "CodePipeline"
             )
-        return found
+        return found.pipelines
 
-    def _discover(self, run: _Run) -> tuple[list[PipelineInfo], list[str]]:
-        names = self._cache.names()
-        if names is None:
-            listed: list[str] = []
-            params: dict[str, Any] = {"maxResults": LIST_PIPELINES_PAGE_SIZE}
-            for _ in range(LIST_PIPELINES_PAGES):
-                page = run.wait(run.submit(aws.call, self._cp, "list_pipelines", **params))
-                listed.extend(codepipeline.pipeline_names(page))
-                if not page.get("nextToken"):
-                    break
-                params["nextToken"] = page["nextToken"]
-            names = tuple(listed)
-            self._cache.put_names(names)
-        futures = [self._info(name, run) for name in names]
-        infos, failures = [], []
-        for future in futures:
-            try:
-                infos.append(run.wait(future))
-            except LookupFailed as exc:
-                failures.append(exc.reason)
-        return infos, failures
-
-    def _info(self, pipeline: str, run: _Run) -> Future[PipelineInfo]:
-        """The pipeline's definition: from the cache, else fetched (and cached) on the pool."""
-        cached = self._cache.get(pipeline)
-        if cached is not None:
-            done: Future[PipelineInfo] = Future()
-            done.set_result(cached)
-            return done
-        return run.submit(self._fetch_info, pipeline)
-
-    def _fetch_info(self, pipeline: str) -> PipelineInfo:
-        info = codepipeline.parse_pipeline(aws.call(self._cp, "get_pipeline", name=pipeline))
-        self._cache.put(pipeline, info)  # kept even if this event's deadline has passed
-        return info
+    def _info(self, pipeline: str, run: Run) -> Future[PipelineInfo]:
+        """The pipeline's definition (branch and repository of its sources)."""
+        return self._discovery.info(*run.where, pipeline, run)
 
     def _search(
-        self, pipeline: str, deployment_id: str, run: _Run
+        self, pipeline: str, deployment_id: str, run: Run
     ) -> tuple[ActionRun | None, list[Response]]:
         """Page through the pipeline's action executions, newest first, for the deployment."""
         details: list[Response] = []
@@ -429,7 +391,7 @@ class Enricher:
         deployment_id: str,
         pipelines: tuple[str, ...],
         region: str,
-        run: _Run,
+        run: Run,
         *,
         fallback: bool,
     ) -> _CommitResult:
@@ -470,7 +432,7 @@ class Enricher:
     # --- pipeline executions -------------------------------------------------------------------
 
     def _commit_of_execution(
-        self, pipeline: str, execution_id: str, region: str, run: _Run
+        self, pipeline: str, execution_id: str, region: str, run: Run
     ) -> _CommitResult:
         """The commit of one pipeline execution, from its artifact revisions."""
         execution = run.submit(
@@ -495,7 +457,7 @@ class Enricher:
         return _CommitResult(codepipeline.commit_from_revision(revision, region))
 
     def _latest_source(
-        self, pipeline: str, execution_id: str, why: str, region: str, run: _Run
+        self, pipeline: str, execution_id: str, why: str, region: str, run: Run
     ) -> _CommitResult:
         """The fallback: the Source stage's current revision, confirmed only if it is ours."""
         state = run.submit(aws.call, self._cp, "get_pipeline_state", name=pipeline)
@@ -514,7 +476,7 @@ class Enricher:
         commit = codepipeline.commit_from_revision(revision, region, confirmed=confirmed)
         return _CommitResult(commit, "" if confirmed else why)
 
-    def _optional(self, future: Future[PipelineInfo], run: _Run) -> PipelineInfo | None:
+    def _optional(self, future: Future[PipelineInfo], run: Run) -> PipelineInfo | None:
         """A pipeline definition that only adds detail (branch, provider): None if unavailable."""
         try:
             return run.wait(future)
@@ -522,7 +484,7 @@ class Enricher:
             logger.info("pipeline definition unavailable: %s", exc.reason)
             return None
 
-    def _approval(self, event: Deployment, run: _Run) -> Deployment:
+    def _approval(self, event: Deployment, run: Run) -> Deployment:
         """An approval with its definition's custom data, link and expiry; for the legacy SNS
         message, which names no execution, the execution that holds its token."""
         definition = self._info(event.pipeline, run)
@@ -547,7 +509,7 @@ class Enricher:
             return event
         return replace(event, execution_id=execution)
 
-    def _pipeline_event(self, event: Deployment, run: _Run) -> Deployment:
+    def _pipeline_event(self, event: Deployment, run: Run) -> Deployment:
         actions_future = self._actions_of(event, run)
         failure_future = (
             run.submit(self._failure, event.deployment_id, run)
@@ -570,7 +532,7 @@ class Enricher:
             event = self._with_last_good(event, good_future, actions_future, run)
         return event
 
-    def _actions_of(self, event: Deployment, run: _Run) -> Future[Any] | None:
+    def _actions_of(self, event: Deployment, run: Run) -> Future[Any] | None:
         """For a failed execution or stage: its action executions (what failed, what deployed)."""
         wanted = not event.failed_actions or self._rollback_entry(event) is not None
         if (
@@ -589,7 +551,7 @@ class Enricher:
         )
 
     @staticmethod
-    def _with_failed_actions(event: Deployment, future: Future[Any], run: _Run) -> Deployment:
+    def _with_failed_actions(event: Deployment, future: Future[Any], run: Run) -> Deployment:
         try:
             page = run.wait(future)
         except LookupFailed as exc:
@@ -607,7 +569,7 @@ class Enricher:
             return None
         return entry
 
-    def _last_good(self, event: Deployment, run: _Run) -> Future[Any] | None:
+    def _last_good(self, event: Deployment, run: Run) -> Future[Any] | None:
         """For a failed execution whose pipeline can be rolled back: the executions before it."""
         if self._rollback_entry(event) is None:
             return None
@@ -620,7 +582,7 @@ class Enricher:
         )
 
     def _with_last_good(
-        self, event: Deployment, good: Future[Any], actions: Future[Any] | None, run: _Run
+        self, event: Deployment, good: Future[Any], actions: Future[Any] | None, run: Run
     ) -> Deployment:
         """The newest good execution before the failure, if the failure may have deployed."""
         entry = self._rollback_entry(event)
@@ -648,7 +610,7 @@ class Enricher:
         stage: str,
         info: Future[PipelineInfo] | None,
         actions: Future[Any] | None,
-        run: _Run,
+        run: Run,
     ) -> bool | None:
         """Did the failed execution run the deploy stage's Deploy actions (None: unknown)?"""
         try:
@@ -663,7 +625,7 @@ class Enricher:
 
     # --- why a deployment failed ---------------------------------------------------------------
 
-    def _failure(self, deployment_id: str, run: _Run) -> FailureDetail | None:
+    def _failure(self, deployment_id: str, run: Run) -> FailureDetail | None:
         """The first failed lifecycle event of the deployment's first failed target."""
         page = aws.call(
             self._cd,
@@ -681,7 +643,7 @@ class Enricher:
         return codedeploy.first_failure(targets)
 
     def _with_failure(
-        self, event: Deployment, future: Future[FailureDetail | None], run: _Run
+        self, event: Deployment, future: Future[FailureDetail | None], run: Run
     ) -> Deployment:
         try:
             detail = run.wait(future)
@@ -693,11 +655,14 @@ class Enricher:
         return replace(event, failure_details=(*event.failure_details, detail))
 
 
-def enricher_from_environment(config: Config, *, people: PeopleLookup | None = None) -> Enrich:
+def enricher_from_environment(
+    config: Config, store: Store | None = None, *, people: PeopleLookup | None = None
+) -> Enrich:
     """The enrich callable for this environment: AWS through the standard boto3 setup.
 
     Without a region or credentials every event gets a note instead of failing lookups.
-    `people` maps commit authors to Slack users (bot/directory.py) for the release diff.
+    `people` maps commit authors to Slack users (bot/directory.py) for the release diff. With
+    a store, the ledger in it saves lookups (and keeps what discovery read).
     """
     reason = aws.unavailable_reason()
     if reason:
@@ -708,4 +673,5 @@ def enricher_from_environment(config: Config, *, people: PeopleLookup | None = N
         if config.release.enabled
         else None
     )
-    return Enricher(codepipeline, codedeploy, config, release=release)
+    ledger = Ledger(store) if store is not None else None
+    return Enricher(codepipeline, codedeploy, config, release=release, ledger=ledger)

@@ -53,7 +53,7 @@ LiveBefore = Callable[[Deployment], Baseline | None]
 
 
 class Deadline(Protocol):
-    """What a release lookup needs of the event's lookups (bot/aws/enrich.py's `_Run`)."""
+    """What a release lookup needs of the event's lookups (bot/aws/run.py's `Run`)."""
 
     deadline: float
     now: Callable[[], float]

@@ -1,4 +1,5 @@
-"""Deployment events to JSON-ready dicts and back, so the store can keep them. Pure."""
+"""Deployment events (and other model dataclasses) to JSON-ready dicts and back, so the store
+can keep them. Pure."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import typing
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.domain.model import Deployment
+
+T = TypeVar("T")
 
 
 def dump_event(event: Deployment) -> dict[str, Any]:
@@ -23,6 +26,16 @@ def dump_event(event: Deployment) -> dict[str, Any]:
 def load_event(data: dict[str, Any]) -> Deployment:
     """The event `dump_event` produced."""
     return _load(Deployment, data)  # type: ignore[no-any-return]
+
+
+def dump(value: object) -> Any:
+    """Any model dataclass (or tuple of them) as JSON-ready data, defaults omitted."""
+    return _dump(value)
+
+
+def load(kind: type[T], data: Any) -> T:
+    """The `kind` instance that `dump` produced."""
+    return _load(kind, data)  # type: ignore[no-any-return]
 
 
 def _dump(value: object) -> object:

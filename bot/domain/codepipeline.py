@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from bot.domain.coerce import as_map, as_str, mappings, parse_status, parse_time
+from bot.domain.coerce import as_count, as_map, as_str, mappings, parse_status, parse_time
 from bot.domain.commits import build_commit, parse_revision_summary
 from bot.domain.model import Commit, Execution, FailedAction, StageState, Status
 from bot.domain.urls import query_value, split_url, url_host
@@ -64,6 +64,7 @@ class PipelineInfo:
     deploy_stage: str = ""
     pipeline_type: str = ""  # "V1" or "V2" ("" when AWS did not say)
     execution_mode: str = ""  # "SUPERSEDED", "QUEUED" or "PARALLEL"
+    version: int = 0  # the structure version it describes (events name theirs: a change shows)
     approvals: tuple[ApprovalAction, ...] = ()
 
     def approval(self, stage: str, action: str) -> ApprovalAction | None:
@@ -159,6 +160,7 @@ def parse_pipeline(response: Response) -> PipelineInfo:
         pipeline_type=as_str(pipeline.get("pipelineType")),
         execution_mode=as_str(pipeline.get("executionMode")),
         approvals=_approval_actions(stages),
+        version=as_count(pipeline.get("version")),
     )
 
 

@@ -40,6 +40,7 @@ DEFAULT_NOTIFY: Mapping[Scope, str] = {
 STORE_BACKENDS = ("sqlite", "dynamodb", "none")
 DEFAULT_STORE_PATH = ".deploybot/state.db"
 DEFAULT_STORE_TTL_DAYS = 30
+STORE_INDEX = "lists"  # the table's global secondary index: the ledger's and the sweep's lists
 
 # Slack ids, each matched whole (fullmatch: a "$" would let "U0123ABC\n" through).
 _MENTION = re.compile(r"[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|here|channel|authors")
@@ -124,6 +125,34 @@ class EnrichSettings:
     discover: bool = True
     max_pages: int = DEFAULT_MAX_PAGES
     source_action: str = ""
+
+
+DEFAULT_PAGE_SIZE = 20
+DEFAULT_FRESH_SECONDS = 60.0
+DEFAULT_BACKFILL_SECONDS = 20.0
+DEFAULT_SWEEP_AFTER_MINUTES = 10.0
+DEFAULT_STUCK_FACTOR = 3.0
+DEFAULT_STUCK_MINUTES = 60.0  # when a pipeline or group has no finished run to measure by
+DEFAULT_SWEEP_SECONDS = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSettings:
+    """The `[status]` table beyond `pipelines`: how /deploy-status pages and refreshes."""
+
+    page_size: int = DEFAULT_PAGE_SIZE  # pipelines per page (Next shows the following ones)
+    fresh_seconds: float = DEFAULT_FRESH_SECONDS  # younger ledger entries are not read again
+    backfill_seconds: float = DEFAULT_BACKFILL_SECONDS  # after answering: fill in the ledger
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSettings:
+    """The `[sweep]` table: the scheduled look at messages that may have missed an event."""
+
+    after_minutes: float = DEFAULT_SWEEP_AFTER_MINUTES  # not final this long: ask AWS
+    stuck_after_minutes: float = 0.0  # 0: stuck_factor x the median of recent durations
+    stuck_factor: float = DEFAULT_STUCK_FACTOR
+    seconds: float = DEFAULT_SWEEP_SECONDS  # one sweep's budget (the function times out at 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +287,8 @@ class Config:
     pipelines: tuple[PipelineMapping, ...] = ()
     enrich: EnrichSettings = EnrichSettings()
     rollback: RollbackSettings = RollbackSettings()
+    status: StatusSettings = StatusSettings()
+    sweep: SweepSettings = SweepSettings()
     approvals: ApprovalSettings = ApprovalSettings()
 
     def pipelines_for(self, application: str, deployment_group: str) -> tuple[str, ...]:
@@ -334,6 +365,7 @@ _TOP_LEVEL = {
     "status",
     "store",
     "rollback",
+    "sweep",
     "approvals",
     "release",
     "people",
@@ -346,7 +378,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
     slack = _table(data, "slack")
     channel, mentions = _slack(slack)
     status = _table(data, "status")
-    _only(status, "status.", {"pipelines"})
+    _only(status, "status.", {"pipelines", "page_size", "fresh_seconds", "backfill_seconds"})
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     backend, path, table, ttl_days = _store(_table(data, "store"), env)
     return Config(
@@ -361,6 +393,8 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         pipelines=_pipelines(data.get("pipelines", [])),
         enrich=_enrich(_table(data, "enrich")),
         rollback=_rollback(_table(data, "rollback")),
+        status=_status(status),
+        sweep=_sweep(_table(data, "sweep")),
         approvals=_approvals(_table(data, "approvals")),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         slack_app_token=env.get("SLACK_APP_TOKEN", ""),
@@ -550,11 +584,50 @@ def _pipelines(value: object) -> tuple[PipelineMapping, ...]:
     return tuple(mappings)
 
 
-def _number(table: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
+def _number(
+    table: Mapping[str, Any],
+    key: str,
+    default: float,
+    low: float,
+    high: float,
+    *,
+    prefix: str = "enrich.",
+) -> float:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(f"enrich.{key}: must be a number from {low:g} to {high:g}")
+        raise ConfigError(f"{prefix}{key}: must be a number from {low:g} to {high:g}")
     return float(value)
+
+
+def _status(table: Mapping[str, Any]) -> StatusSettings:
+    """The `[status]` table's paging and refresh keys (`pipelines` is read with the rest)."""
+    page_size = table.get("page_size", DEFAULT_PAGE_SIZE)
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 25:
+        raise ConfigError("status.page_size: must be a whole number from 1 to 25")
+    return StatusSettings(
+        page_size=page_size,
+        fresh_seconds=_number(
+            table, "fresh_seconds", DEFAULT_FRESH_SECONDS, 0, 86400, prefix="status."
+        ),
+        backfill_seconds=_number(
+            table, "backfill_seconds", DEFAULT_BACKFILL_SECONDS, 0, 25, prefix="status."
+        ),
+    )
+
+
+def _sweep(table: Mapping[str, Any]) -> SweepSettings:
+    """The `[sweep]` table."""
+    _only(table, "sweep.", {"after_minutes", "stuck_after_minutes", "stuck_factor", "seconds"})
+
+    def number(key: str, default: float, low: float, high: float) -> float:
+        return _number(table, key, default, low, high, prefix="sweep.")
+
+    return SweepSettings(
+        after_minutes=number("after_minutes", DEFAULT_SWEEP_AFTER_MINUTES, 1, 1440),
+        stuck_after_minutes=number("stuck_after_minutes", 0, 0, 10080),
+        stuck_factor=number("stuck_factor", DEFAULT_STUCK_FACTOR, 1, 100),
+        seconds=number("seconds", DEFAULT_SWEEP_SECONDS, 1, 25),
+    )
 
 
 def _enrich(table: Mapping[str, Any]) -> EnrichSettings:

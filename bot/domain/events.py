@@ -16,6 +16,7 @@ from typing import Any
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import describe_trigger
 from bot.domain.coerce import (
+    as_count,
     as_text,
     json_list,
     json_map,
@@ -41,7 +42,14 @@ from bot.domain.model import (
 from bot.domain.people import git_person, pipeline_starter
 from bot.domain.urls import query_value
 
-__all__ = ["ParseError", "is_aws_notification", "parse_payload", "parse_text"]
+__all__ = [
+    "ParseError",
+    "is_aws_notification",
+    "is_scheduled_event",
+    "parse_payload",
+    "parse_text",
+]
+SCHEDULERS = frozenset({"aws.events", "aws.scheduler"})
 
 _SUMMARY_LIMIT = 2000
 
@@ -101,6 +109,16 @@ def is_aws_notification(event: object) -> bool:
     if isinstance(records, list):
         return True
     return "detail-type" in event and "source" in event
+
+
+def is_scheduled_event(event: object) -> bool:
+    """True for the sweep's schedule: an EventBridge rule's or EventBridge Scheduler's
+    "Scheduled Event" (checked before `is_aws_notification`, which would take it too)."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") in SCHEDULERS
+    )
 
 
 # --- envelopes -------------------------------------------------------------------------------
@@ -326,6 +344,7 @@ def _parse_pipeline_event(
         event_id=event_id,
         pipeline=as_text(detail.get("pipeline")),
         execution_id=as_text(detail.get("execution-id")),
+        pipeline_version=as_count(detail.get("version")),
         stage=as_text(detail.get("stage")),
         action=as_text(detail.get("action")),
         deployment_id=external_id if is_deploy else "",

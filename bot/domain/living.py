@@ -31,12 +31,16 @@ from bot.domain.release import best_diff
 
 MAIN = "main"
 REPLY = "reply"
+STUCK = "stuck"  # the thread reply saying what a run that takes too long waits on
+SWEEP = "sweep"  # the store list of messages the sweep looks at, by when they are due
+HEALED = "sweep:"  # event ids of states the sweep read from AWS after an event was lost
+ORPHAN_CHECKS = 3  # times the sweep looks for the execution of a deployment message
 SEEN_MAX = 500  # event ids remembered per message: far more than one execution sends
 EVENTS_MAX = 150  # state transitions kept per message: keeps a DynamoDB item well under 400 KB
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Among non-final states of one part, the later one wins; at equal times, the further along.
-_RANK = {
+RANK = {
     Status.UNKNOWN: 0,
     Status.CREATED: 1,
     Status.STARTED: 2,
@@ -53,7 +57,12 @@ _RANK = {
     Status.FAILED: 13,
 }
 _SCOPE_ORDER = {scope: i for i, scope in enumerate(Scope)}
-Parts = Mapping[tuple[str, ...], Deployment]  # the latest event of each part, by part
+Parts = Mapping[tuple[str, ...], Deployment]
+
+
+def position(when: float, key: str) -> str:
+    """A store list position that sorts by time (whole seconds since 1970), then by key."""
+    return f"{max(int(when), 0):012d}#{key}"  # the latest event of each part, by part
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -151,6 +160,11 @@ class State:
     seen: tuple[str, ...] = ()  # event ids (SNS MessageId, EventBridge id) already folded in
     slots: Mapping[str, Slot] = field(default_factory=dict)
     link: str = ""  # on link records: the key a deployment's events go to
+    due: float = 0.0  # when the sweep looks at this message next (0: never again)
+    checks: int = 0  # how often the sweep looked for a deployment message's execution
+    stuck: str = ""  # what a run that takes too long waits on (the sweep's words)
+    moved_to: str = ""  # the execution message a deployment message was folded into
+    moved_link: str = ""  # that message's permalink
 
 
 def load_state(body: str) -> State:
@@ -160,7 +174,7 @@ def load_state(body: str) -> State:
         events={k: load_event(v) for k, v in data.get("events", {}).items()},
         seen=tuple(data.get("seen", ())),
         slots={k: Slot(**v) for k, v in data.get("slots", {}).items()},
-        link=data.get("link", ""),
+        **{k: data[k] for k in _SCALARS if k in data},
     )
 
 
@@ -176,9 +190,11 @@ def dump_state(state: State) -> str:
             name: {k: getattr(slot, k) for k in Slot.__slots__ if getattr(slot, k)}
             for name, slot in state.slots.items()
         }
-    if state.link:
-        data["link"] = state.link
+    data.update({k: getattr(state, k) for k in _SCALARS if getattr(state, k)})
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+_SCALARS = ("link", "due", "checks", "stuck", "moved_to", "moved_link")
 
 
 def with_slot(state: State, name: str, slot: Slot) -> State:
@@ -193,7 +209,7 @@ def _when(event: Deployment) -> datetime:
 def _order(event: Deployment) -> tuple[bool, datetime, int, str]:
     """Final beats non-final; then later beats earlier; then further along; then any fixed rule."""
     tie = json.dumps(dump_event(event), sort_keys=True)
-    return (event.status.is_final, _when(event), _RANK[event.status], tie)
+    return (event.status.is_final, _when(event), RANK[event.status], tie)
 
 
 def absorb(state: State, event: Deployment) -> State | None:
@@ -203,13 +219,69 @@ def absorb(state: State, event: Deployment) -> State | None:
     key = transition(event)
     old = state.events.get(key)
     full = old is None and len(state.events) >= EVENTS_MAX  # the message shows plenty already
+    # The final state the sweep read from AWS stands: the lost event arriving later changes
+    # nothing (its times may differ a little, and the message was brought up to date once).
+    healed = old is not None and old.event_id.startswith(HEALED)
     events = state.events
-    if not full and (old is None or _order(event) > _order(old)):
+    if not full and not healed and (old is None or _order(event) > _order(old)):
         events = {**state.events, key: event}
     seen = (*state.seen, event.event_id)[-SEEN_MAX:] if event.event_id else state.seen
     if events is state.events and seen == state.seen:
         return None
     return replace(state, events=events, seen=seen)
+
+
+def with_sweep(key: str, state: State, now: float, after: float) -> State:
+    """`state` with when the sweep must look at it: `after` seconds from its first event on,
+    while its run is not final (or, for a deployment message, its execution may still be
+    found); never for approvals and lone events."""
+    if not state.events or not wants_sweep(key, state):
+        return replace(state, due=0.0) if state.due else state
+    return state if state.due else replace(state, due=now + after)
+
+
+def wants_sweep(key: str, state: State) -> bool:
+    """True while the sweep has something to check on this message."""
+    kind = kind_of(key)
+    if kind not in ("execution", "deployment") or state.moved_to or not state.events:
+        return False
+    if not build_view(key, state.events.values()).head.status.is_final:
+        return True
+    return kind == "deployment" and state.checks < ORPHAN_CHECKS
+
+
+def healed(key: str, state: State, truth: Deployment) -> list[Deployment]:
+    """The events that bring `key` to `truth`, the run's final state as AWS reports it.
+
+    An execution that succeeded ran every stage and action to success, so its parts still shown
+    running are healed too: the lost events arriving later then change nothing.
+    """
+    events = [truth]
+    if kind_of(key) == "execution" and truth.status is Status.SUCCEEDED:
+        latest: dict[tuple[str, ...], Deployment] = {}
+        for event in state.events.values():
+            part = _part(transition(event))
+            if part[0] in ("stage", "action") and (
+                part not in latest or _order(event) > _order(latest[part])
+            ):
+                latest[part] = event
+        for part, event in sorted(latest.items()):
+            if not event.status.is_final:
+                events.append(
+                    replace(
+                        event,
+                        status=Status.SUCCEEDED,
+                        raw_status=Status.SUCCEEDED.value,
+                        event_id=f"{truth.event_id}:{':'.join(part)}",
+                        occurred_at=truth.occurred_at,
+                    )
+                )
+    return events
+
+
+def sweep_position(key: str, state: State) -> tuple[str, str] | None:
+    """Where the record stands in the sweep's list (by due time), if it is due at all."""
+    return (SWEEP, position(state.due, key)) if state.due else None
 
 
 # --- the view --------------------------------------------------------------------------------
@@ -453,7 +525,7 @@ def next_step(
     state: State, targets: Mapping[str, Mapping[str, Any]], editable: bool
 ) -> Step | None:
     """Post a message that is due and missing, else update one that shows something else."""
-    for name in (MAIN, REPLY):
+    for name in (MAIN, REPLY, STUCK):
         target = targets.get(name)
         if target is None:
             continue

@@ -270,6 +270,7 @@ class Deployment:
     deployment_id: str = ""
     pipeline: str = ""
     execution_id: str = ""
+    pipeline_version: int = 0  # the pipeline's structure version, as a CodePipeline event says
     stage: str = ""
     action: str = ""
     instance_id: str = ""
@@ -350,6 +351,8 @@ class PipelineStatus:
     stages: tuple[StageState, ...] = ()
     executions: tuple[Execution, ...] = ()
     targets: tuple[tuple[str, str], ...] = ()  # (application, deployment group) it deploys to
+    problem: AwsProblem | None = None  # why it could not be read just now (shown as one line)
+    known: bool = True  # False: never read yet (no executions known, none read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +401,11 @@ class StatusReport:
     groups: tuple[GroupStatus, ...] = ()
     problems: tuple[AwsProblem, ...] = ()
     title: str = "Deployments"
+    page: int = 0  # which page of the list this is (0: the first)
+    offset: int = 0  # how many pipelines earlier pages showed
+    has_more: bool = False  # a next page exists
+    total: int = 0  # pipelines in the list, on every page
+    unseen: int = 0  # pipelines not read yet, not on this page: looked up after this answer
 
 
 @dataclass(frozen=True, slots=True)

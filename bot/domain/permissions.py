@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.domain.config import Config
+from bot.domain.config import STORE_INDEX, Config
 
 PIPELINE_READS = (
     "codepipeline:GetPipeline",
@@ -95,6 +95,11 @@ def needs(config: Config, place: Place) -> Iterator[Need]:
         arn = place.arn("dynamodb", f"table/{config.store_table}")
         actions = ("dynamodb:GetItem", "dynamodb:PutItem")
         yield Need(f"use table {config.store_table}", arn, actions, "the template grants its table")
+        index = place.arn("dynamodb", f"table/{config.store_table}/index/{STORE_INDEX}")
+        grant = "the template grants it (a stack from before the ledger: update it)"
+        yield Need(
+            f"query the ledger's lists in {config.store_table}", index, ("dynamodb:Query",), grant
+        )
     if config.release.enabled and config.release.github_token_parameter:
         name = config.release.github_token_parameter
         arn = place.arn("ssm", f"parameter{name}")
