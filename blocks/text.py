@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain.urls import split_url
 
@@ -188,7 +188,9 @@ def safe_url(url: str, limit: int = 3000) -> str:
 def date_token(moment: datetime) -> str:
     """A Slack date token: readers see the time in their own time zone."""
     epoch = int(moment.timestamp())
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    # The fallback (clients that cannot render the token) says UTC, so it must be in UTC: AWS
+    # answers carry offsets (a CodeStar capture says +05:30).
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 

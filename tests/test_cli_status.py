@@ -32,7 +32,7 @@ def test_status_prints_the_same_answer_as_text(
     assert code == 0
     assert out.startswith(":x: SentinelAwsMonitorCI: failed\n")
     assert "UpdatePipeline* failed" in out
-    assert "2026-09-06 19:53 UTC" in out  # date tokens shown by their fallback text
+    assert "2026-09-06 14:23 UTC" in out  # date tokens shown by their fallback text
     assert "&amp;" not in out
     assert "Share in channel" not in out
 
