@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 from bot import aws, lambda_function
 from bot.aws import limits
@@ -17,6 +19,13 @@ from tests.slack_requests import SECRET
 
 if TYPE_CHECKING:
     from tests.aws_responses import Aws
+
+# The property tests draw the same examples on every run: a CI run must not pass or fail by
+# luck. Exploring new examples is bench/fuzz_notifications.py's job (--seed), and what it finds
+# becomes a regression test. HYPOTHESIS_PROFILE=explore draws anew, for a local hunt.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
