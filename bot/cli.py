@@ -333,6 +333,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 def _sweep(args: argparse.Namespace, config: Config) -> int:
     """One sweep, as the scheduled event runs it on Lambda; exit 1 when it cannot run."""
     from bot import aws
+    from bot.aws.accounts import accounts_of
     from bot.slack import make_poster
     from bot.store import make_store
     from handlers.sweep import run_sweep
@@ -343,8 +344,7 @@ def _sweep(args: argparse.Namespace, config: Config) -> int:
         why = reason or 'the sweep needs the store (store.backend is "none")'
         print(f"deploybot: {why}", file=sys.stderr)
         return EXIT_PROBLEM
-    clients = aws.client("codepipeline"), aws.client("codedeploy")
-    report = run_sweep(config, make_poster(config), store, clients)
+    report = run_sweep(config, make_poster(config), store, accounts_of(config))
     print(
         f"looked at {report.looked_at} messages: {report.healed} brought up to date, "
         f"{report.folded} folded into their execution's, {report.stuck} stuck, "

@@ -393,12 +393,13 @@ class World:
 
     # --- serving -------------------------------------------------------------------------------
 
+    def answers(self) -> dict[str, Any]:
+        """What the world answers, operation by operation (tests/fake_aws.py serves them)."""
+        return {op: self._answer(service, op) for service, ops in _SERVICES.items() for op in ops}
+
     def serve(self) -> FakeAws:
         """Start answering over HTTP (and keep the server in `server`)."""
-        answers = {
-            op: self._answer(service, op) for service, ops in _SERVICES.items() for op in ops
-        }
-        self.server = FakeAws.start(answers)  # type: ignore[arg-type]
+        self.server = FakeAws.start(self.answers())
         return self.server
 
     def calls(self, operation: str) -> list[dict[str, Any]]:
