@@ -144,6 +144,7 @@ class Execution:
     rollback_target: str = ""
     token: str = ""
     request: tuple[Any, ...] = ()
+    deployment: str = ""  # the CodeDeploy deployment its Deploy action ran (its external id)
 
 
 @dataclass
@@ -540,6 +541,8 @@ class World:
                 result: dict[str, Any] = {"externalExecutionId": f"{e.id[:8]}-{action.name}"}
                 if action.category == "Source":
                     result["externalExecutionId"] = e.revisions.get(action.name, "")
+                if action.category == "Deploy" and e.deployment:
+                    result["externalExecutionId"] = e.deployment
                 details.append(
                     {
                         "pipelineExecutionId": e.id,

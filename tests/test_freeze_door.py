@@ -62,7 +62,7 @@ def test_freeze_from_deploy_status_then_unfreeze(door: Door) -> None:
     [freeze] = buttons(answer, "stage_")
     assert (freeze["action_id"], json.loads(freeze["value"])) == (
         ids.FREEZE,
-        {"p": PIPELINE, "t": "Deploy"},
+        {"p": PIPELINE, "t": "Deploy", "r": "eu-west-1"},
     )
     # WHEN an allowed user presses it in that private answer
     click(door, None, freeze)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain.model import Deployment, Scope, Status
 from bot.domain.people import map_key
+from bot.domain.places import is_account_id, is_region_name
 from bot.domain.urls import split_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -76,7 +77,6 @@ class ConfigError(ValueError):
 
 
 # Several AWS accounts ([[accounts]]): what the hub assumes in each, and where it looks.
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _ACCOUNT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")  # shown on messages, typed in filters
 # IAM role ARNs (IAM User Guide, "IAM identifiers"): path and name of [\w+=,.@-].
 _ROLE_ARN = re.compile(
@@ -84,7 +84,6 @@ _ROLE_ARN = re.compile(
     re.ASCII,
 )
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)  # sts:AssumeRole's ExternalId
-_REGION_NAME = re.compile(r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +359,11 @@ class Config:
         found = next((a for a in self.accounts if a.id == account_id), None) if account_id else None
         return found.name if found else ""
 
+    def named(self, event: Deployment) -> Deployment:
+        """The event with its account's configured name, for what a message shows."""
+        name = self.account_name(event.account)
+        return replace(event, account_name=name) if name != event.account_name else event
+
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
         for route in self.routes:
@@ -609,7 +613,7 @@ def _regions(value: object, key: str) -> tuple[str, ...]:
     """Region names ("eu-west-1"), each matched whole."""
     regions = tuple(_str_list(value, key))
     for region in regions:
-        if not _REGION_NAME.fullmatch(region):
+        if not is_region_name(region):
             raise ConfigError(f"{key}: {region!r} is not an AWS region name (like eu-west-1)")
     return regions
 
@@ -621,7 +625,7 @@ def _account_ids(value: object, key: str, accounts: tuple[Account, ...]) -> tupl
         named = next((a for a in accounts if given.lower() == a.name.lower()), None)
         if named is not None:
             ids.append(named.id)
-        elif _ACCOUNT_ID.fullmatch(given):
+        elif is_account_id(given):
             ids.append(given)
         else:
             raise ConfigError(
@@ -634,7 +638,7 @@ def _account_ids(value: object, key: str, accounts: tuple[Account, ...]) -> tupl
 def _account(where: str, item: Mapping[str, Any]) -> Account:
     _only(item, f"{where}.", {"id", "name", "role_arn", "regions", "external_id"})
     account_id = _required(item, where, "id")
-    if not _ACCOUNT_ID.fullmatch(account_id):
+    if not is_account_id(account_id):
         raise ConfigError(f"{where}.id: {account_id!r} is not a 12-digit AWS account id")
     name = _required(item, where, "name")
     if not _ACCOUNT_NAME.fullmatch(name):

@@ -1,0 +1,194 @@
+"""Many AWS accounts, one Slack app: notifications of a spoke account are enriched with the
+spoke role's credentials in the event's region, never the hub's; an account nobody configured
+gets no lookup and a note; a role that cannot be assumed is named. Through the Lambda entry
+point, with STS and CodePipeline/CodeDeploy as local fakes that check who signed each call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.lambda_function import handler
+from tests.estate import (
+    CONFIG,
+    HUB,
+    HUB_KEY,
+    HUB_REGION,
+    OTHER,
+    SPOKE,
+    SPOKE_REGION,
+    SPOKE_ROLE,
+    Estate,
+    serve_estate,
+    trigger,
+)
+from tests.fake_deploys import standard
+from tests.fake_lambda import FakeLambda
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import LambdaContext
+
+SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+HOUR = 3600.0
+
+
+@pytest.fixture
+def estate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path)
+
+
+def _spoke_deploys(estate: Estate, deployment: str) -> None:
+    """The spoke's web-prod ran `deployment` (its Deploy action) an hour ago."""
+    world = estate.world(SPOKE, SPOKE_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment=deployment)
+
+
+def _posted(fake: FakeSlack) -> list[dict[str, Any]]:
+    """The main messages posted (not thread replies)."""
+    return [p for p in fake.posts if p.get("channel") and not p.get("thread_ts")]
+
+
+def _context(post: dict[str, Any]) -> str:
+    return " ".join(
+        str(e.get("text", ""))
+        for b in post["blocks"]
+        if b["type"] == "context"
+        for e in b["elements"]
+    )
+
+
+def test_a_spokes_deployment_is_enriched_with_the_spoke_roles_credentials_in_its_region(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN web-prod in the prod account (a spoke, us-east-1) deployed d-SPOKE1
+    _spoke_deploys(estate, "d-SPOKE1")
+    # WHEN that deployment's CodeDeploy trigger reaches the hub's function
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE1"), LambdaContext())
+    # THEN the message names the commit the spoke's pipeline shipped, and the account
+    [post] = _posted(slack_env)
+    assert SHA[:7] in str(post["blocks"])
+    assert "prod" in _context(post)
+    # AND every lookup was signed with the spoke role's credentials for us-east-1, never the hub's
+    assert estate.signers() and set(estate.signers()) == {(SPOKE, SPOKE_REGION)}
+    assert HUB_KEY not in estate.keys()
+    # AND the hub assumed the role once, with its own credentials
+    [assumed] = estate.sts.assumed(SPOKE_ROLE)
+    assert assumed.access_key == HUB_KEY and assumed.params["RoleSessionName"] == "deploybot"
+
+
+def test_the_hubs_own_deployment_uses_the_functions_own_credentials(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN web-prod in the hub's own account deployed d-HUB1
+    world = estate.world(HUB, HUB_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment="d-HUB1")
+    # WHEN its trigger arrives
+    handler(trigger(HUB, HUB_REGION, "d-HUB1"), LambdaContext())
+    # THEN it is read with the hub's own key, and no role is assumed
+    [post] = _posted(slack_env)
+    assert SHA[:7] in str(post["blocks"])
+    assert set(estate.signers()) == {(HUB, HUB_REGION)}
+    assert estate.sts.assumed() == []
+
+
+def test_an_account_nobody_configured_is_posted_without_lookups_naming_the_account(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # WHEN a deployment of an account [[accounts]] does not list reaches the function
+    handler(trigger(OTHER, SPOKE_REGION, "d-OTHER1", "FAILED"), LambdaContext())
+    # THEN it is posted, with a note naming the account to add, and nothing read anywhere
+    [post] = _posted(slack_env)
+    assert f"account {OTHER} is not configured: add it to [[accounts]]" in _context(post)
+    assert estate.server.calls == []
+    assert estate.sts.assumed() == []
+
+
+def test_a_region_the_account_does_not_list_gets_no_lookups(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    handler(trigger(SPOKE, "ap-southeast-2", "d-SPOKE2"), LambdaContext())
+    [post] = _posted(slack_env)
+    assert "ap-southeast-2 is not among the regions of account prod" in _context(post)
+    assert estate.server.calls == []
+
+
+@pytest.fixture
+def untrusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    # The spoke's role demands an external id that the config does not send.
+    yield from serve_estate(monkeypatch, tmp_path, external_id="not-the-configured-one")
+
+
+def test_a_role_that_cannot_be_assumed_is_a_note_naming_the_role_and_the_trust(
+    untrusted: Estate, slack_env: FakeSlack
+) -> None:
+    # WHEN a spoke's deployment arrives and STS refuses the role (AccessDenied)
+    _spoke_deploys(untrusted, "d-SPOKE3")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE3"), LambdaContext())
+    # THEN the message is posted with a note naming the role and the trust it lacks
+    [post] = _posted(slack_env)
+    context = _context(post)
+    assert f"could not assume {SPOKE_ROLE} for account prod (AccessDenied)" in context
+    assert "trust policy must let deploybot" in context
+    # AND nothing was read with any other credentials instead
+    assert untrusted.server.calls == []
+
+
+@pytest.fixture
+def with_external_id(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    config = CONFIG + 'external_id = "deploybot-7f3a"\n'
+    yield from serve_estate(monkeypatch, tmp_path, config, external_id="deploybot-7f3a")
+
+
+def test_the_external_id_is_sent_with_assume_role(
+    with_external_id: Estate, slack_env: FakeSlack
+) -> None:
+    _spoke_deploys(with_external_id, "d-SPOKE4")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE4"), LambdaContext())
+    [assumed] = with_external_id.sts.assumed(SPOKE_ROLE)
+    assert assumed.params["ExternalId"] == "deploybot-7f3a"
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+
+
+@pytest.fixture
+def short_lived(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    # Credentials that expire in 12 minutes: inside botocore's 15-minute advisory window.
+    yield from serve_estate(monkeypatch, tmp_path, seconds=720)
+
+
+def test_credentials_are_kept_while_valid_and_refreshed_before_they_expire(
+    short_lived: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN two deployments of the spoke, their triggers in one warm container
+    _spoke_deploys(short_lived, "d-SPOKE5")
+    short_lived.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE6")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE5"), LambdaContext())
+    first = set(short_lived.keys())
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE6"), LambdaContext())
+    # THEN credentials near their expiry were refreshed (a second AssumeRole), and every call
+    # was still the spoke's
+    assert len(short_lived.sts.assumed(SPOKE_ROLE)) >= 2
+    assert set(short_lived.keys()) - first
+    assert set(short_lived.signers()) == {(SPOKE, SPOKE_REGION)}
+
+
+def test_one_assume_role_serves_a_warm_container_while_the_credentials_last(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    _spoke_deploys(estate, "d-SPOKE7")
+    estate.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE8")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE7"), LambdaContext())
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE8"), LambdaContext())
+    assert len(estate.sts.assumed(SPOKE_ROLE)) == 1
+    assert len(_posted(slack_env)) == 2
