@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot import aws, lambda_function
-from bot.aws import accounts
-from bot.aws import limits
+from bot.aws import accounts, limits
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import SECRET

@@ -71,7 +71,7 @@ class Estate:
         """(account, region) of every CodePipeline/CodeDeploy call, in order."""
         return [(self.account_of(k), r) for k, r in self.server.signers()]
 
-    def keys(self) -> list[str]:
+    def access_keys(self) -> list[str]:
         """The access key of every CodePipeline/CodeDeploy call, in order."""
         return [k for k, _ in self.server.signers()]
 

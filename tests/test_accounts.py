@@ -5,13 +5,20 @@ point, with STS and CodePipeline/CodeDeploy as local fakes that check who signed
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.domain.claims import Claim, claim_key, dump_claim
+from bot.domain.freeze import Stage
 from bot.lambda_function import handler
+from bot.store import Record
+from tests.blockkit import violations
+from tests.doors import Door, buttons, click
 from tests.estate import (
     CONFIG,
     HUB,
@@ -28,7 +35,7 @@ from tests.estate import (
 from tests.fake_deploys import standard
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import LambdaContext
+from tests.slack_requests import LambdaContext, function_url_event, slash_command
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
 HOUR = 3600.0
@@ -75,7 +82,7 @@ def test_a_spokes_deployment_is_enriched_with_the_spoke_roles_credentials_in_its
     assert "prod" in _context(post)
     # AND every lookup was signed with the spoke role's credentials for us-east-1, never the hub's
     assert estate.signers() and set(estate.signers()) == {(SPOKE, SPOKE_REGION)}
-    assert HUB_KEY not in estate.keys()
+    assert HUB_KEY not in estate.access_keys()
     # AND the hub assumed the role once, with its own credentials
     [assumed] = estate.sts.assumed(SPOKE_ROLE)
     assert assumed.access_key == HUB_KEY and assumed.params["RoleSessionName"] == "deploybot"
@@ -174,12 +181,12 @@ def test_credentials_are_kept_while_valid_and_refreshed_before_they_expire(
     _spoke_deploys(short_lived, "d-SPOKE5")
     short_lived.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE6")
     handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE5"), LambdaContext())
-    first = set(short_lived.keys())
+    first = set(short_lived.access_keys())
     handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE6"), LambdaContext())
     # THEN credentials near their expiry were refreshed (a second AssumeRole), and every call
     # was still the spoke's
     assert len(short_lived.sts.assumed(SPOKE_ROLE)) >= 2
-    assert set(short_lived.keys()) - first
+    assert set(short_lived.access_keys()) - first
     assert set(short_lived.signers()) == {(SPOKE, SPOKE_REGION)}
 
 
@@ -192,3 +199,103 @@ def test_one_assume_role_serves_a_warm_container_while_the_credentials_last(
     handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE8"), LambdaContext())
     assert len(estate.sts.assumed(SPOKE_ROLE)) == 1
     assert len(_posted(slack_env)) == 2
+
+
+# --- /deploy-status and the buttons, across accounts ------------------------------------------
+
+ACTIONS = """
+[rollback]
+users = ["U0ALLOWED"]
+channels = ["C0DEPLOYS"]
+
+[[rollback.pipelines]]
+pipeline = "web-prod"
+"""
+
+
+@pytest.fixture
+def door(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[tuple[Estate, Door]]:
+    for estate in serve_estate(monkeypatch, tmp_path, CONFIG + ACTIONS):
+        # web-prod in both accounts, one name, two pipelines; api-prod in the hub only
+        hub, spoke = estate.world(HUB, HUB_REGION), estate.world(SPOKE, SPOKE_REGION)
+        for world, names in ((hub, ("web-prod", "api-prod")), (spoke, ("web-prod",))):
+            for name in names:
+                world.add(standard(name))
+                world.run(name, SHA, ago=HOUR)
+        yield estate, Door(spoke, aws_env, slack_env, tmp_path / "deploybot.toml")
+
+
+def _status(door: Door, query: str = "") -> dict[str, Any]:
+    """`/deploy-status QUERY` through the Lambda handler: the private answer."""
+    before = len(door.lam.invocations)
+    body = slash_command(query, f"{door.slack.url}/commands/1")
+    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
+    door.replay(before)
+    return dict(door.slack.calls_to("response_url")[-1])
+
+
+def _texts(answer: dict[str, Any]) -> str:
+    return json.dumps(answer["blocks"], ensure_ascii=False)
+
+
+def test_deploy_status_covers_every_account_grouped_by_account(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    # WHEN someone asks /deploy-status
+    answer = _status(front)
+    shown = _texts(answer)
+    # THEN both accounts' pipelines are there, under their accounts' names
+    assert f"*tools* ({HUB})" in shown and f"*prod* ({SPOKE})" in shown
+    assert shown.count("web-prod") >= 2 and "api-prod" in shown
+    # AND each links its own region's console
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com" in shown
+    assert f"https://{HUB_REGION}.console.aws.amazon.com" in shown
+    # AND each account was read with its own credentials in its own region
+    assert set(estate.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
+    spoke_reads = [c for c in estate.server.calls if estate.account_of(c.access_key) == SPOKE]
+    assert {c.operation for c in spoke_reads} >= {"ListPipelines", "ListPipelineExecutions"}
+    assert violations(answer) == []
+
+
+def test_an_accounts_name_filters_deploy_status(door: tuple[Estate, Door]) -> None:
+    _, front = door
+    answer = _status(front, "prod")
+    shown = _texts(answer)
+    assert f"*prod* ({SPOKE})" in shown and "api-prod" not in shown and "tools" not in shown
+    # AND with a pipeline's name, that account's pipeline in detail
+    detail = _texts(_status(front, "prod web-prod"))
+    assert f"Account *prod* ({SPOKE}) · {SPOKE_REGION}" in detail
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com" in detail
+
+
+def test_a_freeze_of_a_spokes_stage_is_sent_once_with_the_spokes_credentials(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    spoke = estate.world(SPOKE, SPOKE_REGION)
+    # GIVEN the hub's web-prod frozen by someone a moment ago, still sending: its claim holds
+    hub_stage = Stage("web-prod", "Deploy", HUB, HUB_REGION)
+    taken = Claim("freeze", "U0OTHER", "U0OTHER:1", time.time(), subject="freeze")
+    assert front.store().put(Record(claim_key(hub_stage.where), body=dump_claim(taken)))
+    # AND the spoke's CodePipeline failing the next write with a 500
+    spoke.fail("DisableStageTransition", "5xx")
+    # WHEN an allowed user presses Freeze on the spoke's web-prod (/deploy-status prod web-prod)
+    [freeze] = buttons(_status(front, "prod web-prod"), "stage_")
+    assert json.loads(freeze["value"]) == {
+        "p": "web-prod",
+        "t": "Deploy",
+        "ac": SPOKE,
+        "r": SPOKE_REGION,
+    }
+    click(front, None, freeze)
+    # THEN the hub's claim did not hold the spoke's stage: one request reached the spoke, signed
+    # with its role's credentials for its region, and none was repeated after the 500 (the
+    # client sends once)
+    sent = [c for c in estate.server.calls if c.operation == "DisableStageTransition"]
+    assert len(sent) == 1
+    assert (estate.account_of(sent[0].access_key), sent[0].region) == (SPOKE, SPOKE_REGION)
+    # AND the hub's web-prod was never written
+    assert estate.world(HUB, HUB_REGION).started("DisableStageTransition") == []

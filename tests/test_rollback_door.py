@@ -23,8 +23,8 @@ from blocks import ids
 from blocks.deployment import build_message
 from bot.config import load_config
 from bot.domain.claims import claim_key, load_claim
-from bot.domain.places import environment
 from bot.domain.model import Commit, Deployment, Scope, Source, Status
+from bot.domain.places import environment
 from bot.domain.rollback import target_for
 from bot.lambda_function import handler
 from bot.slack import WebApiPoster, make_web_client
