@@ -295,7 +295,8 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     """Print the same answer /deploy-status gives; exit 1 when it reports a problem."""
     from blocks.deploy_status import build_answer
     from bot import aws
-    from bot.aws.deploy_status import look_up
+    from bot.aws.accounts import accounts_of
+    from bot.aws.deploy_status import look_up_in
     from bot.domain.model import AwsProblem, Lookup, NotFound
     from bot.ledger import Ledger
     from bot.store import make_store
@@ -304,8 +305,7 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     ledger = Ledger(store) if store is not None else None
     lookup: Lookup
     try:
-        clients = aws.client("codepipeline"), aws.client("codedeploy")
-        lookup = look_up(args.name, config, *clients, ledger=ledger)
+        lookup = look_up_in(args.name, config, accounts_of(config), ledger=ledger)
     except aws.AwsError as exc:
         lookup = exc.problem
     message = build_answer(lookup, query=args.name, share=False)

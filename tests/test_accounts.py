@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from bot.aws.accounts import accounts_of
+from bot.check import Check, check_accounts
+from bot.config import load_config
 from bot.domain.claims import Claim, claim_key, dump_claim
 from bot.domain.freeze import Stage
 from bot.lambda_function import handler
@@ -299,3 +302,62 @@ def test_a_freeze_of_a_spokes_stage_is_sent_once_with_the_spokes_credentials(
     assert (estate.account_of(sent[0].access_key), sent[0].region) == (SPOKE, SPOKE_REGION)
     # AND the hub's web-prod was never written
     assert estate.world(HUB, HUB_REGION).started("DisableStageTransition") == []
+
+
+# --- deploybot check ---------------------------------------------------------------------------
+
+CHECKED = (
+    CONFIG
+    + """
+[status]
+pipelines = ["web-prod", "api-prod", "gone"]
+"""
+)
+
+
+@pytest.fixture
+def checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    for estate in serve_estate(monkeypatch, tmp_path, CHECKED):
+        estate.world(HUB, HUB_REGION).add(standard("api-prod"))
+        estate.world(SPOKE, SPOKE_REGION).add(standard("web-prod"))
+        yield estate
+
+
+def _checklist(role: str = "") -> dict[str, Check]:
+    config = load_config()
+    return {c.name: c for c in check_accounts(config, accounts_of(config), role)}
+
+
+def test_check_assumes_each_role_and_reads_each_configured_pipeline_where_it_lives(
+    checked: Estate,
+) -> None:
+    checks = _checklist()
+    assert checks["account prod: role"].ok is True
+    assert checks[f"account prod in {SPOKE_REGION}: pipeline web-prod"].ok is True
+    assert checks[f"account tools in {HUB_REGION}: pipeline api-prod"].ok is True
+    # a configured pipeline no account lists is named
+    assert checks["pipeline gone"].ok is False
+    # and each account was read with its own credentials in its own region
+    assert set(checked.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
+
+
+@pytest.fixture
+def checked_untrusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, CHECKED, external_id="other")
+
+
+def test_check_says_whether_a_refused_role_is_a_missing_trust_or_only_not_yours(
+    checked_untrusted: Estate,
+) -> None:
+    # WHEN the check runs with credentials that are not deploybot's role: it cannot tell
+    unsure = _checklist()["account prod: role"]
+    assert unsure.ok is None and "its trust policy names deploybot's role" in unsure.detail
+    # WHEN it runs as deploybot's role (the session STS reports is that role's): the trust lacks
+    sure = _checklist(f"arn:aws:iam::{HUB}:role/deploybot")["account prod: role"]
+    assert sure.ok is False and "trust policy must let deploybot's role" in sure.detail
+    # AND the pipelines it could not list are not called missing
+    assert _checklist()["pipeline web-prod"].ok is None
