@@ -361,3 +361,13 @@ def test_check_says_whether_a_refused_role_is_a_missing_trust_or_only_not_yours(
     assert sure.ok is False and "trust policy must let deploybot's role" in sure.detail
     # AND the pipelines it could not list are not called missing
     assert _checklist()["pipeline web-prod"].ok is None
+
+
+def test_the_slack_ack_assumes_no_role(door: tuple[Estate, Door]) -> None:
+    # WHEN /deploy-status is acknowledged (its lazy half not run yet)
+    estate, front = door
+    body = slash_command("prod", f"{front.slack.url}/commands/1")
+    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
+    # THEN the ack asked STS and AWS nothing: roles are assumed in the lazy listener
+    assert estate.sts.calls == [] and estate.server.calls == []
+    assert len(front.lam.invocations) == 1
