@@ -371,3 +371,40 @@ def test_the_slack_ack_assumes_no_role(door: tuple[Estate, Door]) -> None:
     # THEN the ack asked STS and AWS nothing: roles are assumed in the lazy listener
     assert estate.sts.calls == [] and estate.server.calls == []
     assert len(front.lam.invocations) == 1
+
+
+SPOKES_ONLY = f"""
+[slack]
+channel = "C0DEPLOYS"
+
+[[accounts]]
+id = "{SPOKE}"
+name = "prod"
+role_arn = "{SPOKE_ROLE}"
+regions = ["{SPOKE_REGION}"]
+"""
+
+
+@pytest.fixture
+def spokes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, SPOKES_ONLY)
+
+
+def test_deploybots_own_account_is_recognised_when_only_spokes_are_listed(
+    spokes_only: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN [[accounts]] naming the spoke alone, and web-prod of the hub deployed d-HUB2
+    world = spokes_only.world(HUB, HUB_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment="d-HUB2")
+    # WHEN two of the hub's own triggers arrive
+    handler(trigger(HUB, HUB_REGION, "d-HUB2"), LambdaContext())
+    handler(trigger(HUB, HUB_REGION, "d-HUB2", "FAILED"), LambdaContext())
+    # THEN they are read with the function's own credentials, no role assumed, and STS was
+    # asked once who deploybot is
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+    assert set(spokes_only.signers()) == {(HUB, HUB_REGION)}
+    actions = [c.action for c in spokes_only.sts.calls]
+    assert actions == ["GetCallerIdentity"]

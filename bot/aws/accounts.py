@@ -155,6 +155,7 @@ class Accounts:
         self._failed: dict[str, tuple[float, AwsProblem]] = {}  # account id -> (until, why)
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
         self._own_id: str | None = None
+        self._own_failed = 0.0  # STS could not tell until then: not asked again before
 
     @property
     def configured(self) -> bool:
@@ -189,7 +190,8 @@ class Accounts:
             if region != ours:
                 raise NoLookups(f"the event is from {region}, the AWS clients use {ours}")
             return home(region)
-        entry = self.entry(account) if account else None
+        # An event that names no account is deploybot's own account's.
+        entry = self.entry(account) if account else self.entry(self.own_id())
         if entry is None and account and account != self.own_id():
             raise NoLookups(
                 f"account {account} is not configured: add it to [[accounts]] (id, name, "
@@ -210,10 +212,13 @@ class Accounts:
         own = next((a.id for a in self._accounts if not a.role_arn), "")
         if own or self._own_id is not None:
             return own or self._own_id or ""
+        if self._own_failed > time.monotonic():
+            return ""
         try:
             answer = aws.call(aws.client("sts"), "get_caller_identity")
         except AwsError as exc:
             logger.warning("could not tell deploybot's own account: %s", exc.reason)
+            self._own_failed = time.monotonic() + FAILURE_SECONDS
             return ""
         self._own_id = str(answer.get("Account") or "")
         return self._own_id
