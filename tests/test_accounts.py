@@ -21,7 +21,7 @@ from bot.domain.freeze import Stage
 from bot.lambda_function import handler
 from bot.store import Record
 from tests.blockkit import violations
-from tests.doors import Door, buttons, click
+from tests.doors import Door, buttons, click, status
 from tests.estate import (
     CONFIG,
     HUB,
@@ -230,15 +230,6 @@ def door(
         yield estate, Door(spoke, aws_env, slack_env, tmp_path / "deploybot.toml")
 
 
-def _status(door: Door, query: str = "") -> dict[str, Any]:
-    """`/deploy-status QUERY` through the Lambda handler: the private answer."""
-    before = len(door.lam.invocations)
-    body = slash_command(query, f"{door.slack.url}/commands/1")
-    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
-    door.replay(before)
-    return dict(door.slack.calls_to("response_url")[-1])
-
-
 def _texts(answer: dict[str, Any]) -> str:
     return json.dumps(answer["blocks"], ensure_ascii=False)
 
@@ -248,7 +239,7 @@ def test_deploy_status_covers_every_account_grouped_by_account(
 ) -> None:
     estate, front = door
     # WHEN someone asks /deploy-status
-    answer = _status(front)
+    answer = status(front)
     shown = _texts(answer)
     # THEN both accounts' pipelines are there, under their accounts' names
     assert f"*tools* ({HUB})" in shown and f"*prod* ({SPOKE})" in shown
@@ -265,11 +256,11 @@ def test_deploy_status_covers_every_account_grouped_by_account(
 
 def test_an_accounts_name_filters_deploy_status(door: tuple[Estate, Door]) -> None:
     _, front = door
-    answer = _status(front, "prod")
+    answer = status(front, "prod")
     shown = _texts(answer)
     assert f"*prod* ({SPOKE})" in shown and "api-prod" not in shown and "tools" not in shown
     # AND with a pipeline's name, that account's pipeline in detail
-    detail = _texts(_status(front, "prod web-prod"))
+    detail = _texts(status(front, "prod web-prod"))
     assert f"Account *prod* ({SPOKE}) · {SPOKE_REGION}" in detail
     assert f"https://{SPOKE_REGION}.console.aws.amazon.com" in detail
 
@@ -286,7 +277,7 @@ def test_a_freeze_of_a_spokes_stage_is_sent_once_with_the_spokes_credentials(
     # AND the spoke's CodePipeline failing the next write with a 500
     spoke.fail("DisableStageTransition", "5xx")
     # WHEN an allowed user presses Freeze on the spoke's web-prod (/deploy-status prod web-prod)
-    [freeze] = buttons(_status(front, "prod web-prod"), "stage_")
+    [freeze] = buttons(status(front, "prod web-prod"), "stage_")
     assert json.loads(freeze["value"]) == {
         "p": "web-prod",
         "t": "Deploy",
