@@ -119,8 +119,9 @@ class Sweeper:
             try:
                 self._one(record.key, report)
             except NoLookups as exc:
-                logger.warning("the sweep cannot read %s: %s", record.key, exc.reason)
-                report.failed += 1
+                # Its account cannot be read (not configured, its role refused): nothing to
+                # heal now; it is looked at again later, like a message still running.
+                logger.info("the sweep cannot read %s: %s", record.key, exc.reason)
                 self._later(record.key)
             except (AwsError, StoreError, DeliveryError):
                 logger.exception("the sweep could not bring %s up to date", record.key)

@@ -19,8 +19,12 @@ from bot.config import load_config
 from bot.domain.claims import Claim, claim_key, dump_claim
 from bot.domain.freeze import Stage
 from bot.lambda_function import handler
-from bot.store import Record
+from bot.slack import make_poster
+from bot.store import Record, make_store
+from handlers.living import LivingDelivery
+from handlers.sweep import Sweeper
 from tests.blockkit import violations
+from tests.conftest import load_sample
 from tests.doors import Door, buttons, click, status
 from tests.estate import (
     CONFIG,
@@ -399,3 +403,33 @@ def test_deploybots_own_account_is_recognised_when_only_spokes_are_listed(
     assert set(spokes_only.signers()) == {(HUB, HUB_REGION)}
     actions = [c.action for c in spokes_only.sts.calls]
     assert actions == ["GetCallerIdentity"]
+
+
+def test_the_sweep_heals_a_spokes_message_reading_the_spoke(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN the spoke's web-prod started an execution, and its message says so
+    spoke = estate.world(SPOKE, SPOKE_REGION)
+    spoke.add(standard("web-prod"))
+    run = spoke.run("web-prod", SHA, ago=HOUR, running_at="Deploy")
+    started = load_sample("eventbridge-codepipeline-execution-started.json")
+    started.update(account=SPOKE, region=SPOKE_REGION)
+    started["detail"].update(pipeline="web-prod", **{"execution-id": run.id})
+    handler(started, LambdaContext())
+    # WHEN its succeeded event is lost, and the sweep comes after sweep.after_minutes
+    spoke.finish(run.id)
+    before = len(estate.server.calls)
+    config = load_config()
+    store = make_store(config)
+    assert store is not None
+
+    def clock() -> float:
+        return time.time() + 11 * 60
+
+    delivery = LivingDelivery(config, make_poster(config), store, clock=clock)
+    report = Sweeper(config, delivery, store, accounts_of(config), clock=clock).run()
+    # THEN the message says succeeded, read from the spoke with its role in its region
+    assert report.healed == 1, report
+    assert ":white_check_mark:" in json.dumps(slack_env.messages["C0DEPLOYS"][0]["blocks"])
+    read = [(estate.account_of(c.access_key), c.region) for c in estate.server.calls[before:]]
+    assert read and (SPOKE, SPOKE_REGION) in read and (HUB, SPOKE_REGION) not in read
