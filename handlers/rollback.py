@@ -147,7 +147,7 @@ def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) 
     if decoded is None:
         _refuse(click, "this button does not name a rollback target", None)
         return
-    target = with_config(decoded, config.rollback)
+    target = with_config(decoded, config.rollback, config.account_name(decoded.account))
     store = _allowed(click, config, target)
     if store is None:
         return
@@ -171,7 +171,7 @@ def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None
     store = make_store(config)
     if decoded is None or store is None:
         return
-    target = with_config(decoded, config.rollback)
+    target = with_config(decoded, config.rollback, config.account_name(decoded.account))
     try:
         place = place_of(config, target.account, target.region)
         _Rollback(click, target, store, place).report()

@@ -151,3 +151,32 @@ def test_blue_green_buttons_name_the_account_and_a_hostile_id_gets_none() -> Non
         Source.CODEDEPLOY, Scope.DEPLOYMENT, Status.READY, deployment_id="d-" + "A" * 3000
     )
     assert button_value(huge, "stop") == {}
+
+
+def test_a_rollback_names_its_account_in_the_confirm_and_the_thread() -> None:
+    from datetime import UTC, datetime
+
+    from bot.domain.config import RollbackPipeline, RollbackSettings
+    from bot.domain.model import Commit
+    from bot.domain.rollback import target_for, with_config
+
+    settings = RollbackSettings(pipelines=(RollbackPipeline("web-prod", "production"),))
+    event = Deployment(
+        Source.CODEPIPELINE,
+        Scope.PIPELINE,
+        Status.SUCCEEDED,
+        region="us-east-1",
+        account="222222222222",
+        account_name="prod",
+        pipeline="web-prod",
+        execution_id="6513270e-269e-4d37-b2a7-4de452e6b438",
+        started_at=datetime(2026, 9, 6, 10, 0, tzinfo=UTC),
+        finished_at=datetime(2026, 9, 6, 10, 12, tzinfo=UTC),
+        commit=Commit("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+    )
+    target = target_for(event, settings)
+    assert target is not None and target.environment == "production (prod)"
+    assert (target.account, target.region) == ("222222222222", "us-east-1")
+    clicked = decode(encode(target))
+    assert clicked is not None
+    assert with_config(clicked, settings, "prod").environment == "production (prod)"

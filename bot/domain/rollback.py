@@ -220,7 +220,7 @@ def _pipeline_target(event: Deployment, settings: RollbackSettings) -> Target | 
         pipeline=event.pipeline,
         execution_id=offered.execution_id,
         title=source.title,
-        environment=entry.environment or event.pipeline,
+        environment=_named(entry.environment or event.pipeline, event.account_name),
         stage=entry.stage,
         freeze=entry.freeze_after_rollback,
         minutes=_minutes(offered),
@@ -242,24 +242,37 @@ def _group_target(event: Deployment, settings: RollbackSettings) -> Target | Non
         deployment_group=event.deployment_group,
         deployment_id=offered.execution_id,
         title=commit.title if commit else "",
-        environment=group.environment or f"{event.application}/{event.deployment_group}",
+        environment=_named(
+            group.environment or f"{event.application}/{event.deployment_group}",
+            event.account_name,
+        ),
         minutes=_minutes(offered),
     )
 
 
-def with_config(target: Target, settings: RollbackSettings) -> Target:
-    """A clicked target with its environment, stage and freeze from the config, not the button."""
+def _named(environment: str, account_name: str) -> str:
+    """An environment as the confirm dialog and the thread say it, with its account's name
+    when [[accounts]] gives one: "production (prod)"."""
+    return f"{environment} ({account_name})" if account_name else environment
+
+
+def with_config(target: Target, settings: RollbackSettings, account_name: str = "") -> Target:
+    """A clicked target with its environment, stage and freeze from the config, not the button
+    (`account_name`: what [[accounts]] calls its account)."""
     if target.pipeline:
         entry = settings.pipeline(target.pipeline)
         return replace(
             target,
-            environment=(entry.environment if entry else "") or target.pipeline,
+            environment=_named(
+                (entry.environment if entry else "") or target.pipeline, account_name
+            ),
             stage=entry.stage if entry else "",
             freeze=entry.freeze_after_rollback if entry else False,
         )
     group = settings.group(target.application, target.deployment_group)
     name = f"{target.application}/{target.deployment_group}"
-    return replace(target, environment=(group.environment if group else "") or name)
+    environment = (group.environment if group else "") or name
+    return replace(target, environment=_named(environment, account_name))
 
 
 def last_good(
