@@ -433,3 +433,25 @@ def test_the_sweep_heals_a_spokes_message_reading_the_spoke(
     assert ":white_check_mark:" in json.dumps(slack_env.messages["C0DEPLOYS"][0]["blocks"])
     read = [(estate.account_of(c.access_key), c.region) for c in estate.server.calls[before:]]
     assert read and (SPOKE, SPOKE_REGION) in read and (HUB, SPOKE_REGION) not in read
+
+
+TWO_REGIONS = CONFIG.replace(
+    f'regions = ["{SPOKE_REGION}"]', f'regions = ["{SPOKE_REGION}", "{HUB_REGION}"]'
+)
+
+
+@pytest.fixture
+def two_regions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, TWO_REGIONS)
+
+
+def test_two_regions_asked_at_once_share_one_assume_role(two_regions: Estate) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = accounts_of(load_config())
+    with ThreadPoolExecutor(4) as pool:
+        places = list(pool.map(lambda r: accounts.place(SPOKE, r), [SPOKE_REGION, HUB_REGION] * 4))
+    assert {p.region for p in places} == {SPOKE_REGION, HUB_REGION}
+    assert len(two_regions.sts.assumed(SPOKE_ROLE)) == 1

@@ -152,6 +152,7 @@ class Accounts:
         self._accounts = accounts
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}  # account id -> boto3 Session with the role's keys
+        self._assuming: dict[str, threading.Lock] = {}  # account id -> its first AssumeRole
         self._failed: dict[str, tuple[float, AwsProblem]] = {}  # account id -> (until, why)
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
         self._own_id: str | None = None
@@ -202,7 +203,7 @@ class Accounts:
             who = f"account {entry.name}" if entry else "deploybot's own account"
             raise NoLookups(f"{region} is not among the regions of {who} (accounts.regions)")
         if entry is None or not entry.role_arn:
-            return home(region, entry.id if entry else "", entry.name if entry else "")
+            return home(region, entry.id if entry else account, entry.name if entry else "")
         session = self._session(entry)
         return Place(entry.id, region, entry.name, self._maker(entry.id, region, session))
 
@@ -243,12 +244,19 @@ class Accounts:
         """A session signing with the role's credentials: one AssumeRole, then botocore
         refreshes them before they expire. NoLookups when the role cannot be assumed."""
         with self._lock:
-            made = self._sessions.get(entry.id)
-            failed = self._failed.get(entry.id)
-        if made is not None:
-            return made
-        if failed is not None and failed[0] > time.monotonic():
-            raise NoLookups(failed[1].message, failed[1])
+            first = self._assuming.setdefault(entry.id, threading.Lock())
+        with first:  # two regions asked at once: one AssumeRole, the other waits for it
+            with self._lock:
+                made = self._sessions.get(entry.id)
+                failed = self._failed.get(entry.id)
+            if made is not None:
+                return made
+            if failed is not None and failed[0] > time.monotonic():
+                raise NoLookups(failed[1].message, failed[1])
+            return self._assumed(entry)
+
+    def _assumed(self, entry: Account) -> Any:
+        """The account's first AssumeRole: its session, or NoLookups (kept for a minute)."""
         try:
             metadata = self._assume(entry)
         except AwsError as exc:
