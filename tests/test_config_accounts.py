@@ -180,3 +180,15 @@ def test_a_rollback_names_its_account_in_the_confirm_and_the_thread() -> None:
     clicked = decode(encode(target))
     assert clicked is not None
     assert with_config(clicked, settings, "prod").environment == "production (prod)"
+
+
+def test_the_readmes_configuration_example_loads_with_its_accounts() -> None:
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```toml\n[slack]") + len("```toml\n")
+    config = config_from_mapping(tomllib.loads(readme[start : readme.index("```", start)]), {})
+    assert [a.name for a in config.accounts] == ["tools", "prod"]
+    assert config.accounts[1].role_arn.startswith("arn:aws:iam::222233334444:role/")
