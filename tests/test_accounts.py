@@ -455,3 +455,17 @@ def test_two_regions_asked_at_once_share_one_assume_role(two_regions: Estate) ->
         places = list(pool.map(lambda r: accounts.place(SPOKE, r), [SPOKE_REGION, HUB_REGION] * 4))
     assert {p.region for p in places} == {SPOKE_REGION, HUB_REGION}
     assert len(two_regions.sts.assumed(SPOKE_ROLE)) == 1
+
+
+def test_deploy_status_says_which_account_it_could_not_read_and_why(untrusted: Estate) -> None:
+    from bot.aws.deploy_status import look_up_in
+    from bot.domain.model import StatusReport
+
+    untrusted.world(HUB, HUB_REGION).add(standard("api-prod"))
+    config = load_config()
+    report = look_up_in("", config, accounts_of(config))
+    assert isinstance(report, StatusReport)
+    assert [p.name for p in report.pipelines] == ["api-prod"]  # the hub's, read all the same
+    [problem] = report.problems
+    assert (problem.kind, problem.action) == ("denied", "sts:AssumeRole")
+    assert problem.message.startswith(f"prod ({SPOKE_REGION}): could not assume {SPOKE_ROLE}")

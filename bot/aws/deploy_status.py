@@ -371,19 +371,11 @@ class _Answer:
     def report(self, page: Page, shown: list[PipelineStatus], unseen: int) -> StatusReport:
         shown.sort(key=lambda p: -_activity(p))
         groups = tuple(self.group_status(g) for g in page.groups)
-        problems = tuple(
-            replace(
-                s.problem,
-                message=f"{s.name or s.account or 'deploybot'} ({s.region}): "
-                + (s.problem.message or s.problem.reason),
-            )
-            for s in self.surveys
-            if s.problem is not None and self.places.configured
-        )
+        problems = tuple(_where(s) for s in self.surveys if self.places.configured)
         return StatusReport(
             pipelines=tuple(shown),
             groups=groups,
-            problems=problems,
+            problems=tuple(p for p in problems if p is not None),
             page=page.number,
             offset=page.number * self.config.status.page_size,
             has_more=page.has_more,
@@ -401,6 +393,15 @@ class _Answer:
             account=entry.account or (survey.account if survey else ""),
             account_name=survey.name if survey else "",
         )
+
+
+def _where(survey: _Survey) -> AwsProblem | None:
+    """A place's problem, saying which account and region it is about."""
+    if survey.problem is None:
+        return None
+    who = survey.name or survey.account or "deploybot"
+    said = survey.problem.message or survey.problem.reason
+    return replace(survey.problem, message=f"{who} ({survey.region}): {said}")
 
 
 def _activity(pipeline: PipelineStatus) -> float:
