@@ -133,7 +133,7 @@ class Bench:
 
     def clients(self) -> tuple[Any, Any]:
         """A new container's clients: deploybot's own, or botocore's adaptive mode."""
-        aws.client.cache_clear()
+        aws._client.cache_clear()
         limits.SHARED.reset()
         if self.limiter == "ours":
             return aws.client("codepipeline"), aws.client("codedeploy")

@@ -79,7 +79,8 @@ HELP = (
     f"• `{COMMAND} NAME`: one pipeline in detail (its stages and last executions), or a "
     "CodeDeploy deployment group or `application/group`\n"
     f"• `{COMMAND} failing`, `{COMMAND} prod`, `{COMMAND} web-`: only what is failing, or "
-    "whose pipeline, application or group name (or a word of it) starts so\n"
+    "whose pipeline, application or group name (or a word of it) starts so; the name of an "
+    "AWS account deploybot reads (`[[accounts]]`) keeps that account's\n"
     f"• `{COMMAND} help`: this message\n"
     "Answers are visible only to you until you press *Share in channel*."
 )
@@ -191,6 +192,8 @@ def _pipeline_summary(pipeline: PipelineStatus) -> str:
 def _group_summary(group: GroupStatus) -> str:
     target = mrkdwn(group.application, NAME_MAX) + " → " + mrkdwn(group.group, NAME_MAX)
     name = link(group_url(group.region, group.application, group.group), target)
+    if group.account_name:
+        name = f"{name} ({mrkdwn(group.account_name, 40)})"
     if not group.deployments:
         return f"{NOT_RUN.emoji} {name} · no deployments yet"
     last = group.deployments[0]
@@ -278,19 +281,55 @@ def _paging(report: StatusReport) -> list[Block]:
     return [_context(" · ".join(notes))] if notes else []
 
 
-def build_overview(report: StatusReport) -> Message:
-    """Every pipeline's latest execution, then the deployment groups no pipeline deploys to."""
-    blocks: list[Block] = [_header(f":rocket: {report.title}")]
+def account_label(account: str, name: str, region: str = "") -> str:
+    """An account as messages name it: "*prod* (222233334444) · us-east-1"."""
+    who = f"*{mrkdwn(name, 40)}* ({mrkdwn(account, 20)})" if name else mrkdwn(account, 20)
+    return " · ".join(p for p in (who if account or name else "", mrkdwn(region, 30)) if p)
+
+
+def _by_account(report: StatusReport) -> list[tuple[str, list[PipelineStatus]]]:
+    """The page's pipelines grouped by account (the most active account first), each with its
+    heading; one group without a heading when every pipeline is of one unnamed account."""
+    grouped: dict[tuple[str, str], list[PipelineStatus]] = {}
+    for pipeline in report.pipelines:
+        grouped.setdefault((pipeline.account, pipeline.account_name), []).append(pipeline)
+    if len(grouped) == 1 and not any(name for _, name in grouped):
+        return [("", list(report.pipelines))]
+    return [
+        (":office: " + account_label(account, name), pipelines)
+        for (account, name), pipelines in grouped.items()
+    ]
+
+
+def _pipeline_sections(report: StatusReport, blocks: list[Block]) -> int:
+    """Add a section per pipeline (and a heading per account) within the answer's budget;
+    the budget left."""
     budget = ANSWER_BUDGET
-    summaries = [_pipeline_summary(p) for p in report.pipelines]
-    for index, summary in enumerate(summaries):
-        if units(summary) > budget or len(blocks) >= 30:
-            rest = len(summaries) - index
-            more = _count(rest, "more pipeline")
-            blocks.append(_context(f"…and {more}: ask `{COMMAND} NAME` for one of them"))
-            break
-        blocks.append(_section(summary))
-        budget -= units(summary)
+    shown, total = 0, len(report.pipelines)
+    for heading, pipelines in _by_account(report):
+        if heading:
+            blocks.append(_context(heading))
+        for pipeline in pipelines:
+            summary = _pipeline_summary(pipeline)
+            if units(summary) > budget or len(blocks) >= 30:
+                break
+            blocks.append(_section(summary))
+            budget -= units(summary)
+            shown += 1
+        else:
+            continue
+        break  # the answer is full: the rest is counted, not shown
+    if shown < total:
+        more = _count(total - shown, "more pipeline")
+        blocks.append(_context(f"…and {more}: ask `{COMMAND} NAME` for one of them"))
+    return budget
+
+
+def build_overview(report: StatusReport) -> Message:
+    """Every pipeline's latest execution (grouped by account when there are several), then the
+    deployment groups no pipeline deploys to."""
+    blocks: list[Block] = [_header(f":rocket: {report.title}")]
+    budget = _pipeline_sections(report, blocks)
     blocks.extend(_paging(report))
     if report.groups:
         lines = [_group_summary(g) for g in report.groups]
@@ -336,6 +375,9 @@ def build_pipeline(pipeline: PipelineStatus, controls: tuple[Block, ...] = ()) -
     latest = pipeline.latest
     look = LOOKS[latest.status] if latest else NOT_RUN
     blocks: list[Block] = [_header(f"{look.emoji} {pipeline.name}: {look.words}")]
+    if pipeline.account_name:
+        where = account_label(pipeline.account, pipeline.account_name, pipeline.region)
+        blocks.append(_context("Account " + where))
     if latest is not None and latest.commit is not None:
         blocks.append(_section("*Latest* " + _commit(latest.commit)))
     if pipeline.stages:
@@ -368,6 +410,9 @@ def build_group(group: GroupStatus) -> Message:
     look = LOOKS[last.status] if last else NOT_RUN
     target = f"{group.application} → {group.group}"
     blocks: list[Block] = [_header(f"{look.emoji} {target}: {look.words}")]
+    if group.account_name:
+        where = account_label(group.account, group.account_name, group.region)
+        blocks.append(_context("Account " + where))
     if group.deployments:
         lines = [_deployment_line(d) for d in group.deployments]
         heading = f"*Last {len(lines)} deployments*\n"

@@ -406,13 +406,23 @@ def details_label(event: Deployment, words: str) -> str:
 def _context(event: Deployment) -> str:
     parts = [
         inline(event.region, 40) if event.region else "",
-        "account " + inline(event.account, 40) if event.account else "",
+        _account(event),
         "deployment " + code_span(event.deployment_id, 60) if event.deployment_id else "",
         "execution " + code_span(event.execution_id, 60) if event.execution_id else "",
         started_text(event),
     ]
     parts.extend(":information_source: " + inline(note, 300) for note in event.notes[:3])
     return " · ".join(p for p in parts if p)
+
+
+def _account(event: Deployment) -> str:
+    """The account, by its configured name where [[accounts]] gives one: "account prod
+    (222233334444)"."""
+    if not event.account:
+        return ""
+    if event.account_name:
+        return f"account *{inline(event.account_name, 40)}* ({inline(event.account, 20)})"
+    return "account " + inline(event.account, 40)
 
 
 def _fallback_text(event: Deployment, look: Look, title: str, mentions: tuple[str, ...]) -> str:

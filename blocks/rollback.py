@@ -19,6 +19,7 @@ from blocks.links import deployment_url, group_url, pipeline_url
 from blocks.release import undo_text
 from blocks.text import code_span, inline, link, plain
 from bot.domain.claims import Claim
+from bot.domain.freeze import Stage
 from bot.domain.model import AwsProblem, Deployment
 from bot.domain.rollback import CODEDEPLOY, STAGE, Target, encode
 
@@ -147,7 +148,8 @@ def next_push_warning(target: Target, stage: str) -> Message:
     )
     if not stage:
         return audit(text)
-    return audit(text, freeze_button(target.pipeline, stage, after_rollback=True))
+    where = Stage(target.pipeline, stage, target.account, target.region)
+    return audit(text, freeze_button(where, after_rollback=True))
 
 
 def build_frozen(target: Target, stage: str) -> Message:
@@ -156,7 +158,8 @@ def build_frozen(target: Target, stage: str) -> Message:
         f":lock: {inline(stage, 100)} of {inline(target.pipeline, 100)} is frozen (its inbound "
         "transition is disabled): nothing newer deploys until someone unfreezes it."
     )
-    return audit(text, unfreeze_button(target.pipeline, stage, ids.ROLLBACK_UNFREEZE))
+    where = Stage(target.pipeline, stage, target.account, target.region)
+    return audit(text, unfreeze_button(where, ids.ROLLBACK_UNFREEZE))
 
 
 def build_freeze_failed(target: Target, stage: str, problem: AwsProblem) -> Message:

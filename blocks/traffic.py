@@ -13,6 +13,7 @@ from blocks import ids
 from blocks.actions import Block, Message, audit, button, confirm, mention, with_aws_words
 from blocks.text import code_span, inline
 from bot.domain.model import AwsProblem, Deployment
+from bot.domain.traffic import button_value
 
 REROUTE = "reroute"  # ContinueDeployment READY_WAIT
 FINISH = "finish"  # ContinueDeployment TERMINATION_WAIT
@@ -41,11 +42,14 @@ def waiting_text(deployment: Deployment) -> str:
 
 
 def _value(deployment: Deployment, operation: str) -> dict[str, str]:
-    return {"d": deployment.deployment_id, "o": operation}
+    return button_value(deployment, operation)
 
 
 def traffic_buttons(deployment: Deployment) -> list[Block]:
-    """The buttons a waiting deployment offers, each with a confirm saying what follows."""
+    """The buttons a waiting deployment offers, each with a confirm saying what follows; none
+    for a deployment id CodeDeploy would not give (its value would not be ours)."""
+    if not button_value(deployment, STOP):
+        return []
     where = f"{deployment.application}/{deployment.deployment_group}"
     stop = button(
         "Stop and roll back",

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import explain
+from bot.aws.accounts import NoLookups, Places
 from bot.domain.config import Config
 from bot.domain.permissions import Need, Place, needs
 
@@ -190,6 +191,103 @@ def check_aws(config: Config, codepipeline: Any, codedeploy: Any) -> Iterator[Ch
                 )
 
 
+# --- several accounts ----------------------------------------------------------------------
+
+
+def _configured_pipelines(config: Config) -> list[str]:
+    names = [*(m.pipeline for m in config.pipelines), *config.watched_pipelines]
+    return list(dict.fromkeys([*names, *(p.pipeline for p in config.rollback.pipelines)]))
+
+
+def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator[Check]:
+    """With [[accounts]]: each account and region can be read (a spoke's role assumed, with
+    your credentials), and one read per configured pipeline there works; a configured
+    pipeline no account lists is named. `role` is the function's role, when known."""
+    wanted = _configured_pipelines(config)
+    found: set[str] = set()
+    assumed: set[str] = set()
+    unread = 0  # places whose pipelines could not be listed
+    for account, name, region in accounts.places():
+        label = f"account {name or account or 'deploybot'} in {region}"
+        entry = config.account(account) if account else None
+        try:
+            place = accounts.place(account, region)
+        except NoLookups as exc:
+            unread += 1
+            if entry is not None and entry.id not in assumed:
+                assumed.add(entry.id)
+                yield _assume_failed(entry.name, entry.role_arn, exc, role)
+            continue
+        if entry is not None and entry.role_arn and entry.id not in assumed:
+            assumed.add(entry.id)
+            yield Check(f"account {entry.name}: role", True, f"assumed {entry.role_arn}")
+        listed = _listed(label, place.codepipeline)
+        if isinstance(listed, Check):
+            unread += 1
+            yield listed
+            continue
+        yield Check(f"{label}: list pipelines", True, f"{len(listed)} pipelines")
+        for pipeline in (p for p in wanted if p in listed):
+            found.add(pipeline)
+            yield _attempt(
+                f"{label}: pipeline {pipeline}", place.codepipeline, "get_pipeline", name=pipeline
+            )
+    for pipeline in (p for p in wanted if p not in found):
+        yield Check(
+            f"pipeline {pipeline}",
+            None if unread else False,
+            f"no account and region {'that could be read ' if unread else ''}lists it",
+            "check the name, or add its account ([[accounts]]) or region (accounts.regions)",
+        )
+
+
+def _listed(label: str, codepipeline: Any) -> set[str] | Check:
+    """Every pipeline name of one account and region, or the failed check saying why not."""
+    from bot import aws
+
+    try:
+        return {str(p.get("name")) for p in aws.pages(codepipeline, "list_pipelines", "pipelines")}
+    except aws.AwsError as exc:
+        fix = explain.aws_fix(exc.problem, "the credentials you run this with")
+        return Check(f"{label}: list pipelines", False, exc.problem.reason, fix)
+
+
+def _assume_failed(name: str, role_arn: str, exc: NoLookups, role: str) -> Check:
+    """A spoke role this check could not assume: ✗ when it runs as deploybot's own role (the
+    trust is missing); ? otherwise, since the role trusts deploybot's role, not yours."""
+    check = f"account {name}: role"
+    problem = exc.problem
+    if problem is None or problem.kind != "denied" or _runs_as(role):
+        return Check(
+            check,
+            False,
+            exc.reason,
+            "deploy spoke.yaml in that account (README 'Several accounts')",
+        )
+    return Check(
+        check,
+        None,
+        f"your credentials may not assume {role_arn} (AccessDenied): its trust policy names "
+        "deploybot's role, not you",
+        "run this check with credentials the role trusts (spoke.yaml's CheckerArns), or "
+        "watch the notes on that account's messages",
+    )
+
+
+def _runs_as(role: str) -> bool:
+    """Does this check run with the credentials of `role` (an assumed-role session of it)?"""
+    from bot import aws
+
+    if not role:
+        return False
+    try:
+        caller = str(aws.call(aws.client("sts"), "get_caller_identity").get("Arn") or "")
+    except aws.AwsError:
+        return False
+    name = role.rsplit("/", 1)[-1]
+    return f":assumed-role/{name}/" in caller or caller == role
+
+
 def _attempt(label: str, client: Any, operation: str, **params: Any) -> Check:
     """Make one read call; a refusal names the IAM action to grant."""
     from bot import aws
@@ -311,6 +409,7 @@ def _role_checks(config: Config, role: str, stack: str, region: str) -> Iterator
 def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check]:
     """Every check, in the order the checklist prints them; no exception escapes."""
     from bot import aws
+    from bot.aws.accounts import accounts_of
     from bot.slack import make_web_client
 
     checks = [Check("config", True, "valid")]
@@ -321,7 +420,10 @@ def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check
         checks.append(Check("AWS", False, reason, "configure AWS credentials and a region"))
         return checks
     codepipeline = aws.client("codepipeline")
-    checks.extend(check_aws(config, codepipeline, aws.client("codedeploy")))
+    if config.accounts:
+        checks.extend(check_accounts(config, accounts_of(config), role))
+    else:
+        checks.extend(check_aws(config, codepipeline, aws.client("codedeploy")))
     checks.extend(_role_checks(config, role, stack, aws.region_of(codepipeline)))
     return checks
 

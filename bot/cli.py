@@ -295,7 +295,8 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     """Print the same answer /deploy-status gives; exit 1 when it reports a problem."""
     from blocks.deploy_status import build_answer
     from bot import aws
-    from bot.aws.deploy_status import look_up
+    from bot.aws.accounts import accounts_of
+    from bot.aws.deploy_status import look_up_in
     from bot.domain.model import AwsProblem, Lookup, NotFound
     from bot.ledger import Ledger
     from bot.store import make_store
@@ -304,8 +305,7 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     ledger = Ledger(store) if store is not None else None
     lookup: Lookup
     try:
-        clients = aws.client("codepipeline"), aws.client("codedeploy")
-        lookup = look_up(args.name, config, *clients, ledger=ledger)
+        lookup = look_up_in(args.name, config, accounts_of(config), ledger=ledger)
     except aws.AwsError as exc:
         lookup = exc.problem
     message = build_answer(lookup, query=args.name, share=False)
@@ -333,6 +333,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 def _sweep(args: argparse.Namespace, config: Config) -> int:
     """One sweep, as the scheduled event runs it on Lambda; exit 1 when it cannot run."""
     from bot import aws
+    from bot.aws.accounts import accounts_of
     from bot.slack import make_poster
     from bot.store import make_store
     from handlers.sweep import run_sweep
@@ -343,8 +344,7 @@ def _sweep(args: argparse.Namespace, config: Config) -> int:
         why = reason or 'the sweep needs the store (store.backend is "none")'
         print(f"deploybot: {why}", file=sys.stderr)
         return EXIT_PROBLEM
-    clients = aws.client("codepipeline"), aws.client("codedeploy")
-    report = run_sweep(config, make_poster(config), store, clients)
+    report = run_sweep(config, make_poster(config), store, accounts_of(config))
     print(
         f"looked at {report.looked_at} messages: {report.healed} brought up to date, "
         f"{report.folded} folded into their execution's, {report.stuck} stuck, "

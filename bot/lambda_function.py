@@ -113,10 +113,11 @@ def _sweep() -> dict[str, Any]:
     # Imported here: only the schedule's invocations load the sweep.
     from dataclasses import asdict
 
+    from bot.aws.accounts import accounts_of
     from handlers.sweep import run_sweep
 
-    clients = aws.client("codepipeline"), aws.client("codedeploy")
-    return asdict(run_sweep(_config(), _poster(), store, clients))
+    config = _config()
+    return asdict(run_sweep(config, _poster(), store, accounts_of(config)))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

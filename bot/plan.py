@@ -9,7 +9,7 @@ finds a post again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from blocks.actions import Block
@@ -54,6 +54,7 @@ def plan(events: Iterable[Deployment], config: Config) -> list[Planned]:
 
 def build_post(event: Deployment, config: Config, **payload: str) -> dict[str, Any]:
     """The chat.postMessage arguments for one event: channel, text, blocks and metadata."""
+    event = config.named(event)
     message = build_message(
         event,
         site_url=config.site_for(event),
@@ -98,6 +99,7 @@ def living_targets(
     """
     if all(config.skip_reason(e) for e in state.events.values()):
         return {}  # the noise policy lets no event of this key start a message
+    view = replace(view, head=config.named(view.head))  # messages name the account
     main = state.slots.get(MAIN, Slot())
     channel = main.channel or config.channel_for(view.head)
     payload = {"key": key, "slot": MAIN}

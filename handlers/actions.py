@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError
 from blocks.actions import Block, build_refusal, mention
 from bot import aws
 from bot.aws import AwsError
+from bot.aws.accounts import NoLookups, Place, accounts_of
 from bot.domain import claims
 from bot.domain.claims import Claim, claim_key, dump_claim, load_claim
 from bot.domain.config import Config
@@ -212,6 +213,14 @@ def drive(flow: Callable[[], Flow[Any] | None], click: Click, name: str, *, late
         refuse_click(click, name, f"the store is unavailable, so nothing was sent: {exc}")
     except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
         refuse_click(click, name, f"AWS cannot be called, so nothing was sent: {exc.reason}")
+    except NoLookups as exc:  # its account is not configured, or its role cannot be assumed
+        refuse_click(click, name, f"AWS cannot be read there, so nothing was sent: {exc.reason}")
+
+
+def place_of(config: Config, account: str, region: str) -> Place:
+    """Where a button's target lives: its account's clients in its region (NoLookups when
+    deploybot may not act there). A value naming neither is deploybot's own account."""
+    return accounts_of(config).place(account, region)
 
 
 # --- the shared flow --------------------------------------------------------------------------
@@ -265,10 +274,11 @@ class Flow(Generic[W]):
     # like a rollback), or is the action done at once (an approval, a freeze)?
     holds: ClassVar[bool] = False
 
-    def __init__(self, click: Click, store: Store, where: str) -> None:
+    def __init__(self, click: Click, store: Store, where: str, place: Place) -> None:
         self.click = click
         self.store = store
         self.claims = Claims(store, where)
+        self.place = place  # the account and region it acts in: reads and the one write there
 
     # --- what an action defines ---------------------------------------------------------------
 
@@ -300,8 +310,9 @@ class Flow(Generic[W]):
         return {}
 
     def write(self, write: W) -> str:
-        """Send `write` once, through a client that does not retry; what AWS started or did."""
-        aws.call(aws.client(write.service, retry=False), write.method, retry=False, **write.params)
+        """Send `write` once, through a client of its account and region that does not retry;
+        what AWS started or did."""
+        aws.call(self.place.writer(write.service), write.method, retry=False, **write.params)
         return self.name
 
     def find(self, claim: Claim) -> str:

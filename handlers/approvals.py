@@ -50,6 +50,7 @@ from blocks.approvals import (
 )
 from bot import aws
 from bot.aws import AwsError
+from bot.aws.accounts import Place
 from bot.domain import approvals, claims
 from bot.domain.approvals import APPROVE, APPROVED, REJECTED, Named
 from bot.domain.claims import Claim
@@ -59,7 +60,16 @@ from bot.domain.model import AwsProblem, Deployment, Scope, Source, Status, View
 from bot.domain.policy import authorization_refusal, needs_group_lookup
 from bot.slack import WebApiPoster
 from bot.store import Record, Store, make_store
-from handlers.actions import CAS_ATTEMPTS, Call, Click, Flow, authorization, drive, refuse_click
+from handlers.actions import (
+    CAS_ATTEMPTS,
+    Call,
+    Click,
+    Flow,
+    authorization,
+    drive,
+    place_of,
+    refuse_click,
+)
 from handlers.common import config_of, respond
 from handlers.notifications import deliver_events
 
@@ -222,7 +232,9 @@ def _answer(body: dict[str, Any], client: WebClient, config: Config, *, late: bo
         view, approval = found
         if not late and not _allowed(click, config, named, (view, approval)):
             return None
-        return _Answer(click, store, config, _Asked(named, approval, decision, reason))
+        # The approval waits in its pipeline's account and region, as its events said.
+        place = place_of(config, approval.account, approval.region)
+        return _Answer(click, store, config, _Asked(named, approval, decision, reason), place)
 
     drive(flow, click, APPROVE, late=late)
 
@@ -281,14 +293,16 @@ class _Answer(Flow[Call]):
         "Answer again if the approval still waits."
     )
 
-    def __init__(self, click: Click, store: Store, config: Config, asked: _Asked) -> None:
-        super().__init__(click, store, f"approval:{asked.named.key}:{asked.named.ident}")
+    def __init__(
+        self, click: Click, store: Store, config: Config, asked: _Asked, place: Place
+    ) -> None:
+        super().__init__(click, store, f"approval:{asked.named.key}:{asked.named.ident}", place)
         self.config = config
         self.named = asked.named
         self.approval = asked.approval
         self.decision = asked.decision
         self.reason = asked.reason
-        self.codepipeline = aws.client("codepipeline")
+        self.codepipeline = place.codepipeline
 
     @property
     def subject(self) -> str:
@@ -336,8 +350,7 @@ class _Answer(Flow[Call]):
         return Call("codepipeline", "put_approval_result", params)
 
     def write(self, write: Call) -> str:
-        writer = aws.client("codepipeline", retry=False)
-        aws.call(writer, write.method, retry=False, **write.params)
+        super().write(write)
         return self.decision
 
     def find(self, claim: Claim) -> str:

@@ -18,7 +18,8 @@ from blocks import ids
 from blocks.deploy_status import COMMAND, build_answer, build_help, read_page_value
 from blocks.text import code_span
 from bot import aws
-from bot.aws.deploy_status import backfill, look_up
+from bot.aws.accounts import accounts_of
+from bot.aws.deploy_status import backfill_in, look_up_in
 from bot.domain.config import Config
 from bot.domain.model import AwsProblem, Lookup, NotFound, StatusReport
 from bot.ledger import Ledger
@@ -62,13 +63,13 @@ def _ledger(config: Config) -> Ledger | None:
 
 
 def _look_up(query: str, context: BoltContext, page: int = 0) -> Lookup:
-    """Read the ledger and AWS through the shared clients (boto3 loads here, lazily)."""
+    """Read the ledger and AWS in every configured account and region (boto3 loads here,
+    lazily; a spoke's role is assumed here, never on the ack)."""
     config = config_of(context)
     try:
-        codepipeline, codedeploy = aws.client("codepipeline"), aws.client("codedeploy")
+        return look_up_in(query, config, accounts_of(config), ledger=_ledger(config), page=page)
     except aws.AwsError as exc:
         return exc.problem
-    return look_up(query, config, codepipeline, codedeploy, ledger=_ledger(config), page=page)
 
 
 def _answer_privately(query: str, page: int, response_url: str, context: BoltContext) -> None:
@@ -93,12 +94,8 @@ def _backfill(config: Config) -> None:
     if ledger is None or not config.status.backfill_seconds:
         return
     try:
-        read = backfill(
-            config,
-            aws.client("codepipeline"),
-            aws.client("codedeploy"),
-            ledger,
-            seconds=config.status.backfill_seconds,
+        read = backfill_in(
+            config, accounts_of(config), ledger, seconds=config.status.backfill_seconds
         )
     except Exception:
         logger.exception("filling the ledger in failed")

@@ -14,14 +14,14 @@ answer is read back. The Unfreeze button of older rollback threads (action_id
 from __future__ import annotations
 
 import logging
-import re
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from blocks import ids
-from blocks.actions import Block, decode_value, mark_done
+from blocks.actions import Block, mark_done
 from blocks.freeze import (
     build_frozen_by,
     build_transition_failed,
@@ -31,15 +31,17 @@ from blocks.freeze import (
 )
 from bot import aws
 from bot.aws import AwsError
+from bot.aws.accounts import NoLookups, Place
 from bot.aws.rollback import inbound
 from bot.domain import claims
 from bot.domain.claims import Claim
 from bot.domain.codepipeline import parse_pipeline
 from bot.domain.config import Config
+from bot.domain.freeze import Stage, read_stage
 from bot.domain.model import AwsProblem, Lookup, PipelineStatus
 from bot.domain.rollback import transition_reason
 from bot.store import Store, make_store
-from handlers.actions import Call, Click, Flow, authorization, drive, refuse_click
+from handlers.actions import Call, Click, Flow, authorization, drive, place_of, refuse_click
 from handlers.common import config_of
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ logger = logging.getLogger(__name__)
 SECTION = "rollback"  # the same people and channels as rollback
 FREEZE, UNFREEZE = "freeze", "unfreeze"
 _OPERATIONS = {ids.FREEZE: FREEZE, ids.UNFREEZE: UNFREEZE, ids.ROLLBACK_UNFREEZE: UNFREEZE}
-_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")  # CodePipeline's pipeline and stage names
 _NOT = "Not done"
 _DONE = {FREEZE: "frozen", UNFREEZE: "unfrozen"}
 
@@ -72,21 +73,21 @@ def freeze_controls(lookup: Lookup, config: Config) -> tuple[Block, ...]:
     entry = rollback.pipeline(lookup.name)
     if entry is None or not rollback.channels or not (rollback.users or rollback.usergroups):
         return ()
+    named = Stage(entry.pipeline, "", lookup.account, lookup.region)
     try:
-        stage = entry.stage or _deploy_stage(entry.pipeline)
-    except AwsError:
+        stage = entry.stage or _deploy_stage(named, place_of(config, named.account, named.region))
+    except (AwsError, NoLookups):
         return ()
     state = next((s for s in lookup.stages if s.name == stage), None)
     if state is None:
         return ()
-    if state.frozen:
-        return (unfreeze_button(entry.pipeline, stage),)
-    return (freeze_button(entry.pipeline, stage),)
+    named = replace(named, stage=stage)
+    return (unfreeze_button(named),) if state.frozen else (freeze_button(named),)
 
 
-def _deploy_stage(pipeline: str) -> str:
-    """The last stage with a Deploy action (GetPipeline)."""
-    answer = aws.call(aws.client("codepipeline"), "get_pipeline", name=pipeline)
+def _deploy_stage(named: Stage, place: Place) -> str:
+    """The last stage with a Deploy action (GetPipeline, in the pipeline's account)."""
+    answer = aws.call(place.codepipeline, "get_pipeline", name=named.pipeline)
     return parse_pipeline(answer).deploy_stage
 
 
@@ -114,38 +115,36 @@ def _freeze(body: dict[str, Any], client: WebClient, config: Config, *, late: bo
     click = Click(body, client)
     operation = _OPERATIONS.get(str((body.get("actions") or [{}])[0].get("action_id")), "")
     try:
-        named = _stage_named(click, config)
+        found = _stage_named(click, config)
     except AwsError as exc:  # the deploy stage could not be read (GetPipeline)
         _refuse(click, f"AWS cannot say which stage deploys: {exc.reason}")
         return
-    if named is None:
+    except NoLookups as exc:  # its account is not configured, or its role cannot be assumed
+        _refuse(click, f"AWS cannot be read there, so nothing was sent: {exc.reason}")
         return
+    if found is None:
+        return
+    named, place = found
     reason = "" if late else authorization(client, config.rollback, click, SECTION)
     store = make_store(config)
     if reason or store is None:
         _refuse(click, reason or "freezing needs the store (store.backend)")
         return
-    drive(lambda: _Freeze(click, store, named, operation), click, "freeze", late=late)
+    drive(lambda: _Freeze(click, store, named, operation, place), click, "freeze", late=late)
 
 
 def _refuse(click: Click, reason: str) -> None:
     refuse_click(click, "freeze", reason, _NOT)
 
 
-def _stage_named(click: Click, config: Config) -> tuple[str, str] | None:
-    """(pipeline, stage) a button names, if the config lets deploybot freeze that stage."""
-    data = decode_value(click.value)
-    pipeline, stage = data.get("p", ""), data.get("t", "")
-    entry = config.rollback.pipeline(pipeline)
-    if entry is not None and _NAME.fullmatch(stage):
-        deploy_stage = (
-            entry.stage
-            or parse_pipeline(
-                aws.call(aws.client("codepipeline"), "get_pipeline", name=pipeline)
-            ).deploy_stage
-        )
-        if stage == deploy_stage:
-            return pipeline, stage
+def _stage_named(click: Click, config: Config) -> tuple[Stage, Place] | None:
+    """The stage a button names, and where it lives, if the config lets deploybot freeze it."""
+    named = read_stage(click.value)
+    entry = config.rollback.pipeline(named.pipeline) if named is not None else None
+    if named is not None and entry is not None:
+        place = place_of(config, named.account, named.region)
+        if named.stage == (entry.stage or _deploy_stage(named, place)):
+            return named, place
     _refuse(click, "this button names no stage that rollback.pipelines freezes")
     return None
 
@@ -157,11 +156,12 @@ class _Freeze(Flow[Call]):
     head = _NOT
     raced = "someone else froze or unfroze this stage at the same moment"
 
-    def __init__(self, click: Click, store: Store, named: tuple[str, str], operation: str):
-        super().__init__(click, store, f"stage:{named[0]}/{named[1]}")
-        self.pipeline, self.stage = named
+    def __init__(self, click: Click, store: Store, named: Stage, operation: str, place: Place):
+        super().__init__(click, store, named.where, place)
+        self.named = named
+        self.pipeline, self.stage = named.pipeline, named.stage
         self.operation = operation
-        self.codepipeline = aws.client("codepipeline")
+        self.codepipeline = place.codepipeline
 
     @property
     def subject(self) -> str:
@@ -197,8 +197,7 @@ class _Freeze(Flow[Call]):
         return Call("codepipeline", "disable_stage_transition", params)
 
     def write(self, write: Call) -> str:
-        writer = aws.client("codepipeline", retry=False)
-        aws.call(writer, write.method, retry=False, **write.params)
+        super().write(write)
         return self.operation
 
     def find(self, claim: Claim) -> str:
@@ -211,10 +210,10 @@ class _Freeze(Flow[Call]):
         self.record(claim, outcome)
         logger.info("deploy stage %s", _DONE[outcome], extra=self.log(_DONE[outcome]))
         if outcome == UNFREEZE:
-            done = build_unfrozen(claim.user, self.pipeline, self.stage)
+            done = build_unfrozen(claim.user, self.named)
             pressed: tuple[str, ...] = (ids.UNFREEZE, ids.ROLLBACK_UNFREEZE)
         else:
-            done = build_frozen_by(claim.user, self.pipeline, self.stage, found=found)
+            done = build_frozen_by(claim.user, self.named, found=found)
             pressed = (ids.FREEZE,)
         self.click.thread(done)
         blocks = self.click.message.get("blocks")

@@ -47,8 +47,8 @@ from blocks.rollback import (
     run_url,
 )
 from blocks.rollback import started_text as audit_line
-from bot import aws
 from bot.aws import AwsError
+from bot.aws.accounts import NoLookups, Place
 from bot.aws.rollback import (
     Plan,
     find_started,
@@ -61,6 +61,7 @@ from bot.domain import claims
 from bot.domain.claims import Claim
 from bot.domain.config import Config
 from bot.domain.model import AwsProblem, RollbackRequest
+from bot.domain.places import parse_environment
 from bot.domain.rollback import (
     ACTION,
     PIPELINE,
@@ -78,7 +79,7 @@ from bot.domain.rollback import (
     with_config,
 )
 from bot.store import Record, Store, StoreError, make_store
-from handlers.actions import Claims, Click, Flow, authorization, now
+from handlers.actions import Claims, Click, Flow, authorization, now, place_of
 from handlers.common import config_of
 from handlers.freeze import transition_open
 
@@ -146,17 +147,20 @@ def run_rollback(body: dict[str, Any], client: WebClient, context: BoltContext) 
     if decoded is None:
         _refuse(click, "this button does not name a rollback target", None)
         return
-    target = with_config(decoded, config.rollback)
+    target = with_config(decoded, config.rollback, config.account_name(decoded.account))
     store = _allowed(click, config, target)
     if store is None:
         return
     try:
-        _Rollback(click, target, store).run()
+        place = place_of(config, target.account, target.region)
+        _Rollback(click, target, store, place).run()
     except StoreError as exc:
         logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
         _refuse(click, f"the store is unavailable, so nothing was started: {exc}", target)
     except AwsError as exc:  # no AWS client could be made (no region, a broken profile)
         _refuse(click, f"AWS cannot be called, so nothing was started: {exc.reason}", target)
+    except NoLookups as exc:  # its account is not configured, or its role cannot be assumed
+        _refuse(click, f"AWS cannot be read there, so nothing was started: {exc.reason}", target)
 
 
 def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None:
@@ -167,11 +171,14 @@ def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None
     store = make_store(config)
     if decoded is None or store is None:
         return
-    target = with_config(decoded, config.rollback)
+    target = with_config(decoded, config.rollback, config.account_name(decoded.account))
     try:
-        _Rollback(click, target, store).report()
+        place = place_of(config, target.account, target.region)
+        _Rollback(click, target, store, place).report()
     except StoreError:
         logger.exception("rollback store failed", extra=_log(click, "store-failed", target))
+    except (AwsError, NoLookups) as exc:
+        logger.warning("a late rollback click cannot be read back: %s", exc)
 
 
 class _Rollback(Flow[Plan]):
@@ -186,11 +193,11 @@ class _Rollback(Flow[Plan]):
     )
     holds = True  # the rollback runs on after its write: one at a time per environment
 
-    def __init__(self, click: Click, target: Target, store: Store) -> None:
-        super().__init__(click, store, target.where)
+    def __init__(self, click: Click, target: Target, store: Store, place: Place) -> None:
+        super().__init__(click, store, target.where, place)
         self.target = target
-        self.codepipeline = aws.client("codepipeline")
-        self.codedeploy = aws.client("codedeploy")
+        self.codepipeline = place.codepipeline
+        self.codedeploy = place.codedeploy
 
     @property
     def subject(self) -> str:
@@ -271,7 +278,7 @@ class _Rollback(Flow[Plan]):
         return plan
 
     def write(self, write: Plan) -> str:
-        return start(write, aws.client(write.service, retry=False))
+        return start(write, self.place.writer(write.service))
 
     # --- what the thread is told ------------------------------------------------------------
 
@@ -285,7 +292,7 @@ class _Rollback(Flow[Plan]):
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
         self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
-        url = console_url(self.target, aws.region_of(self.codepipeline))
+        url = console_url(self.target, self.place.region)
         self.click.thread(build_unknown(claim.user, self.target, problem, url, self._clear(claim)))
 
     def started(
@@ -293,7 +300,7 @@ class _Rollback(Flow[Plan]):
     ) -> None:
         new_id = outcome
         stage = write.stage if write is not None else self.target.stage
-        url = run_url(self.target, aws.region_of(self.codepipeline), new_id)
+        url = run_url(self.target, self.place.region, new_id)
         self.record(claim, new_id, url)
         asked = RollbackRequest(
             claim.user, self.target.environment, self.target.sha, self.target.target_id
@@ -317,7 +324,7 @@ class _Rollback(Flow[Plan]):
         """Close the deploy stage's inbound transition once; a lost answer is read back."""
         reason = freeze_reason(self.click.user, self.click.user_name, self.target, new_id)
         try:
-            freeze(self.target.pipeline, stage, reason, aws.client("codepipeline", retry=False))
+            freeze(self.target.pipeline, stage, reason, self.place.writer("codepipeline"))
         except AwsError as exc:
             if not exc.problem.maybe_done or not self._frozen(stage):
                 self.click.thread(build_freeze_failed(self.target, stage, exc.problem))
@@ -341,7 +348,7 @@ def _claim_named(click: Click, config: Config) -> tuple[str, str] | None:
     """(environment, request) a Clear button names, if rollback is still enabled there."""
     data = _fields(click)
     where, request = data.get("w", ""), data.get("r", "")
-    kind, _, name = where.partition(":")
+    kind, _, _, name = parse_environment(where)
     application, _, group = name.partition("/")
     enabled = (kind == "pipeline" and config.rollback.pipeline(name)) or (
         kind == "group" and config.rollback.group(application, group)

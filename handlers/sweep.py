@@ -22,13 +22,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from blocks.text import duration
 from bot import aws
 from bot.aws import AwsError
-from bot.aws.deploy_status import backfill
-from bot.aws.enrich import Enricher
+from bot.aws.accounts import NoLookups, Place, Places
+from bot.aws.deploy_status import backfill_in
+from bot.aws.enrich import accounts_enricher
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import parse_execution, parse_stages
 from bot.domain.coerce import as_map, mappings, parse_status
@@ -89,7 +89,7 @@ class Sweeper:
         config: Config,
         delivery: LivingDelivery,
         store: Store,
-        clients: tuple[Any, Any],
+        places: Places,
         *,
         clock: Callable[[], float] = time.time,
         remind: Callable[[str], int] | None = None,
@@ -98,8 +98,8 @@ class Sweeper:
         self._delivery = delivery
         self._store = store
         self._ledger = Ledger(store, clock=clock)
-        self._cp, self._cd = clients
-        self._enricher = Enricher(self._cp, self._cd, config, ledger=self._ledger)
+        self._places = places  # each message is read in its own account and region
+        self._enricher = accounts_enricher(config, self._ledger, release=False, places=places)
         self._clock = clock
         self._remind = remind  # approvals' reminders of a message (handlers/approvals.py)
 
@@ -118,21 +118,24 @@ class Sweeper:
             report.looked_at += 1
             try:
                 self._one(record.key, report)
+            except NoLookups as exc:
+                # Its account cannot be read (not configured, its role refused): nothing to
+                # heal now; it is looked at again later, like a message still running.
+                logger.info("the sweep cannot read %s: %s", record.key, exc.reason)
+                self._later(record.key)
             except (AwsError, StoreError, DeliveryError):
                 logger.exception("the sweep could not bring %s up to date", record.key)
                 report.failed += 1
                 self._later(record.key)
         left = deadline - time.monotonic()
         if left > 1 and self._backfill_due():
-            report.backfilled = backfill(
-                self._config, self._cp, self._cd, self._ledger, seconds=left
-            )
+            report.backfilled = backfill_in(self._config, self._places, self._ledger, seconds=left)
         return report
 
     def _backfill_due(self) -> bool:
         """Fill the ledger in at most hourly: a full read of it every 5 minutes costs more
         than what it finds (each /deploy-status answer fills it in too)."""
-        key = backfill_key("", aws.region_of(self._cp))
+        key = backfill_key("", self._places.places()[0][2])
         now = self._ledger.now()
         try:
             last = self._ledger.get(key, Names)
@@ -204,12 +207,17 @@ class Sweeper:
 
     # --- how the run stands in AWS ---------------------------------------------------------
 
+    def _place(self, head: Deployment) -> Place:
+        """Where the run is read: its own account and region (NoLookups when it cannot be)."""
+        return self._places.place(head.account, head.region)
+
     def _truth(self, key: str, head: Deployment) -> Deployment | None:
         """The run as AWS reports it now, as an event the message can take in."""
         if kind_of(key) == "execution" and head.pipeline:
             return self._execution(key, head)
         if head.deployment_id:
-            response = aws.call(self._cd, "get_deployment", deploymentId=head.deployment_id)
+            codedeploy = self._place(head).codedeploy
+            response = aws.call(codedeploy, "get_deployment", deploymentId=head.deployment_id)
             info = as_map(response.get("deploymentInfo"))
             read = parse_deployment(info, region=head.region)
             return replace(
@@ -222,8 +230,9 @@ class Sweeper:
 
     def _execution(self, key: str, head: Deployment) -> Deployment | None:
         pipeline, execution_id = head.pipeline, head.execution_id
+        codepipeline = self._place(head).codepipeline
         page = aws.call(
-            self._cp, "list_pipeline_executions", pipelineName=pipeline, maxResults=HISTORY_PAGE
+            codepipeline, "list_pipeline_executions", pipelineName=pipeline, maxResults=HISTORY_PAGE
         )
         summaries = mappings(page.get("pipelineExecutionSummaries"))
         found = next((s for s in summaries if s.get("pipelineExecutionId") == execution_id), None)
@@ -231,7 +240,7 @@ class Sweeper:
             execution = parse_execution(found, head.region)
         else:  # older than the page: its status, without times
             response = aws.call(
-                self._cp,
+                codepipeline,
                 "get_pipeline_execution",
                 pipelineName=pipeline,
                 pipelineExecutionId=execution_id,
@@ -294,8 +303,10 @@ class Sweeper:
 
     def _waits_on(self, head: Deployment) -> str:
         """What the run waits on, in a sentence."""
+        place = self._place(head)
         if head.source is Source.CODEPIPELINE:
-            stages = parse_stages(aws.call(self._cp, "get_pipeline_state", name=head.pipeline))
+            state = aws.call(place.codepipeline, "get_pipeline_state", name=head.pipeline)
+            stages = parse_stages(state)
             for stage in stages:
                 if stage.execution_id == head.execution_id and stage.status is Status.IN_PROGRESS:
                     waits = f"It waits on stage {stage.name}"
@@ -304,7 +315,7 @@ class Sweeper:
                         waits += f": {stage.detail}" if stage.detail else ""
                     return waits + "."
             return "No stage of it is running now."
-        response = aws.call(self._cd, "get_deployment", deploymentId=head.deployment_id)
+        response = aws.call(place.codedeploy, "get_deployment", deploymentId=head.deployment_id)
         read = parse_deployment(as_map(response.get("deploymentInfo")), region=head.region)
         if read.status is Status.READY:
             return "It waits to reroute traffic (status Ready): continue or stop it in CodeDeploy."
@@ -317,10 +328,8 @@ class Sweeper:
         )
 
 
-def run_sweep(
-    config: Config, poster: Poster, store: Store, clients: tuple[Any, Any]
-) -> SweepReport:
-    """One sweep with a container's poster, store and (CodePipeline, CodeDeploy) clients."""
+def run_sweep(config: Config, poster: Poster, store: Store, places: Places) -> SweepReport:
+    """One sweep with a container's poster, store and AWS accounts (`accounts_of(config)`)."""
     delivery = LivingDelivery(config, poster, store)
     remind = None
     if config.slack_bot_token:  # reminders are thread replies: the Web API, not a webhook
@@ -329,7 +338,7 @@ def run_sweep(
         def remind(key: str) -> int:
             return send_reminders(key, config, store, client)
 
-    report = Sweeper(config, delivery, store, clients, remind=remind).run()
+    report = Sweeper(config, delivery, store, places, remind=remind).run()
     # Every 5 minutes: a line only when the sweep did something (or could not).
     busy = report.looked_at or report.backfilled or report.left
     logger.log(logging.INFO if busy else logging.DEBUG, "sweep: %s", report)

@@ -27,6 +27,7 @@ from blocks.approvals import answered_at
 from blocks.traffic import build_steer_failed, build_steered, traffic_buttons
 from bot import aws
 from bot.aws import AwsError
+from bot.aws.accounts import Place
 from bot.domain import claims, traffic
 from bot.domain.claims import Claim
 from bot.domain.codedeploy import parse_deployment
@@ -37,7 +38,7 @@ from bot.domain.model import AwsProblem, Deployment, Scope, Source, Status
 from bot.domain.traffic import Steer
 from bot.slack import WebApiPoster
 from bot.store import Store, make_store
-from handlers.actions import Call, Click, Flow, authorization, drive, refuse_click
+from handlers.actions import Call, Click, Flow, authorization, drive, place_of, refuse_click
 from handlers.common import config_of
 from handlers.notifications import deliver_events
 
@@ -81,7 +82,12 @@ def _steer(body: dict[str, Any], client: WebClient, config: Config, *, late: boo
         why = reason or "steering deployments needs the store (store.backend)"
         refuse_click(click, "traffic", why)
         return
-    drive(lambda: _Steer(click, store, config, steer), click, "traffic", late=late)
+    drive(
+        lambda: _Steer(click, store, config, steer, place_of(config, steer.account, steer.region)),
+        click,
+        "traffic",
+        late=late,
+    )
 
 
 def pipeline_of(store: Store, deployment_id: str) -> str:
@@ -101,17 +107,21 @@ class _Steer(Flow[Call]):
     name = "traffic"
     raced = "someone else steered this deployment at the same moment"
 
-    def __init__(self, click: Click, store: Store, config: Config, steer: Steer) -> None:
-        super().__init__(click, store, steer.where)
+    def __init__(
+        self, click: Click, store: Store, config: Config, steer: Steer, place: Place
+    ) -> None:
+        super().__init__(click, store, steer.where, place)
         self.config = config
         self.steer = steer
-        self.codedeploy = aws.client("codedeploy")
+        self.codedeploy = place.codedeploy
         # What GetDeployment said last (prepare and find read it).
         self.deployment = Deployment(
             source=Source.CODEDEPLOY,
             scope=Scope.DEPLOYMENT,
             status=Status.UNKNOWN,
             deployment_id=steer.deployment_id,
+            account=place.account or steer.account,
+            region=place.region,
         )
 
     @property
@@ -134,7 +144,8 @@ class _Steer(Flow[Call]):
         found: dict[str, Any] = aws.call(
             self.codedeploy, "get_deployment", deploymentId=self.steer.deployment_id
         )
-        self.deployment = parse_deployment(as_map(found.get("deploymentInfo")))
+        read = parse_deployment(as_map(found.get("deploymentInfo")), region=self.place.region)
+        self.deployment = replace(read, account=read.account or self.deployment.account)
         return found
 
     def prepare(self, token: str) -> Call | None:
@@ -151,12 +162,11 @@ class _Steer(Flow[Call]):
         return Call("codedeploy", check.method, dict(check.params or {}))
 
     def write(self, write: Call) -> str:
-        writer = aws.client("codedeploy", retry=False)
-        aws.call(writer, write.method, retry=False, **write.params)
+        super().write(write)
         return self.steer.operation
 
     def find(self, claim: Claim) -> str:
-        asked = Steer(self.steer.deployment_id, claim.subject)
+        asked = replace(self.steer, operation=claim.subject)
         return claim.subject if traffic.moved_on(asked, self._read()) else ""
 
     def started(

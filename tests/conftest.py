@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from bot import aws, lambda_function
-from bot.aws import limits
+from bot.aws import accounts, limits
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import SECRET
@@ -68,7 +68,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def _fresh_containers() -> Iterator[None]:
     """Each test starts a cold container: no cached config, Slack app or AWS client."""
     caches = (
-        aws.client,
+        aws._client,
+        accounts._accounts,
         aws._session,
         aws.unavailable_reason,
         lambda_function._file_config,
@@ -79,7 +80,7 @@ def _fresh_containers() -> Iterator[None]:
     )
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()
-    limits.SHARED.reset()
+    limits.reset_all()
     yield
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()

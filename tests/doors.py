@@ -21,7 +21,13 @@ from bot.store import Store, make_store
 from tests.fake_deploys import World
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import LambdaContext, block_actions, function_url_event, view_submission
+from tests.slack_requests import (
+    LambdaContext,
+    block_actions,
+    function_url_event,
+    slash_command,
+    view_submission,
+)
 
 CHANNEL = "C0DEPLOYS"
 
@@ -103,6 +109,15 @@ def click(
     )
     assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
     return door.replay(before) if replay else [i.payload for i in door.lam.invocations[before:]]
+
+
+def status(door: Door, query: str = "") -> dict[str, Any]:
+    """`/deploy-status QUERY` through the Lambda handler, its lazy half run: the private answer."""
+    before = len(door.lam.invocations)
+    body = slash_command(query, f"{door.slack.url}/commands/1")
+    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
+    door.replay(before)
+    return dict(door.slack.calls_to("response_url")[-1])
 
 
 def submit(

@@ -10,6 +10,13 @@ like AWS does: `Fault` (an error answer), `Hangup` (the work is done, the connec
 `/api/<method>` get a Slack-style `{"ok": true}`, so one server can stand in for both sides of
 a benchmark.
 
+Each call records who signed it: the access key id and the region of the SigV4 `Authorization`
+header's credential scope (`Credential=AKID/20260101/eu-west-1/codepipeline/aws4_request`). With
+a `router`, the answers depend on that: it gives the answers of the account whose credentials
+signed the call (tests/fake_sts.py issues them), and a key it does not know is refused as AWS
+refuses one: HTTP 400 `UnrecognizedClientException`, "The security token included in the
+request is invalid." (AWS "Common Errors").
+
 With `throttle(rate, burst)` each operation gets its own token bucket, as AWS limits each API
 of an account; a request beyond it is answered the way AWS's JSON 1.1 protocol does (and
 botocore's parser reads): HTTP 400, `{"__type": "ThrottlingException", "message": "Rate
@@ -63,6 +70,15 @@ class Call:
     started: float
     ended: float = 0.0
     throttled: bool = False
+    access_key: str = ""  # who signed it (SigV4 credential scope)
+    region: str = ""  # the region it was signed for
+
+
+def signed_by(authorization: str) -> tuple[str, str]:
+    """(access key id, region) of a SigV4 Authorization header; ("", "") when unsigned."""
+    _, _, rest = authorization.partition("Credential=")
+    scope = rest.split(",", 1)[0].split("/")
+    return (scope[0], scope[2]) if len(scope) >= 5 else ("", "")
 
 
 @dataclass
@@ -77,12 +93,34 @@ class FakeAws(Loopback):
     rate: float = 0.0  # requests per second per operation; 0: no throttling
     burst: float = 1.0
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # (tokens, when)
+    # (access key, region) -> that account's answers, or None for a key AWS would not know
+    router: Callable[[str, str], dict[str, Answer] | None] | None = None
 
     @classmethod
-    def start(cls, answers: dict[str, Answer], delay: float = 0.0) -> FakeAws:
-        fake = cls(answers=answers, delay=delay)
+    def start(
+        cls,
+        answers: dict[str, Answer],
+        delay: float = 0.0,
+        router: Callable[[str, str], dict[str, Answer] | None] | None = None,
+    ) -> FakeAws:
+        fake = cls(answers=answers, delay=delay, router=router)
         fake.serve(_make_handler(fake))
         return fake
+
+    def signers(self, operation: str = "") -> list[tuple[str, str]]:
+        """(access key, region) of every call (of `operation`), in order."""
+        with self.lock:
+            return [
+                (c.access_key, c.region)
+                for c in self.calls
+                if not operation or c.operation == operation
+            ]
+
+    def answers_for(self, call: Call) -> dict[str, Answer] | None:
+        """The answers for whoever signed `call` (None: credentials AWS would not know)."""
+        if self.router is None:
+            return self.answers
+        return self.router(call.access_key, call.region)
 
     def operations(self) -> list[str]:
         with self.lock:
@@ -143,11 +181,21 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
             else:
                 operation = self.path.split("?")[0].removeprefix("/api/")
                 params = {}
-            call = Call(operation, params, started)
+            key, region = signed_by(self.headers.get("Authorization", ""))
+            call = Call(operation, params, started, access_key=key, region=region)
             with fake.lock:
                 fake.calls.append(call)
             time.sleep(fake.delay)
-            if not target:
+            answers = fake.answers_for(call) if target else fake.answers
+            body: dict[str, Any]
+            if answers is None:
+                status = 400
+                body = {
+                    "__type": "UnrecognizedClientException",
+                    "message": "The security token included in the request is invalid.",
+                }
+                content_type = "application/x-amz-json-1.1"
+            elif not target:
                 status, body = 200, {"ok": True, "ts": f"{time.time():.6f}"}
                 content_type = "application/json; charset=utf-8"
             elif not fake.admit(operation):
@@ -155,8 +203,8 @@ def _make_handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
                 status = 400
                 body = {"__type": "ThrottlingException", "message": "Rate exceeded"}
                 content_type = "application/x-amz-json-1.1"
-            elif operation in fake.answers:
-                answer = fake.answers[operation]
+            elif operation in answers:
+                answer = answers[operation]
                 try:
                     status, body = 200, answer(params) if callable(answer) else answer
                 except Fault as fault:

@@ -144,6 +144,7 @@ class Execution:
     rollback_target: str = ""
     token: str = ""
     request: tuple[Any, ...] = ()
+    deployment: str = ""  # the CodeDeploy deployment its Deploy action ran (its external id)
 
 
 @dataclass
@@ -393,12 +394,13 @@ class World:
 
     # --- serving -------------------------------------------------------------------------------
 
+    def answers(self) -> dict[str, Any]:
+        """What the world answers, operation by operation (tests/fake_aws.py serves them)."""
+        return {op: self._answer(service, op) for service, ops in _SERVICES.items() for op in ops}
+
     def serve(self) -> FakeAws:
         """Start answering over HTTP (and keep the server in `server`)."""
-        answers = {
-            op: self._answer(service, op) for service, ops in _SERVICES.items() for op in ops
-        }
-        self.server = FakeAws.start(answers)  # type: ignore[arg-type]
+        self.server = FakeAws.start(self.answers())
         return self.server
 
     def calls(self, operation: str) -> list[dict[str, Any]]:
@@ -539,6 +541,8 @@ class World:
                 result: dict[str, Any] = {"externalExecutionId": f"{e.id[:8]}-{action.name}"}
                 if action.category == "Source":
                     result["externalExecutionId"] = e.revisions.get(action.name, "")
+                if action.category == "Deploy" and e.deployment:
+                    result["externalExecutionId"] = e.deployment
                 details.append(
                     {
                         "pipelineExecutionId": e.id,

@@ -70,6 +70,7 @@ def door(
 
 def _pipeline_started(execution: str, author: str = "ada") -> dict[str, Any]:
     event = load_sample("eventbridge-codepipeline-execution-started.json")
+    event["region"] = "eu-west-1"  # the AWS clients' region: the approval is answered there
     event["detail"].update(pipeline=PIPELINE, **{"execution-id": execution})
     event["detail"]["execution-trigger"] = {
         "trigger-type": "Webhook",
@@ -84,6 +85,7 @@ def _pipeline_started(execution: str, author: str = "ada") -> dict[str, Any]:
 
 def _approval_started(execution: str) -> dict[str, Any]:
     event = load_sample("eventbridge-codepipeline-action-approval-started.json")
+    event["region"] = "eu-west-1"
     event["detail"].update(
         pipeline=PIPELINE, stage="Approve", action="Release", **{"execution-id": execution}
     )

@@ -45,7 +45,7 @@ _AWS_ENV = (
 
 
 def _clear_caches() -> None:
-    for cached in (aws.client, aws.unavailable_reason, aws._session):
+    for cached in (aws._client, aws.unavailable_reason, aws._session):
         cached.cache_clear()
     for cached in (lambda_function._config, lambda_function._poster, lambda_function._enrich):
         cached.cache_clear()

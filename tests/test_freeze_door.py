@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 
 from blocks import ids
-from bot.lambda_function import handler
-from tests.doors import CHANNEL, Door, buttons, click, open_door, refusals
+from tests.doors import CHANNEL, Door, buttons, click, open_door, refusals, status
 from tests.fake_deploys import standard
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import LambdaContext, function_url_event, slash_command
 
 PIPELINE = "web-prod"
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
@@ -42,12 +40,7 @@ def door(
 
 
 def _status(door: Door, name: str = PIPELINE) -> dict[str, Any]:
-    """`/deploy-status NAME` through the Lambda handler: the private answer."""
-    before = len(door.lam.invocations)
-    body = slash_command(name, f"{door.slack.url}/commands/1")
-    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
-    door.replay(before)
-    return dict(door.slack.calls_to("response_url")[-1])
+    return status(door, name)
 
 
 def _pipeline(door: Door) -> None:
@@ -62,7 +55,7 @@ def test_freeze_from_deploy_status_then_unfreeze(door: Door) -> None:
     [freeze] = buttons(answer, "stage_")
     assert (freeze["action_id"], json.loads(freeze["value"])) == (
         ids.FREEZE,
-        {"p": PIPELINE, "t": "Deploy"},
+        {"p": PIPELINE, "t": "Deploy", "r": "eu-west-1"},
     )
     # WHEN an allowed user presses it in that private answer
     click(door, None, freeze)

@@ -216,12 +216,12 @@ def dynamodb_env(slack_env: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     lambda_function._store.cache_clear()
-    aws.client.cache_clear()
+    aws._client.cache_clear()
     with mock_aws():
         create_table(aws.client("dynamodb"))
         yield slack_env
     lambda_function._store.cache_clear()
-    aws.client.cache_clear()
+    aws._client.cache_clear()
 
 
 def test_lambda_with_dynamodb_keeps_one_message_across_invocations(

@@ -51,6 +51,16 @@ def test_every_template_parameter_is_documented() -> None:
         assert f"`{name}" in README, parameter
 
 
+def test_every_spoke_template_parameter_is_documented() -> None:
+    template = yaml_parse((ROOT / "spoke.yaml").read_text(encoding="utf-8"))
+    section = README[README.index("## Several accounts") : README.index("## IAM permissions")]
+    for parameter in template["Parameters"]:
+        if parameter.startswith(("Rollback", "Approval", "Freeze", "Traffic")):
+            assert f"`{parameter}" in section or "`Rollback*`" in section, parameter
+        else:
+            assert f"`{parameter}" in section, parameter
+
+
 def test_every_picture_is_shown_and_exists() -> None:
     shown = set(re.findall(r"\(docs/img/([^)]+\.png)\)", README))
     kept = {p.name for p in (ROOT / "docs" / "img").glob("*.png")}

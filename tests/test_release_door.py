@@ -102,7 +102,7 @@ def world(
         monkeypatch.setenv(key, value)
     fake_slack.scopes += ",users:read.email"
     fake_slack.users = {"user@host.com": slack_user("U0GHUSER", "user@host.com")}
-    for cached in (aws.client, aws._session, aws.unavailable_reason, lambda_function._enrich):
+    for cached in (aws._client, aws._session, aws.unavailable_reason, lambda_function._enrich):
         cached.cache_clear()
     yield fake, github, fake_slack, shas
     fake.close()

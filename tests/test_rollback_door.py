@@ -24,6 +24,7 @@ from blocks.deployment import build_message
 from bot.config import load_config
 from bot.domain.claims import claim_key, load_claim
 from bot.domain.model import Commit, Deployment, Scope, Source, Status
+from bot.domain.places import environment
 from bot.domain.rollback import target_for
 from bot.lambda_function import handler
 from bot.slack import WebApiPoster, make_web_client
@@ -38,6 +39,7 @@ from tests.fake_slack import TOKEN, FakeSlack
 from tests.slack_requests import LambdaContext, block_actions, function_url_event
 
 PIPELINE = "web-prod"
+ACCOUNT = "123456789012"  # the account and region every event here names
 GOOD = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
 BAD = "60303ae22b998861bce3b28f33eec1be758a213c"
 OLDER = "2c26b46b68ffc68ff99b453c1d30413413422d70"
@@ -109,6 +111,7 @@ def _success(execution_id: str, pipeline: str = PIPELINE, sha: str = GOOD) -> De
         scope=Scope.PIPELINE,
         status=Status.SUCCEEDED,
         region="eu-west-1",
+        account=ACCOUNT,
         pipeline=pipeline,
         execution_id=execution_id,
         started_at=datetime(2026, 9, 6, 10, 0, tzinfo=UTC),
@@ -216,6 +219,11 @@ def _thread_text(fake: FakeSlack, ts: str = TS) -> str:
     return "\n".join(
         b["text"]["text"] for p in _thread(fake, ts) for b in p["blocks"] if "text" in b
     )
+
+
+def _where(kind: str, name: str) -> str:
+    """A claim's environment: the thing, in its account and region (the events')."""
+    return environment(kind, name, ACCOUNT, "eu-west-1")
 
 
 def _claim(environment: str) -> Any:
@@ -359,7 +367,7 @@ def test_access_denied_on_start_is_told_in_the_thread_and_frees_the_pipeline(doo
     [reply] = _thread(door.slack)
     assert "did not start: access denied to codepipeline:StartPipelineExecution" in reply["text"]
     assert "not authorized to perform" in reply["blocks"][0]["text"]["text"]
-    assert _claim(f"pipeline:{PIPELINE}").state == "failed"
+    assert _claim(_where("pipeline", PIPELINE)).state == "failed"
 
 
 def _denied(params: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +383,7 @@ def test_a_throttled_start_did_not_start_and_says_so(door: Door) -> None:
     [reply] = _thread(door.slack)
     assert "did not start: throttled by AWS" in reply["text"]
     assert door.world.writes == []
-    assert _claim(f"pipeline:{PIPELINE}").state == "failed"
+    assert _claim(_where("pipeline", PIPELINE)).state == "failed"
 
 
 # --- defect 1: "live" is what runs --------------------------------------------------------------
@@ -507,7 +515,7 @@ def test_a_lost_start_answer_is_resolved_by_reading_and_never_repeated(
     _click(door, message, user="U0SECOND", action_ts="1700000200.000100")
     assert len(door.world.started("StartPipelineExecution")) == 1
     assert "a rollback of production is running" in _refusals(door.slack)[0]
-    assert _claim(f"pipeline:{PIPELINE}").outcome == door.world.executions[-1].id
+    assert _claim(_where("pipeline", PIPELINE)).outcome == door.world.executions[-1].id
     assert started["clientRequestToken"]
 
 
@@ -574,6 +582,7 @@ def _group_success(deployment_id: str) -> Deployment:
         scope=Scope.DEPLOYMENT,
         status=Status.SUCCEEDED,
         region="eu-west-1",
+        account=ACCOUNT,
         application="legacy-app",
         deployment_group="prod",
         deployment_id=deployment_id,
@@ -592,13 +601,13 @@ def test_an_unknown_outcome_holds_the_group_until_reading_proves_nothing_started
     assert "*may have started*" in reply["blocks"][0]["text"]["text"]
     assert "did not start" not in reply["text"]
     assert _button(reply, ids.ROLLBACK_CLEAR)
-    assert _claim("group:legacy-app/prod").state == "unknown"
+    assert _claim(_where("group", "legacy-app/prod")).state == "unknown"
     # WHEN someone clicks again at once: AWS shows nothing yet, which proves nothing yet
     _click(door, message, user="U0SECOND", action_ts="1700000200.000100")
     assert "may still be starting" in _refusals(door.slack)[-1]
     assert world.started("CreateDeployment") == []
     # WHEN a minute later AWS still shows nothing: it never started, the click goes ahead
-    _age_claim("group:legacy-app/prod", 90)
+    _age_claim(_where("group", "legacy-app/prod"), 90)
     _click(door, message, user="U0SECOND", action_ts="1700000300.000100")
     assert len(world.started("CreateDeployment")) == 1
     assert "started a rollback of *legacy-app/prod*" in _thread_text(door.slack)
@@ -625,7 +634,7 @@ def _crashed_claim(
         subject=target_id,
         facts={"strategy": "pipeline", "sha": GOOD, "pin:Source": GOOD},
     )
-    assert store.put(Record(claim_key(f"pipeline:{PIPELINE}"), body=dump_claim(claim)))
+    assert store.put(Record(claim_key(_where("pipeline", PIPELINE)), body=dump_claim(claim)))
 
 
 def test_a_claim_left_by_a_run_that_died_before_sending_expires_and_frees_the_pipeline(
@@ -651,7 +660,7 @@ def test_a_claim_left_by_a_run_that_died_after_sending_is_found_running(door: Do
     # THEN reading AWS found that rollback, which still runs: nothing is sent
     assert door.world.writes == []
     assert "a rollback of production is running" in _refusals(door.slack)[0]
-    assert _claim(f"pipeline:{PIPELINE}").state == "started"
+    assert _claim(_where("pipeline", PIPELINE)).state == "started"
 
 
 def test_an_authorized_user_can_clear_a_claim_aws_cannot_resolve(door: Door) -> None:
@@ -662,10 +671,10 @@ def test_an_authorized_user_can_clear_a_claim_aws_cannot_resolve(door: Door) -> 
     reply = {**reply, "ts": door.slack.messages[CHANNEL][-1]["ts"]}
     # WHEN a stranger presses Clear: refused, the claim stays
     _click(door, reply, action_id=ids.ROLLBACK_CLEAR, user="U0STRANGER", action_ts="17.1")
-    assert _claim("group:legacy-app/prod").state == "unknown"
+    assert _claim(_where("group", "legacy-app/prod")).state == "unknown"
     # WHEN an allowed user does, having checked the console
     _click(door, reply, action_id=ids.ROLLBACK_CLEAR, user="U0SECOND", action_ts="17.2")
-    assert _claim("group:legacy-app/prod").state == "released"
+    assert _claim(_where("group", "legacy-app/prod")).state == "released"
     assert "<@U0SECOND> cleared the claim" in _thread_text(door.slack)
     # THEN the next Roll back click starts at once
     _click(door, message, user="U0SECOND", action_ts="1700000300.000100")
@@ -757,7 +766,7 @@ def test_rollback_stage_refused_by_aws_says_why_in_the_thread(
     assert "the stage is currently running" in text
     assert reply == snapshot_json(exclude=lambda prop, path: prop in ("_ok", "channel"))
     # AND the pipeline is free again: a later click may try again
-    assert _claim("pipeline:api-prod").state == "failed"
+    assert _claim(_where("pipeline", "api-prod")).state == "failed"
 
 
 # --- what people see afterwards -----------------------------------------------------------------
@@ -847,7 +856,7 @@ def test_a_late_lazy_run_reports_what_an_earlier_run_of_the_click_started(
     # THEN nothing is sent again, and the thread says what the click started
     assert door.world.writes == []
     assert "started a rollback of *production*" in _thread_text(door.slack)
-    assert _claim(f"pipeline:{PIPELINE}").state == "started"
+    assert _claim(_where("pipeline", PIPELINE)).state == "started"
 
 
 def test_a_stale_click_replayed_through_the_function_url_is_refused(

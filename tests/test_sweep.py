@@ -21,6 +21,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_moved_message, build_stuck_reply
 from bot import lambda_function
+from bot.aws.accounts import Clients
 from bot.domain.config import Config, SweepSettings
 from bot.domain.events import parse_payload
 from bot.domain.living import SWEEP, build_view, message_key
@@ -96,7 +97,7 @@ def world(
     clock = Clock()
     store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
     delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
-    sweeper = Sweeper(CONFIG, delivery, store, _clients(fake_aws), clock=clock)
+    sweeper = Sweeper(CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock)
     return clock, store, delivery, sweeper
 
 
@@ -368,7 +369,9 @@ def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
         reminded.append(key)
         return 1
 
-    sweeper = Sweeper(CONFIG, delivery, store, _clients(fake_aws), clock=clock, remind=remind)
+    sweeper = Sweeper(
+        CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock, remind=remind
+    )
     approval = load_sample("eventbridge-codepipeline-action-approval-started.json")
     approval["detail"].update(pipeline="meerkat", **{"execution-id": EXECUTION})
     started = flow(SUCCESS)[:3]

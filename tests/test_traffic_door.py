@@ -61,6 +61,8 @@ def _ready(door: Door, **extra: Any) -> tuple[Deployed, dict[str, Any]]:
         "checkout-ecs", "production", IMAGE, ago=300, status="Ready", blue_green=True, **extra
     )
     event = load_sample("eventbridge-codedeploy-deployment-ready-bluegreen.json")
+    # In the AWS clients' region: the deployment is steered there.
+    event["region"] = event["detail"]["region"] = "eu-west-1"
     event["detail"]["deploymentId"] = deployed.id
     config = load_config()
     poster = WebApiPoster(make_web_client(config))

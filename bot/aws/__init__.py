@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from bot.aws.limits import SHARED, DeadlinePassed
+from bot.aws import limits
+from bot.aws.limits import DeadlinePassed
 from bot.domain.coerce import as_list, as_str, well_formed
 from bot.domain.model import AwsProblem
 
@@ -50,18 +51,46 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-@cache
-def client(service: str, *, retry: bool = True) -> Any:
-    """The shared boto3 client for `service`; with `retry=False`, one that sends each request once.
+def client(service: str, *, retry: bool = True, region: str = "") -> Any:
+    """The shared boto3 client for `service` (in `region`, else the session's); with
+    `retry=False`, one that sends each request once.
 
     AwsError when botocore cannot make one (no region configured, a broken profile).
     """
+    if region and region == _session().region_name:
+        region = ""  # the same client, whichever way it is asked for
+    return _client(service, retry, region)
+
+
+@cache
+def _client(service: str, retry: bool, region: str) -> Any:
+    limiter = limits.limiter("", region) if region else limits.SHARED
+    return make_client(_session(), service, retry=retry, region=region, limiter=limiter)
+
+
+def core_session() -> Any:
+    """The botocore session under the shared boto3 session (its loaded service models)."""
+    return _session()._session
+
+
+def home_region() -> str:
+    """The region of the function's own session ("" when none is configured)."""
+    return str(_session().region_name or "")
+
+
+def make_client(
+    session: Any, service: str, *, retry: bool, region: str = "", limiter: Any = None
+) -> Any:
+    """A boto3 client of `session` with deploybot's timeouts and retries; a read client of a
+    rate-limited service goes through `limiter` (bot/aws/limits.py). AwsError when botocore
+    cannot make one."""
     from botocore.config import Config as BotoConfig
     from botocore.exceptions import BotoCoreError
 
     try:
-        made = _session().client(
+        made = session.client(
             service,
+            region_name=region or None,
             config=BotoConfig(
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 read_timeout=READ_TIMEOUT_SECONDS,
@@ -70,8 +99,8 @@ def client(service: str, *, retry: bool = True) -> Any:
         )
     except BotoCoreError as exc:
         raise AwsError(AwsProblem("error", service, str(exc))) from exc
-    if retry and service in RATE_LIMITED:
-        SHARED.attach(made)  # every read and retry of the container shares one pace per API
+    if retry and service in RATE_LIMITED and limiter is not None:
+        limiter.attach(made)  # every read and retry of the container shares one pace per API
     return made
 
 

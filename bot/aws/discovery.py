@@ -83,12 +83,23 @@ class Discovery:
 
     def names(self, account: str, region: str, run: Run) -> tuple[str, ...]:
         """Every pipeline's name: this container's, the ledger's if fresh, else list_pipelines."""
+        return self._names(
+            account, region, lambda: run.wait(run.submit(self._list, account, region))
+        )
+
+    def names_here(self, account: str, region: str) -> tuple[str, ...]:
+        """`names`, listing in the calling thread (a worker of a run already)."""
+        return self._names(account, region, lambda: self._list(account, region))
+
+    def _names(
+        self, account: str, region: str, listing: Callable[[], tuple[str, ...]]
+    ) -> tuple[str, ...]:
         place = self._region(account, region)
         if place.names is not None and place.names_until > self._now():
             return place.names
         names = self._stored_names(account, region)
         if names is None:
-            names = run.wait(run.submit(self._list, account, region))
+            names = listing()
         place.names, place.names_until = names, self._now() + self._ttl
         return names
 

@@ -10,6 +10,7 @@ See DESIGN.md "Finding the commit" and ../shared/aws-facts.md §5-7.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -17,6 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import aws
+from bot.aws import AwsError
+from bot.aws.accounts import NoLookups, Place, Places, accounts_of
 from bot.aws.discovery import Discovery
 from bot.aws.release import PeopleLookup, ReleaseLookup, release_lookup
 from bot.aws.run import LookupFailed, Run
@@ -655,10 +658,92 @@ class Enricher:
         return replace(event, failure_details=(*event.failure_details, detail))
 
 
+class AccountsEnricher:
+    """The `enrich` of several accounts and regions: each event goes to the Enricher of the
+    account and region it names, reading there with that account's clients (its role's, for a
+    spoke). An event deploybot may not read (an account not configured, a region not listed, a
+    role it cannot assume) is posted with a note saying why, and costs no AWS call there.
+
+    Enrichers are made on first use per account and region and share one thread pool.
+    """
+
+    def __init__(self, accounts: Places, make: Callable[[Place, Executor], Enricher]) -> None:
+        self._accounts = accounts
+        self._make = make
+        self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="deploybot-aws")
+        self._made: dict[tuple[str, str], Enricher] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Deployment) -> Deployment:
+        """The event with what its own account's AWS knows; never raises."""
+        if not wants_lookup(event):
+            return event
+        try:
+            enricher = self.enricher(event)
+        except NoLookups as exc:
+            return skip_lookups(event, exc.reason)
+        return enricher.enrich(event)
+
+    def enricher(self, event: Deployment) -> Enricher:
+        """The Enricher of the event's account and region (NoLookups when there is none)."""
+        try:
+            place = self._accounts.place(event.account, event.region)
+            key = (place.account, place.region)
+            with self._lock:
+                made = self._made.get(key)
+            if made is None:
+                made = self._make(place, self._pool)
+                with self._lock:
+                    made = self._made.setdefault(key, made)
+        except AwsError as exc:  # no client could be made (no region, a broken profile)
+            raise NoLookups(exc.reason) from exc
+        return made
+
+    def execution_of(self, event: Deployment) -> DeploymentLink | None:
+        """The pipeline execution that started a deployment, read in its own account."""
+        try:
+            return self.enricher(event).execution_of(event)
+        except NoLookups as exc:
+            logger.info("no lookup of %s: %s", event.deployment_id, exc.reason)
+            return None
+
+
+def accounts_enricher(
+    config: Config,
+    ledger: Ledger | None,
+    *,
+    people: PeopleLookup | None = None,
+    release: bool = True,
+    places: Places | None = None,
+) -> AccountsEnricher:
+    """An AccountsEnricher over the config's accounts (or `places`); with `release`, each
+    place's Enricher looks the release diff up too (CodeCommit through that place's clients)."""
+
+    def make(place: Place, pool: Executor) -> Enricher:
+        codepipeline, codedeploy = place.codepipeline, place.codedeploy
+        diff = (
+            release_lookup(
+                config,
+                codepipeline,
+                codedeploy,
+                people=people,
+                codecommit=lambda: place.client("codecommit"),
+            )
+            if release and config.release.enabled
+            else None
+        )
+        return Enricher(
+            codepipeline, codedeploy, config, release=diff, ledger=ledger, executor=pool
+        )
+
+    return AccountsEnricher(places or accounts_of(config), make)
+
+
 def enricher_from_environment(
     config: Config, store: Store | None = None, *, people: PeopleLookup | None = None
 ) -> Enrich:
-    """The enrich callable for this environment: AWS through the standard boto3 setup.
+    """The enrich callable for this environment: AWS through the standard boto3 setup, and
+    for each configured spoke through its role.
 
     Without a region or credentials every event gets a note instead of failing lookups.
     `people` maps commit authors to Slack users (bot/directory.py) for the release diff. With
@@ -667,11 +752,5 @@ def enricher_from_environment(
     reason = aws.unavailable_reason()
     if reason:
         return lambda event: skip_lookups(event, reason)
-    codepipeline, codedeploy = aws.client("codepipeline"), aws.client("codedeploy")
-    release = (
-        release_lookup(config, codepipeline, codedeploy, people=people)
-        if config.release.enabled
-        else None
-    )
     ledger = Ledger(store) if store is not None else None
-    return Enricher(codepipeline, codedeploy, config, release=release, ledger=ledger)
+    return accounts_enricher(config, ledger, people=people)

@@ -165,3 +165,19 @@ def _api(event_name: str) -> str:
 
 
 SHARED = RateLimiter()  # the container's limiter: bot.aws.client attaches it to read clients
+# AWS throttles each account and region on its own: one limiter for each other place.
+_PLACES: dict[tuple[str, str], RateLimiter] = {}
+_PLACES_LOCK = threading.Lock()
+
+
+def limiter(account: str, region: str) -> RateLimiter:
+    """The limiter of the reads of one account ("": the function's own) in one region."""
+    with _PLACES_LOCK:
+        return _PLACES.setdefault((account, region), RateLimiter())
+
+
+def reset_all() -> None:
+    """Forget every rate learned, in every place (a new container)."""
+    SHARED.reset()
+    with _PLACES_LOCK:
+        _PLACES.clear()

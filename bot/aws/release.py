@@ -577,9 +577,11 @@ def release_lookup(
     *,
     people: PeopleLookup | None = None,
     live_before: LiveBefore | None = None,
+    codecommit: Callable[[], Any] | None = None,
 ) -> ReleaseLookup:
     """The release lookup of this environment: GitHub at GITHUB_API_URL with its token (read on
-    first use), CodeCommit through the shared client (made on first use)."""
+    first use), CodeCommit through `codecommit` (the shared client by default, made on first
+    use; a spoke's repositories through its role)."""
     from bot.aws.secrets import github_token
 
     github = GitHub(config.release.github_api_url, lambda: github_token(config))
@@ -587,7 +589,7 @@ def release_lookup(
         codepipeline_client,
         codedeploy_client,
         config,
-        codecommit=lambda: aws.client("codecommit"),
+        codecommit=codecommit or (lambda: aws.client("codecommit")),
         github=github,
         people=people,
         live_before=live_before,

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain.model import Deployment, Scope, Status
 from bot.domain.people import map_key
+from bot.domain.places import is_account_id, is_region_name
 from bot.domain.urls import split_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -75,6 +76,31 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or has a bad key; the message names it."""
 
 
+# Several AWS accounts ([[accounts]]): what the hub assumes in each, and where it looks.
+_ACCOUNT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")  # shown on messages, typed in filters
+# IAM role ARNs (IAM User Guide, "IAM identifiers"): path and name of [\w+=,.@-].
+_ROLE_ARN = re.compile(
+    r"arn:aws(?:-cn|-us-gov)?:iam::([0-9]{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}",
+    re.ASCII,
+)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)  # sts:AssumeRole's ExternalId
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An `[[accounts]]` entry: an AWS account deploybot reads (and acts in) by assuming a role.
+
+    The hub's own account needs no `role_arn`: its lookups use the function's own credentials.
+    `regions` empty: the region deploybot runs in.
+    """
+
+    id: str
+    name: str
+    role_arn: str = ""
+    regions: tuple[str, ...] = ()
+    external_id: str = field(default="", repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Send matching notifications to `channel`; an empty matcher matches anything."""
@@ -84,6 +110,8 @@ class Route:
     deployment_groups: tuple[str, ...] = ()
     pipelines: tuple[str, ...] = ()
     statuses: tuple[Status, ...] = ()
+    accounts: tuple[str, ...] = ()  # account ids (a configured name is resolved when loaded)
+    regions: tuple[str, ...] = ()
 
     def matches(self, event: Deployment) -> bool:
         """True when every non-empty matcher of this route accepts the event."""
@@ -91,6 +119,8 @@ class Route:
             (self.applications, event.application),
             (self.deployment_groups, event.deployment_group),
             (self.pipelines, event.pipeline),
+            (self.accounts, event.account),
+            (self.regions, event.region),
         )
         if any(names and value not in names for names, value in checks):
             return False
@@ -317,6 +347,22 @@ class Config:
     store_table: str = ""
     store_ttl_days: int = DEFAULT_STORE_TTL_DAYS
     release: ReleaseSettings = ReleaseSettings()
+    accounts: tuple[Account, ...] = ()  # [[accounts]]: none means the function's own account only
+
+    def account(self, key: str) -> Account | None:
+        """The `[[accounts]]` entry with this id, or this name (any letter case)."""
+        lowered = key.lower()
+        return next((a for a in self.accounts if key == a.id or lowered == a.name.lower()), None)
+
+    def account_name(self, account_id: str) -> str:
+        """What messages call an account: its configured name ("" when it has none)."""
+        found = next((a for a in self.accounts if a.id == account_id), None) if account_id else None
+        return found.name if found else ""
+
+    def named(self, event: Deployment) -> Deployment:
+        """The event with its account's configured name, for what a message shows."""
+        name = self.account_name(event.account)
+        return replace(event, account_name=name) if name != event.account_name else event
 
     def channel_for(self, event: Deployment) -> str:
         """The first matching route's channel, else the default channel."""
@@ -369,6 +415,7 @@ _TOP_LEVEL = {
     "approvals",
     "release",
     "people",
+    "accounts",
 }
 
 
@@ -381,9 +428,10 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
     _only(status, "status.", {"pipelines", "page_size", "fresh_seconds", "backfill_seconds"})
     api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     backend, path, table, ttl_days = _store(_table(data, "store"), env)
+    accounts = _accounts(data.get("accounts", []))
     return Config(
         default_channel=channel,
-        routes=_routes(data.get("routes", [])),
+        routes=_routes(data.get("routes", []), accounts),
         failure_mentions=mentions,
         sites=_sites(_table(data, "sites")),
         notify=_notify(_table(data, "notify")),
@@ -408,6 +456,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Conf
         store_table=table,
         store_ttl_days=ttl_days,
         release=_release(_table(data, "release"), _table(data, "people"), env),
+        accounts=accounts,
     )
 
 
@@ -510,21 +559,24 @@ def _array_of_tables(value: object, name: str) -> list[tuple[str, Mapping[str, A
     return entries
 
 
-def _routes(value: object) -> tuple[Route, ...]:
+def _routes(value: object, accounts: tuple[Account, ...] = ()) -> tuple[Route, ...]:
     routes = []
     for key, item in _array_of_tables(value, "routes"):
-        _only(item, f"{key}.", {"channel", "application", "deployment_group", "pipeline", "status"})
+        _only(
+            item,
+            f"{key}.",
+            {
+                "channel",
+                "application",
+                "deployment_group",
+                "pipeline",
+                "status",
+                "account",
+                "region",
+            },
+        )
         if "channel" not in item:
             raise ConfigError(f"{key}.channel: is required")
-        statuses = []
-        for name in _str_list(item.get("status", []), f"{key}.status"):
-            try:
-                statuses.append(Status(name.upper()))
-            except ValueError:
-                raise ConfigError(
-                    f"{key}.status: {name!r} is not a status "
-                    f"(one of {', '.join(s.value for s in Status)})"
-                ) from None
         routes.append(
             Route(
                 channel=_channel(item["channel"], f"{key}.channel"),
@@ -533,10 +585,112 @@ def _routes(value: object) -> tuple[Route, ...]:
                     _str_list(item.get("deployment_group", []), f"{key}.deployment_group")
                 ),
                 pipelines=tuple(_str_list(item.get("pipeline", []), f"{key}.pipeline")),
-                statuses=tuple(statuses),
+                statuses=_statuses(item, key),
+                accounts=_account_ids(item.get("account", []), f"{key}.account", accounts),
+                regions=_regions(item.get("region", []), f"{key}.region"),
             )
         )
     return tuple(routes)
+
+
+def _statuses(item: Mapping[str, Any], key: str) -> tuple[Status, ...]:
+    statuses = []
+    for name in _str_list(item.get("status", []), f"{key}.status"):
+        try:
+            statuses.append(Status(name.upper()))
+        except ValueError:
+            raise ConfigError(
+                f"{key}.status: {name!r} is not a status "
+                f"(one of {', '.join(s.value for s in Status)})"
+            ) from None
+    return tuple(statuses)
+
+
+# --- [[accounts]] ------------------------------------------------------------------------------
+
+
+def _regions(value: object, key: str) -> tuple[str, ...]:
+    """Region names ("eu-west-1"), each matched whole."""
+    regions = tuple(_str_list(value, key))
+    for region in regions:
+        if not is_region_name(region):
+            raise ConfigError(f"{key}: {region!r} is not an AWS region name (like eu-west-1)")
+    return regions
+
+
+def _account_ids(value: object, key: str, accounts: tuple[Account, ...]) -> tuple[str, ...]:
+    """Account matchers: a 12-digit id, or the name of an `[[accounts]]` entry (as its id)."""
+    ids = []
+    for given in _str_list(value, key):
+        named = next((a for a in accounts if given.lower() == a.name.lower()), None)
+        if named is not None:
+            ids.append(named.id)
+        elif is_account_id(given):
+            ids.append(given)
+        else:
+            raise ConfigError(
+                f"{key}: {given!r} is neither a 12-digit account id nor the name of an "
+                "[[accounts]] entry"
+            )
+    return tuple(ids)
+
+
+def _account(where: str, item: Mapping[str, Any]) -> Account:
+    _only(item, f"{where}.", {"id", "name", "role_arn", "regions", "external_id"})
+    account_id = _required(item, where, "id")
+    if not is_account_id(account_id):
+        raise ConfigError(f"{where}.id: {account_id!r} is not a 12-digit AWS account id")
+    name = _required(item, where, "name")
+    if not _ACCOUNT_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}.name: {name!r} must start with a letter and hold at most 40 letters, "
+            "digits, '.', '_' or '-'"
+        )
+    role_arn = _str(item.get("role_arn", ""), f"{where}.role_arn")
+    owner = _ROLE_ARN.fullmatch(role_arn) if role_arn else None
+    if role_arn and owner is None:
+        raise ConfigError(
+            f"{where}.role_arn: {role_arn!r} is not an IAM role ARN "
+            "(arn:aws:iam::123456789012:role/NAME)"
+        )
+    if owner is not None and owner.group(1) != account_id:
+        raise ConfigError(
+            f"{where}.role_arn: the role is in account {owner.group(1)}, not in {account_id} "
+            f"({where}.id): deploybot assumes a role of the account it reads"
+        )
+    external_id = _str(item.get("external_id", ""), f"{where}.external_id")
+    if external_id and not _EXTERNAL_ID.fullmatch(external_id):
+        raise ConfigError(
+            f"{where}.external_id: must be 2 to 1224 letters, digits or any of _+=,.@:/-"
+        )
+    if external_id and not role_arn:
+        raise ConfigError(f"{where}.external_id: needs role_arn (it is sent with sts:AssumeRole)")
+    return Account(
+        id=account_id,
+        name=name,
+        role_arn=role_arn,
+        regions=tuple(dict.fromkeys(_regions(item.get("regions", []), f"{where}.regions"))),
+        external_id=external_id,
+    )
+
+
+def _accounts(value: object) -> tuple[Account, ...]:
+    """`[[accounts]]`: ids and names unique; one entry at most without role_arn (the hub's)."""
+    accounts: list[Account] = []
+    for where, item in _array_of_tables(value, "accounts"):
+        account = _account(where, item)
+        for other in accounts:
+            if other.id == account.id:
+                raise ConfigError(f"{where}.id: {account.id} is configured twice")
+            if other.name.lower() == account.name.lower():
+                raise ConfigError(f"{where}.name: {account.name!r} is used twice")
+        if not account.role_arn and any(not a.role_arn for a in accounts):
+            raise ConfigError(
+                f"{where}.role_arn: is required: only one account (deploybot's own) may go "
+                "without a role to assume"
+            )
+        accounts.append(account)
+    return tuple(accounts)
 
 
 def _sites(table: Mapping[str, Any]) -> dict[str, str]:

@@ -421,24 +421,31 @@ FAILING = frozenset({"failing", "failed", "failures", "red"})
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """What `/deploy-status WORDS` keeps: failing ones, and/or names matching a word."""
+    """What `/deploy-status WORDS` keeps: failing ones, some accounts, names matching a word."""
 
     words: tuple[str, ...] = ()
     failing: bool = False
+    accounts: tuple[str, ...] = ()  # account ids a word named ("prod" for [[accounts]] prod)
 
-    def keeps(self, names: Iterable[str], status: Status | None) -> bool:
-        """True for a thing called `names` (with its latest status) that this filter keeps."""
+    def keeps(self, names: Iterable[str], status: Status | None, account: str = "") -> bool:
+        """True for a thing called `names` (with its latest status, in `account`) that this
+        filter keeps."""
         if self.failing and (status is None or not status.is_failure):
+            return False
+        if self.accounts and account not in self.accounts:
             return False
         return all(any(_matches(n, w) for n in names) for w in self.words)
 
 
-def parse_filter(query: str) -> Filter:
-    """`failing`, an environment (`prod`), a prefix (`web-`), an application or group name."""
+def parse_filter(query: str, accounts: Mapping[str, str] | None = None) -> Filter:
+    """`failing`, an account's name (`accounts`: lower-case name -> id), an environment
+    (`prod`), a prefix (`web-`), an application or group name."""
+    named = accounts or {}
     words = [w for w in query.lower().split() if w]
     return Filter(
-        words=tuple(w for w in words if w not in FAILING),
+        words=tuple(w for w in words if w not in FAILING and w not in named),
         failing=any(w in FAILING for w in words),
+        accounts=tuple(dict.fromkeys(named[w] for w in words if w in named)),
     )
 
 
@@ -463,7 +470,7 @@ class Page:
     """One page of the overview: pipelines known to the ledger, then names not seen yet."""
 
     entries: tuple[PipelineEntry, ...] = ()
-    unseen: tuple[str, ...] = ()  # on this page, not in the ledger yet: read them now
+    unseen: tuple[PipelineEntry, ...] = ()  # on this page, not in the ledger yet: read them now
     total: int = 0  # pipelines the filter keeps, on every page
     number: int = 0
     has_more: bool = False
@@ -472,37 +479,50 @@ class Page:
 
 def select_page(
     entries: Sequence[PipelineEntry],
-    unseen: Sequence[str],
+    unseen: Sequence[PipelineEntry],
     groups: Sequence[GroupEntry],
     *,
     wanted: Filter,
     number: int,
     size: int,
 ) -> Page:
-    """The `number`th page of `size`: most recent activity first, names not seen yet last."""
-    kept = [e for e in entries if wanted.keeps(pipeline_names(e), _latest_status(e))]
-    kept.sort(key=lambda e: (-e.activity, e.name))
-    names = [] if wanted.failing else sorted(n for n in unseen if wanted.keeps([n], None))
-    ordered: list[PipelineEntry | str] = [*kept, *names]
+    """The `number`th page of `size`: most recent activity first, names not seen yet last
+    (`unseen`: entries of pipelines AWS lists that the ledger has not seen, no executions)."""
+    kept = [e for e in entries if wanted.keeps(pipeline_names(e), _latest_status(e), e.account)]
+    kept.sort(key=lambda e: (-e.activity, e.name, e.account, e.region))
+    fresh = [] if wanted.failing else [u for u in unseen if wanted.keeps([u.name], None, u.account)]
+    fresh.sort(key=lambda u: (u.name, u.account, u.region))
+    ordered = [*kept, *fresh]
     start = number * size
     shown = ordered[start : start + size]
-    covered = {target for e in entries for target in e.targets}
+    covered = {(e.account, *target) for e in entries for target in e.targets}
     loose = [
         g
         for g in groups
-        if (g.application, g.group) not in covered
+        if not _covered(covered, g)
         and not g.pipelines
-        and wanted.keeps(group_names(g), g.deployments[0].status if g.deployments else None)
+        and wanted.keeps(
+            group_names(g), g.deployments[0].status if g.deployments else None, g.account
+        )
     ]
     loose.sort(key=lambda g: (-g.activity, g.application, g.group))
+    known = {id(e) for e in kept}
     return Page(
-        entries=tuple(e for e in shown if isinstance(e, PipelineEntry)),
-        unseen=tuple(e for e in shown if isinstance(e, str)),
+        entries=tuple(e for e in shown if id(e) in known),
+        unseen=tuple(e for e in shown if id(e) not in known),
         total=len(ordered),
         number=number,
         has_more=start + size < len(ordered),
         groups=tuple(loose) if number == 0 else (),
     )
+
+
+def _covered(covered: set[tuple[str, str, str]], group: GroupEntry) -> bool:
+    """Does a pipeline of the group's account (or of an unnamed one) deploy to it?"""
+    target = (group.application, group.group)
+    if ("", *target) in covered or (group.account, *target) in covered:
+        return True
+    return not group.account and any(c[1:] == target for c in covered)
 
 
 def _latest_status(entry: PipelineEntry) -> Status | None:

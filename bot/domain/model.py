@@ -264,6 +264,7 @@ class Deployment:
     raw_status: str = ""
     region: str = ""
     account: str = ""
+    account_name: str = ""  # what [[accounts]] calls the account (set when a message is built)
     event_id: str = ""  # SNS MessageId or EventBridge id: what makes a delivery unique
     application: str = ""
     deployment_group: str = ""
@@ -349,6 +350,8 @@ class PipelineStatus:
     region: str = ""
     latest: Execution | None = None
     stages: tuple[StageState, ...] = ()
+    account: str = ""  # "" for deploybot's own account when its id is not known
+    account_name: str = ""  # what [[accounts]] calls it
     executions: tuple[Execution, ...] = ()
     targets: tuple[tuple[str, str], ...] = ()  # (application, deployment group) it deploys to
     problem: AwsProblem | None = None  # why it could not be read just now (shown as one line)
@@ -363,6 +366,8 @@ class GroupStatus:
     group: str
     region: str = ""
     deployments: tuple[Deployment, ...] = ()
+    account: str = ""
+    account_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,14 @@ def needs(config: Config, place: Place) -> Iterator[Need]:
         grant = "the stack's GitHubTokenParameter"
         yield Need(f"read the GitHub token {name}", arn, ("ssm:GetParameter",), grant)
     yield from _rollback_needs(config, place)
+    for account in config.accounts:
+        if account.role_arn:
+            yield Need(
+                f"assume the role of account {account.name}",
+                account.role_arn,
+                ("sts:AssumeRole",),
+                f"add {account.role_arn} to the stack's SpokeRoleArns",
+            )
 
 
 def _rollback_needs(config: Config, place: Place) -> Iterator[Need]:

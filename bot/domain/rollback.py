@@ -29,6 +29,7 @@ from bot.domain.codepipeline import DeployRun, PipelineInfo, parse_execution
 from bot.domain.coerce import as_map, as_str, mappings, parse_time, string_fields
 from bot.domain.config import RollbackSettings
 from bot.domain.model import Deployment, Execution, RollbackRequest, Scope, Status
+from bot.domain.places import environment, read_value, value_fields
 
 PIPELINE = "pipeline"  # start_pipeline_execution with every source pinned
 STAGE = "stage"  # rollback_stage of the deploy stage to the target execution
@@ -82,6 +83,8 @@ class Target:
     stage: str = ""  # the deploy stage named in the config ("" = found in the pipeline)
     freeze: bool = False  # freeze the deploy stage once rolled back
     minutes: int = 0  # how long the target's own run took: what the rollback may take
+    account: str = ""  # where it lives ("" in a message posted before [[accounts]])
+    region: str = ""
 
     @property
     def target_id(self) -> str:
@@ -90,10 +93,12 @@ class Target:
 
     @property
     def where(self) -> str:
-        """The environment a claim holds: one rollback at a time, whatever the target."""
+        """The environment a claim holds: one rollback at a time, whatever the target, in its
+        own account and region (web-prod of one account does not hold another's)."""
         if self.pipeline:
-            return f"pipeline:{self.pipeline}"
-        return f"group:{self.application}/{self.deployment_group}"
+            return environment("pipeline", self.pipeline, self.account, self.region)
+        name = f"{self.application}/{self.deployment_group}"
+        return environment("group", name, self.account, self.region)
 
 
 def encode(target: Target) -> str:
@@ -102,7 +107,7 @@ def encode(target: Target) -> str:
     Every field fits AWS's maximum lengths, so the value stays under a few hundred characters;
     `target_for` offers no target whose value would not fit VALUE_MAX.
     """
-    data = {"s": target.strategy}
+    data = {"s": target.strategy, **value_fields(target.account, target.region)}
     if _REVISION.fullmatch(target.sha):
         data["c"] = target.sha
     if target.pipeline:
@@ -115,9 +120,12 @@ def encode(target: Target) -> str:
 def decode(value: str) -> Target | None:
     """The target a button value names, or None when it is not one of ours."""
     data = string_fields(value)
-    if data is None:
+    place = read_value(data) if data is not None else None
+    if data is None or place is None:
         return None
     target = Target(
+        account=place[0],
+        region=place[1],
         strategy=data.get("s", ""),
         sha=data.get("c", ""),
         pipeline=data.get("p", ""),
@@ -205,12 +213,14 @@ def _pipeline_target(event: Deployment, settings: RollbackSettings) -> Target | 
     if source is None or not source.confirmed:
         return None  # what it shipped must be known to pin it
     return Target(
+        account=event.account,
+        region=event.region,
         strategy=entry.strategy,
         sha=source.sha,
         pipeline=event.pipeline,
         execution_id=offered.execution_id,
         title=source.title,
-        environment=entry.environment or event.pipeline,
+        environment=_named(entry.environment or event.pipeline, event.account_name),
         stage=entry.stage,
         freeze=entry.freeze_after_rollback,
         minutes=_minutes(offered),
@@ -224,30 +234,45 @@ def _group_target(event: Deployment, settings: RollbackSettings) -> Target | Non
         return None
     commit = offered.commit if offered.commit and offered.commit.confirmed else None
     return Target(
+        account=event.account,
+        region=event.region,
         strategy=CODEDEPLOY,
         sha=commit.sha if commit else "",
         application=event.application,
         deployment_group=event.deployment_group,
         deployment_id=offered.execution_id,
         title=commit.title if commit else "",
-        environment=group.environment or f"{event.application}/{event.deployment_group}",
+        environment=_named(
+            group.environment or f"{event.application}/{event.deployment_group}",
+            event.account_name,
+        ),
         minutes=_minutes(offered),
     )
 
 
-def with_config(target: Target, settings: RollbackSettings) -> Target:
-    """A clicked target with its environment, stage and freeze from the config, not the button."""
+def _named(environment: str, account_name: str) -> str:
+    """An environment as the confirm dialog and the thread say it, with its account's name
+    when [[accounts]] gives one: "production (prod)"."""
+    return f"{environment} ({account_name})" if account_name else environment
+
+
+def with_config(target: Target, settings: RollbackSettings, account_name: str = "") -> Target:
+    """A clicked target with its environment, stage and freeze from the config, not the button
+    (`account_name`: what [[accounts]] calls its account)."""
     if target.pipeline:
         entry = settings.pipeline(target.pipeline)
         return replace(
             target,
-            environment=(entry.environment if entry else "") or target.pipeline,
+            environment=_named(
+                (entry.environment if entry else "") or target.pipeline, account_name
+            ),
             stage=entry.stage if entry else "",
             freeze=entry.freeze_after_rollback if entry else False,
         )
     group = settings.group(target.application, target.deployment_group)
     name = f"{target.application}/{target.deployment_group}"
-    return replace(target, environment=(group.environment if group else "") or name)
+    environment = (group.environment if group else "") or name
+    return replace(target, environment=_named(environment, account_name))
 
 
 def last_good(

@@ -18,6 +18,7 @@ from bot.domain.codedeploy import parse_deployment
 from bot.domain.coerce import as_map, string_fields
 from bot.domain.config import RollbackSettings
 from bot.domain.model import Deployment, Status
+from bot.domain.places import environment, read_value, value_fields
 
 REROUTE = "reroute"  # ContinueDeployment(deploymentWaitType=READY_WAIT)
 FINISH = "finish"  # ContinueDeployment(deploymentWaitType=TERMINATION_WAIT)
@@ -28,26 +29,42 @@ _DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{1,40}")
 
 @dataclass(frozen=True, slots=True)
 class Steer:
-    """What a traffic button asks: which deployment, which step."""
+    """What a traffic button asks: which deployment (in which account and region), which step."""
 
     deployment_id: str
     operation: str  # REROUTE, FINISH or STOP
+    account: str = ""  # "" in a button posted before [[accounts]]: deploybot's own account
+    region: str = ""
 
     @property
     def where(self) -> str:
         """The environment a claim holds: one click at a time per deployment."""
-        return f"deployment:{self.deployment_id}"
+        return environment("deployment", self.deployment_id, self.account, self.region)
+
+
+def button_value(deployment: Deployment, operation: str) -> dict[str, str]:
+    """A traffic button's value: the deployment, its account and region, the step; {} when the
+    deployment's id is not one CodeDeploy gives (then no button: nothing a notification says
+    may make a value longer than Slack's 2,000 characters, or name what is not a deployment)."""
+    if not _DEPLOYMENT_ID.fullmatch(deployment.deployment_id):
+        return {}
+    return {
+        "d": deployment.deployment_id,
+        "o": operation,
+        **value_fields(deployment.account, deployment.region),
+    }
 
 
 def decode(value: str) -> Steer | None:
     """The step a button value asks for, or None when it is not one of ours."""
     data = string_fields(value) or {}
     deployment, operation = data.get("d", ""), data.get("o", "")
-    if not _DEPLOYMENT_ID.fullmatch(deployment):
+    place = read_value(data)
+    if not _DEPLOYMENT_ID.fullmatch(deployment) or place is None:
         return None
     if operation not in (REROUTE, FINISH, STOP):
         return None
-    return Steer(deployment, operation)
+    return Steer(deployment, operation, *place)
 
 
 def steerable(deployment: Deployment, settings: RollbackSettings, pipeline: str = "") -> bool:

@@ -1,0 +1,471 @@
+"""Many AWS accounts, one Slack app: notifications of a spoke account are enriched with the
+spoke role's credentials in the event's region, never the hub's; an account nobody configured
+gets no lookup and a note; a role that cannot be assumed is named. Through the Lambda entry
+point, with STS and CodePipeline/CodeDeploy as local fakes that check who signed each call."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.aws.accounts import accounts_of
+from bot.check import Check, check_accounts
+from bot.config import load_config
+from bot.domain.claims import Claim, claim_key, dump_claim
+from bot.domain.freeze import Stage
+from bot.lambda_function import handler
+from bot.slack import make_poster
+from bot.store import Record, make_store
+from handlers.living import LivingDelivery
+from handlers.sweep import Sweeper
+from tests.blockkit import violations
+from tests.conftest import load_sample
+from tests.doors import Door, buttons, click, status
+from tests.estate import (
+    CONFIG,
+    HUB,
+    HUB_KEY,
+    HUB_REGION,
+    OTHER,
+    SPOKE,
+    SPOKE_REGION,
+    SPOKE_ROLE,
+    Estate,
+    serve_estate,
+    trigger,
+)
+from tests.fake_deploys import standard
+from tests.fake_lambda import FakeLambda
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import LambdaContext, function_url_event, slash_command
+
+SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+HOUR = 3600.0
+
+
+@pytest.fixture
+def estate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path)
+
+
+def _spoke_deploys(estate: Estate, deployment: str) -> None:
+    """The spoke's web-prod ran `deployment` (its Deploy action) an hour ago."""
+    world = estate.world(SPOKE, SPOKE_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment=deployment)
+
+
+def _posted(fake: FakeSlack) -> list[dict[str, Any]]:
+    """The main messages posted (not thread replies)."""
+    return [p for p in fake.posts if p.get("channel") and not p.get("thread_ts")]
+
+
+def _context(post: dict[str, Any]) -> str:
+    return " ".join(
+        str(e.get("text", ""))
+        for b in post["blocks"]
+        if b["type"] == "context"
+        for e in b["elements"]
+    )
+
+
+def test_a_spokes_deployment_is_enriched_with_the_spoke_roles_credentials_in_its_region(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN web-prod in the prod account (a spoke, us-east-1) deployed d-SPOKE1
+    _spoke_deploys(estate, "d-SPOKE1")
+    # WHEN that deployment's CodeDeploy trigger reaches the hub's function
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE1"), LambdaContext())
+    # THEN the message names the commit the spoke's pipeline shipped, and the account
+    [post] = _posted(slack_env)
+    assert SHA[:7] in str(post["blocks"])
+    assert "prod" in _context(post)
+    # AND every lookup was signed with the spoke role's credentials for us-east-1, never the hub's
+    assert estate.signers() and set(estate.signers()) == {(SPOKE, SPOKE_REGION)}
+    assert HUB_KEY not in estate.access_keys()
+    # AND the hub assumed the role once, with its own credentials
+    [assumed] = estate.sts.assumed(SPOKE_ROLE)
+    assert assumed.access_key == HUB_KEY and assumed.params["RoleSessionName"] == "deploybot"
+
+
+def test_the_hubs_own_deployment_uses_the_functions_own_credentials(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN web-prod in the hub's own account deployed d-HUB1
+    world = estate.world(HUB, HUB_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment="d-HUB1")
+    # WHEN its trigger arrives
+    handler(trigger(HUB, HUB_REGION, "d-HUB1"), LambdaContext())
+    # THEN it is read with the hub's own key, and no role is assumed
+    [post] = _posted(slack_env)
+    assert SHA[:7] in str(post["blocks"])
+    assert set(estate.signers()) == {(HUB, HUB_REGION)}
+    assert estate.sts.assumed() == []
+
+
+def test_an_account_nobody_configured_is_posted_without_lookups_naming_the_account(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # WHEN a deployment of an account [[accounts]] does not list reaches the function
+    handler(trigger(OTHER, SPOKE_REGION, "d-OTHER1", "FAILED"), LambdaContext())
+    # THEN it is posted, with a note naming the account to add, and nothing read anywhere
+    [post] = _posted(slack_env)
+    assert f"account {OTHER} is not configured: add it to [[accounts]]" in _context(post)
+    assert estate.server.calls == []
+    assert estate.sts.assumed() == []
+
+
+def test_a_region_the_account_does_not_list_gets_no_lookups(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    handler(trigger(SPOKE, "ap-southeast-2", "d-SPOKE2"), LambdaContext())
+    [post] = _posted(slack_env)
+    assert "ap-southeast-2 is not among the regions of account prod" in _context(post)
+    assert estate.server.calls == []
+
+
+@pytest.fixture
+def untrusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    # The spoke's role demands an external id that the config does not send.
+    yield from serve_estate(monkeypatch, tmp_path, external_id="not-the-configured-one")
+
+
+def test_a_role_that_cannot_be_assumed_is_a_note_naming_the_role_and_the_trust(
+    untrusted: Estate, slack_env: FakeSlack
+) -> None:
+    # WHEN a spoke's deployment arrives and STS refuses the role (AccessDenied)
+    _spoke_deploys(untrusted, "d-SPOKE3")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE3"), LambdaContext())
+    # THEN the message is posted with a note naming the role and the trust it lacks
+    [post] = _posted(slack_env)
+    context = _context(post)
+    assert f"could not assume {SPOKE_ROLE} for account prod (AccessDenied)" in context
+    assert "trust policy must let deploybot" in context
+    # AND nothing was read with any other credentials instead
+    assert untrusted.server.calls == []
+
+
+@pytest.fixture
+def with_external_id(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    config = CONFIG + 'external_id = "deploybot-7f3a"\n'
+    yield from serve_estate(monkeypatch, tmp_path, config, external_id="deploybot-7f3a")
+
+
+def test_the_external_id_is_sent_with_assume_role(
+    with_external_id: Estate, slack_env: FakeSlack
+) -> None:
+    _spoke_deploys(with_external_id, "d-SPOKE4")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE4"), LambdaContext())
+    [assumed] = with_external_id.sts.assumed(SPOKE_ROLE)
+    assert assumed.params["ExternalId"] == "deploybot-7f3a"
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+
+
+@pytest.fixture
+def short_lived(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    # Credentials that expire in 12 minutes: inside botocore's 15-minute advisory window.
+    yield from serve_estate(monkeypatch, tmp_path, seconds=720)
+
+
+def test_credentials_are_kept_while_valid_and_refreshed_before_they_expire(
+    short_lived: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN two deployments of the spoke, their triggers in one warm container
+    _spoke_deploys(short_lived, "d-SPOKE5")
+    short_lived.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE6")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE5"), LambdaContext())
+    first = set(short_lived.access_keys())
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE6"), LambdaContext())
+    # THEN credentials near their expiry were refreshed (a second AssumeRole), and every call
+    # was still the spoke's
+    assert len(short_lived.sts.assumed(SPOKE_ROLE)) >= 2
+    assert set(short_lived.access_keys()) - first
+    assert set(short_lived.signers()) == {(SPOKE, SPOKE_REGION)}
+
+
+def test_one_assume_role_serves_a_warm_container_while_the_credentials_last(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    _spoke_deploys(estate, "d-SPOKE7")
+    estate.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE8")
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE7"), LambdaContext())
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE8"), LambdaContext())
+    assert len(estate.sts.assumed(SPOKE_ROLE)) == 1
+    assert len(_posted(slack_env)) == 2
+
+
+# --- /deploy-status and the buttons, across accounts ------------------------------------------
+
+ACTIONS = """
+[rollback]
+users = ["U0ALLOWED"]
+channels = ["C0DEPLOYS"]
+
+[[rollback.pipelines]]
+pipeline = "web-prod"
+"""
+
+
+@pytest.fixture
+def door(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[tuple[Estate, Door]]:
+    for estate in serve_estate(monkeypatch, tmp_path, CONFIG + ACTIONS):
+        # web-prod in both accounts, one name, two pipelines; api-prod in the hub only
+        hub, spoke = estate.world(HUB, HUB_REGION), estate.world(SPOKE, SPOKE_REGION)
+        for world, names in ((hub, ("web-prod", "api-prod")), (spoke, ("web-prod",))):
+            for name in names:
+                world.add(standard(name))
+                world.run(name, SHA, ago=HOUR)
+        yield estate, Door(spoke, aws_env, slack_env, tmp_path / "deploybot.toml")
+
+
+def _texts(answer: dict[str, Any]) -> str:
+    return json.dumps(answer["blocks"], ensure_ascii=False)
+
+
+def test_deploy_status_covers_every_account_grouped_by_account(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    # WHEN someone asks /deploy-status
+    answer = status(front)
+    shown = _texts(answer)
+    # THEN both accounts' pipelines are there, under their accounts' names
+    assert f"*tools* ({HUB})" in shown and f"*prod* ({SPOKE})" in shown
+    assert shown.count("web-prod") >= 2 and "api-prod" in shown
+    # AND each links its own region's console
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com" in shown
+    assert f"https://{HUB_REGION}.console.aws.amazon.com" in shown
+    # AND each account was read with its own credentials in its own region
+    assert set(estate.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
+    spoke_reads = [c for c in estate.server.calls if estate.account_of(c.access_key) == SPOKE]
+    assert {c.operation for c in spoke_reads} >= {"ListPipelines", "ListPipelineExecutions"}
+    assert violations(answer) == []
+
+
+def test_an_accounts_name_filters_deploy_status(door: tuple[Estate, Door]) -> None:
+    _, front = door
+    answer = status(front, "prod")
+    shown = _texts(answer)
+    assert f"*prod* ({SPOKE})" in shown and "api-prod" not in shown and "tools" not in shown
+    # AND with a pipeline's name, that account's pipeline in detail
+    detail = _texts(status(front, "prod web-prod"))
+    assert f"Account *prod* ({SPOKE}) · {SPOKE_REGION}" in detail
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com" in detail
+
+
+def test_a_freeze_of_a_spokes_stage_is_sent_once_with_the_spokes_credentials(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    spoke = estate.world(SPOKE, SPOKE_REGION)
+    # GIVEN the hub's web-prod frozen by someone a moment ago, still sending: its claim holds
+    hub_stage = Stage("web-prod", "Deploy", HUB, HUB_REGION)
+    taken = Claim("freeze", "U0OTHER", "U0OTHER:1", time.time(), subject="freeze")
+    assert front.store().put(Record(claim_key(hub_stage.where), body=dump_claim(taken)))
+    # AND the spoke's CodePipeline failing the next write with a 500
+    spoke.fail("DisableStageTransition", "5xx")
+    # WHEN an allowed user presses Freeze on the spoke's web-prod (/deploy-status prod web-prod)
+    [freeze] = buttons(status(front, "prod web-prod"), "stage_")
+    assert json.loads(freeze["value"]) == {
+        "p": "web-prod",
+        "t": "Deploy",
+        "ac": SPOKE,
+        "r": SPOKE_REGION,
+    }
+    click(front, None, freeze)
+    # THEN the hub's claim did not hold the spoke's stage: one request reached the spoke, signed
+    # with its role's credentials for its region, and none was repeated after the 500 (the
+    # client sends once)
+    sent = [c for c in estate.server.calls if c.operation == "DisableStageTransition"]
+    assert len(sent) == 1
+    assert (estate.account_of(sent[0].access_key), sent[0].region) == (SPOKE, SPOKE_REGION)
+    # AND the hub's web-prod was never written
+    assert estate.world(HUB, HUB_REGION).started("DisableStageTransition") == []
+
+
+# --- deploybot check ---------------------------------------------------------------------------
+
+CHECKED = (
+    CONFIG
+    + """
+[status]
+pipelines = ["web-prod", "api-prod", "gone"]
+"""
+)
+
+
+@pytest.fixture
+def checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    for estate in serve_estate(monkeypatch, tmp_path, CHECKED):
+        estate.world(HUB, HUB_REGION).add(standard("api-prod"))
+        estate.world(SPOKE, SPOKE_REGION).add(standard("web-prod"))
+        yield estate
+
+
+def _checklist(role: str = "") -> dict[str, Check]:
+    config = load_config()
+    return {c.name: c for c in check_accounts(config, accounts_of(config), role)}
+
+
+def test_check_assumes_each_role_and_reads_each_configured_pipeline_where_it_lives(
+    checked: Estate,
+) -> None:
+    checks = _checklist()
+    assert checks["account prod: role"].ok is True
+    assert checks[f"account prod in {SPOKE_REGION}: pipeline web-prod"].ok is True
+    assert checks[f"account tools in {HUB_REGION}: pipeline api-prod"].ok is True
+    # a configured pipeline no account lists is named
+    assert checks["pipeline gone"].ok is False
+    # and each account was read with its own credentials in its own region
+    assert set(checked.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
+
+
+@pytest.fixture
+def checked_untrusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, CHECKED, external_id="other")
+
+
+def test_check_says_whether_a_refused_role_is_a_missing_trust_or_only_not_yours(
+    checked_untrusted: Estate,
+) -> None:
+    # WHEN the check runs with credentials that are not deploybot's role: it cannot tell
+    unsure = _checklist()["account prod: role"]
+    assert unsure.ok is None and "its trust policy names deploybot's role" in unsure.detail
+    # WHEN it runs as deploybot's role (the session STS reports is that role's): the trust lacks
+    sure = _checklist(f"arn:aws:iam::{HUB}:role/deploybot")["account prod: role"]
+    assert sure.ok is False and "trust policy must let deploybot's role" in sure.detail
+    # AND the pipelines it could not list are not called missing
+    assert _checklist()["pipeline web-prod"].ok is None
+
+
+def test_the_slack_ack_assumes_no_role(door: tuple[Estate, Door]) -> None:
+    # WHEN /deploy-status is acknowledged (its lazy half not run yet)
+    estate, front = door
+    body = slash_command("prod", f"{front.slack.url}/commands/1")
+    assert handler(function_url_event(body), LambdaContext())["statusCode"] == 200
+    # THEN the ack asked STS and AWS nothing: roles are assumed in the lazy listener
+    assert estate.sts.calls == [] and estate.server.calls == []
+    assert len(front.lam.invocations) == 1
+
+
+SPOKES_ONLY = f"""
+[slack]
+channel = "C0DEPLOYS"
+
+[[accounts]]
+id = "{SPOKE}"
+name = "prod"
+role_arn = "{SPOKE_ROLE}"
+regions = ["{SPOKE_REGION}"]
+"""
+
+
+@pytest.fixture
+def spokes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, SPOKES_ONLY)
+
+
+def test_deploybots_own_account_is_recognised_when_only_spokes_are_listed(
+    spokes_only: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN [[accounts]] naming the spoke alone, and web-prod of the hub deployed d-HUB2
+    world = spokes_only.world(HUB, HUB_REGION)
+    world.add(standard("web-prod"))
+    world.run("web-prod", SHA, ago=HOUR, deployment="d-HUB2")
+    # WHEN two of the hub's own triggers arrive
+    handler(trigger(HUB, HUB_REGION, "d-HUB2"), LambdaContext())
+    handler(trigger(HUB, HUB_REGION, "d-HUB2", "FAILED"), LambdaContext())
+    # THEN they are read with the function's own credentials, no role assumed, and STS was
+    # asked once who deploybot is
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+    assert set(spokes_only.signers()) == {(HUB, HUB_REGION)}
+    actions = [c.action for c in spokes_only.sts.calls]
+    assert actions == ["GetCallerIdentity"]
+
+
+def test_the_sweep_heals_a_spokes_message_reading_the_spoke(
+    estate: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN the spoke's web-prod started an execution, and its message says so
+    spoke = estate.world(SPOKE, SPOKE_REGION)
+    spoke.add(standard("web-prod"))
+    run = spoke.run("web-prod", SHA, ago=HOUR, running_at="Deploy")
+    started = load_sample("eventbridge-codepipeline-execution-started.json")
+    started.update(account=SPOKE, region=SPOKE_REGION)
+    started["detail"].update(pipeline="web-prod", **{"execution-id": run.id})
+    handler(started, LambdaContext())
+    # WHEN its succeeded event is lost, and the sweep comes after sweep.after_minutes
+    spoke.finish(run.id)
+    before = len(estate.server.calls)
+    config = load_config()
+    store = make_store(config)
+    assert store is not None
+
+    def clock() -> float:
+        return time.time() + 11 * 60
+
+    delivery = LivingDelivery(config, make_poster(config), store, clock=clock)
+    report = Sweeper(config, delivery, store, accounts_of(config), clock=clock).run()
+    # THEN the message says succeeded, read from the spoke with its role in its region
+    assert report.healed == 1, report
+    assert ":white_check_mark:" in json.dumps(slack_env.messages["C0DEPLOYS"][0]["blocks"])
+    read = [(estate.account_of(c.access_key), c.region) for c in estate.server.calls[before:]]
+    assert read and (SPOKE, SPOKE_REGION) in read and (HUB, SPOKE_REGION) not in read
+
+
+TWO_REGIONS = CONFIG.replace(
+    f'regions = ["{SPOKE_REGION}"]', f'regions = ["{SPOKE_REGION}", "{HUB_REGION}"]'
+)
+
+
+@pytest.fixture
+def two_regions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    yield from serve_estate(monkeypatch, tmp_path, TWO_REGIONS)
+
+
+def test_two_regions_asked_at_once_share_one_assume_role(two_regions: Estate) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = accounts_of(load_config())
+    with ThreadPoolExecutor(4) as pool:
+        places = list(pool.map(lambda r: accounts.place(SPOKE, r), [SPOKE_REGION, HUB_REGION] * 4))
+    assert {p.region for p in places} == {SPOKE_REGION, HUB_REGION}
+    assert len(two_regions.sts.assumed(SPOKE_ROLE)) == 1
+
+
+def test_deploy_status_says_which_account_it_could_not_read_and_why(untrusted: Estate) -> None:
+    from bot.aws.deploy_status import look_up_in
+    from bot.domain.model import StatusReport
+
+    untrusted.world(HUB, HUB_REGION).add(standard("api-prod"))
+    config = load_config()
+    report = look_up_in("", config, accounts_of(config))
+    assert isinstance(report, StatusReport)
+    assert [p.name for p in report.pipelines] == ["api-prod"]  # the hub's, read all the same
+    [problem] = report.problems
+    assert (problem.kind, problem.action) == ("denied", "sts:AssumeRole")
+    assert problem.message.startswith(f"prod ({SPOKE_REGION}): could not assume {SPOKE_ROLE}")
