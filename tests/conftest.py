@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from bot import aws, lambda_function
 from bot.aws import accounts, limits
@@ -84,6 +86,12 @@ def _fresh_containers() -> Iterator[None]:
     yield
     for cached in (*caches, lambda_function._slack_handler):
         cached.cache_clear()
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots as JSON files a reviewer reads in the diff (tests/__snapshots__/)."""
+    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
 from bot.config import load_config
@@ -54,11 +53,6 @@ users = ["U0SECOND"]
 usergroups = []
 """
 APPROVAL_TIME = datetime(2020, 1, 31, 19, 2, 11, tzinfo=UTC)  # the approval sample's time
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.fixture

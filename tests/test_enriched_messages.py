@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from bot.domain.codedeploy import first_failure
 from bot.domain.codepipeline import SourceRevision, commit_from_revision
@@ -56,11 +54,6 @@ COMMIT_A = _commit(SHA_A, f"Fix the login page\n\n{BODY}")
 FAILURE = first_failure(
     load_fixture("api/codedeploy-batch-get-deployment-targets-failed-meerkat.json")
 )
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def _post(enriched: Deployment) -> dict[str, Any]:

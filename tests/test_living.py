@@ -13,7 +13,6 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_failure_reply, build_living_message
 from bot.domain.config import Config
@@ -410,11 +409,6 @@ def test_standalone_deployment_is_one_message_with_a_failure_reply(
 
 
 # --- snapshots of what the channel shows ---------------------------------------------------
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def _view_after(events: list[Deployment]) -> Any:

@@ -7,11 +7,9 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_failure_reply
 from blocks.release import release_line, release_section, undo_text
@@ -42,11 +40,6 @@ BOB = Person(name="Bob Builder", email="bob@example.com", slack_id="U0BOB")
 CAROL = Person(name="Carol", login="carol")
 DAN = Person(name="Dan <!channel>", email="dan@example.com")
 EVE = Person(name="Eve", email="eve@example.com")
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def _change(n: int, title: str, author: Person) -> Change:

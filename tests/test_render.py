@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.deployment import build_message
 from bot.domain.commits import build_commit
@@ -26,11 +25,6 @@ CONFIG = Config(
     failure_mentions=("S0PLATFORM",),
     sites={"production": "https://www.example.com"},
 )
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def _planned(path: Path) -> list[dict[str, Any]]:

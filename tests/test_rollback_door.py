@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
 from blocks.deployment import build_message
@@ -81,11 +80,6 @@ BAD_REVISION = {
     "revisionType": "S3",
     "s3Location": {"bucket": "builds", "key": "legacy.zip", "bundleType": "zip", "version": "v2"},
 }
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
 from bot.lambda_function import handler
@@ -31,11 +30,6 @@ from tests.slack_requests import (
     function_url_event,
     slash_command,
 )
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def _invoke(event: dict[str, Any]) -> dict[str, Any]:

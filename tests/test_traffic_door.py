@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks import ids
 from bot.config import load_config
@@ -40,11 +39,6 @@ application = "checkout-ecs"
 deployment_group = "production"
 """
 IMAGE = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "ab" * 32}}
-
-
-@pytest.fixture
-def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.fixture
