@@ -166,15 +166,20 @@ class Claims:
     def change(self, request: str, change: Callable[[Claim], Claim]) -> Claim | None:
         """Apply `change` to the claim if it is still `request`'s; the claim written, or None.
 
-        A lost race costs only the record, never a second write to AWS.
+        A lost race or a store that fails costs only the record, never a second write to AWS
+        nor the report of the first: a claim left behind is resolved later by reading AWS.
         """
-        for _ in range(CAS_ATTEMPTS):
-            record, claim = self.read()
-            if claim is None or claim.request != request:
-                return None
-            changed = change(claim)
-            if self.take(record, changed):
-                return changed
+        try:
+            for _ in range(CAS_ATTEMPTS):
+                record, claim = self.read()
+                if claim is None or claim.request != request:
+                    return None
+                changed = change(claim)
+                if self.take(record, changed):
+                    return changed
+        except StoreError:
+            logger.exception("the store failed: could not record the claim in %s", self.key)
+            return None
         logger.warning("could not record the outcome in %s", self.key)
         return None
 
@@ -324,8 +329,9 @@ class Flow(Generic[W]):
         return ""
 
     def may_send_again(self, claim: Claim) -> bool:
-        """After an earlier run of this click left no trace in AWS: may it send the write?"""
-        return True
+        """After an earlier run of this click left no trace in AWS: may it send the write?
+        A write with no idempotency token only once reading has had time to see it."""
+        return claim.settled(now())
 
     def busy(self, claim: Claim) -> str:
         """Why not: another click is sending its write right now."""
@@ -340,7 +346,8 @@ class Flow(Generic[W]):
         raise NotImplementedError
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
-        """The answer was lost and reading AWS did not show it done: say so in the thread."""
+        """The answer was lost and reading AWS did not show it done (the claim says so
+        already): say so in the thread."""
         raise NotImplementedError
 
     def resolve(self, claim: Claim) -> bool:
@@ -408,7 +415,7 @@ class Flow(Generic[W]):
             return
         if not self.may_send_again(claim):
             # No token: only time proves that a write not seen yet was never made.
-            self.unknown(claim, EARLIER_RUN)
+            self._unknown(claim, EARLIER_RUN)
             return
         write = self.prepare(claim.token)  # a re-run's token is the first run's
         if write is not None:
@@ -424,14 +431,20 @@ class Flow(Generic[W]):
         try:
             found = self.find(claim)
         except AwsError as exc:
-            self.unknown(claim, exc.problem)
+            self._unknown(claim, exc.problem)
             return True
         if found:
             self.started(claim, found, None, found=True)
             return True
         if not quiet:
-            self.unknown(claim, EARLIER_RUN)
+            self._unknown(claim, EARLIER_RUN)
         return not quiet
+
+    def _unknown(self, claim: Claim, problem: AwsProblem) -> None:
+        """Mark the claim unknown (nothing may start there until reading AWS resolves it), then
+        say so."""
+        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
+        self.unknown(claim, problem)
 
     def _claim_and_send(self, record: Record) -> None:
         token = self.token()

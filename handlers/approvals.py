@@ -51,7 +51,7 @@ from blocks.approvals import (
 from bot import aws
 from bot.aws import AwsError
 from bot.aws.accounts import Place
-from bot.domain import approvals, claims
+from bot.domain import approvals
 from bot.domain.approvals import APPROVE, APPROVED, REJECTED, Named
 from bot.domain.claims import Claim
 from bot.domain.config import ApprovalPolicy, Config
@@ -393,7 +393,6 @@ class _Answer(Flow[Call]):
         )
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
-        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
         self.click.thread(build_answer_unknown(claim.user, self.approval, problem))
 
 

@@ -33,7 +33,6 @@ from bot import aws
 from bot.aws import AwsError
 from bot.aws.accounts import NoLookups, Place
 from bot.aws.rollback import inbound
-from bot.domain import claims
 from bot.domain.claims import Claim
 from bot.domain.codepipeline import parse_pipeline
 from bot.domain.config import Config
@@ -229,5 +228,4 @@ class _Freeze(Flow[Call]):
         )
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
-        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
         self.failed(problem)

@@ -291,7 +291,6 @@ class _Rollback(Flow[Plan]):
         self.click.thread(build_failed(self.click.user, self.target, problem))
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
-        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
         url = console_url(self.target, self.place.region)
         self.click.thread(build_unknown(claim.user, self.target, problem, url, self._clear(claim)))
 
@@ -306,7 +305,10 @@ class _Rollback(Flow[Plan]):
             claim.user, self.target.environment, self.target.sha, self.target.target_id
         )
         # The rollback's own notifications look this up to say whose rollback they are.
-        self.store.put(Record(run_key(new_id), body=dump_request(asked)))
+        try:
+            self.store.put(Record(run_key(new_id), body=dump_request(asked)))
+        except StoreError:
+            logger.exception("could not record whose rollback %s is", new_id)
         logger.info("rollback started", extra=self.log("started", new_id=new_id))
         self.click.thread(build_started(claim.user, self.target, new_id, url, found=found))
         blocks = self.click.message.get("blocks")
@@ -391,9 +393,14 @@ def _clear(holder: Claims, request: str, user: str) -> Claim | str:
     _, claim = holder.read()
     if claim is None or claim.request != request:
         return "that claim is no longer held"
-    if claim.state_at(now()) == claims.SENDING:
+    state = claim.state_at(now())
+    if state == claims.SENDING:
         return "its write is being sent right now"
-    if not claim.holds(now()):
+    if state == claims.STARTED:
+        # Reading AWS found what it started since: it frees itself once AWS shows it finished.
+        return f"AWS shows what it started, {claim.outcome}: it frees the environment once done"
+    if state != claims.UNKNOWN:
         return "that claim is already released"
-    holder.change(request, lambda c: claims.released(c, f"cleared by {user}"))
+    if holder.change(request, lambda c: claims.released(c, f"cleared by {user}")) is None:
+        return "the claim changed or could not be written: look again"
     return claim

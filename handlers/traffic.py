@@ -28,7 +28,7 @@ from blocks.traffic import build_steer_failed, build_steered, traffic_buttons
 from bot import aws
 from bot.aws import AwsError
 from bot.aws.accounts import Place
-from bot.domain import claims, traffic
+from bot.domain import traffic
 from bot.domain.claims import Claim
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.coerce import as_map
@@ -202,7 +202,6 @@ class _Steer(Flow[Call]):
         )
 
     def unknown(self, claim: Claim, problem: AwsProblem) -> None:
-        self.claims.change(claim.request, lambda c: claims.unknown(c, problem.reason))
         self.click.thread(
             build_steer_failed(claim.user, claim.subject, self.deployment, problem, maybe=True)
         )

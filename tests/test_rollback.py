@@ -525,7 +525,10 @@ def test_a_lost_create_deployment_is_recognised_by_its_description() -> None:
 def test_one_claim_per_environment() -> None:
     claim = Claim("rollback", "U1", "U1:1", 1000.0)
     assert verdict(None, "U1:1", 1000) == claims.FREE
-    assert verdict(claim, "U1:1", 1001) == claims.RESUME  # this click's listener runs again
+    # The same click delivered twice while its first run may still be sending: do nothing.
+    assert verdict(claim, "U1:1", 1001) == claims.RERUN
+    # Its listener run again after that run must have ended (a Lambda retry): read, go on.
+    assert verdict(claim, "U1:1", 1000 + claims.RUN_SECONDS + 1) == claims.RESUME
     assert verdict(claim, "U2:2", 1001) == claims.BUSY  # its write is being sent now
     started = claims.started(claim, "exec")
     assert verdict(started, "U1:1", 1001) == claims.RERUN

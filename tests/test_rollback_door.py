@@ -657,6 +657,75 @@ def test_a_claim_left_by_a_run_that_died_after_sending_is_found_running(door: Do
     assert _claim(_where("pipeline", PIPELINE)).state == "started"
 
 
+def test_a_second_delivery_of_a_click_while_its_first_run_sends_sends_nothing(
+    door: Door,
+) -> None:
+    # GIVEN the first run of a click claimed the pipeline a second ago and is sending
+    good, _ = _history(door.world)
+    message = _posted(door.slack, _success(good))
+    _crashed_claim(good, 1, request="U0ALLOWED:1700000100.000100")
+    # WHEN Lambda delivers the same lazy run again meanwhile (asynchronous invocations are
+    # delivered at least once)
+    _click(door, message)
+    # THEN the second run leaves the click to the first: nothing sent, nothing said
+    assert door.world.calls("StartPipelineExecution") == []
+    assert _thread(door.slack) == []
+    assert _refusals(door.slack) == []
+
+
+def test_the_store_failing_after_the_start_still_tells_the_thread(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a store that takes the claim, then fails to record what AWS started
+    from bot.store import StoreError
+
+    good, _ = _history(door.world)
+    message = _posted(door.slack, _success(good))
+    store_class = type(make_store(load_config()))
+    put = store_class.put
+
+    def failing_put(self: Any, record: Any) -> bool:
+        if record.key.startswith("claim#") and '"state":"sending"' not in record.body:
+            raise StoreError("the table is gone")
+        return put(self, record)
+
+    monkeypatch.setattr(store_class, "put", failing_put)
+    # WHEN the rollback is clicked
+    _click(door, message)
+    # THEN AWS started it once and the thread says so: never "nothing was started"
+    assert len(door.world.started("StartPipelineExecution")) == 1
+    assert "started a rollback of *production*" in _thread_text(door.slack)
+    assert not any("nothing was started" in r for r in _refusals(door.slack))
+    # AND the claim still holds the pipeline: the next click reads AWS and finds it running
+    monkeypatch.setattr(store_class, "put", put)
+    _click(door, message, user="U0SECOND", action_ts="1700000200.000100")
+    assert len(door.world.started("StartPipelineExecution")) == 1
+
+
+def test_clear_never_frees_a_rollback_that_reading_found_running(door: Door) -> None:
+    # GIVEN a click whose outcome was unknown, so its reply offered Clear; and its rollback,
+    # which AWS shows only now, still running
+    from blocks.rollback import clear_button
+
+    good, _ = _history(door.world)
+    _crashed_claim(good, 600)
+    door.world.run(PIPELINE, GOOD, ago=590, running_at="Build", trigger="StartPipelineExecution")
+    clear = clear_button(_where("pipeline", PIPELINE), "U0ALLOWED:1699999000.000100")
+    reply = {
+        "ts": "1700000050.000001",
+        "text": "may have started",
+        "blocks": [{"type": "actions", "elements": [clear]}],
+    }
+    # WHEN another click reads AWS and finds it: the claim now records what started
+    _click(door, _posted(door.slack, _success(good)), user="U0SECOND")
+    assert _claim(_where("pipeline", PIPELINE)).state == "started"
+    # THEN the old reply's Clear button no longer frees the pipeline
+    _click(door, reply, action_id=ids.ROLLBACK_CLEAR, user="U0SECOND", action_ts="17.2")
+    assert _claim(_where("pipeline", PIPELINE)).state == "started"
+    assert "AWS shows what it started" in _refusals(door.slack)[-1]
+    assert door.world.writes == []
+
+
 def test_an_authorized_user_can_clear_a_claim_aws_cannot_resolve(door: Door) -> None:
     world = door.world
     message = _legacy(door, "5xx")

@@ -16,15 +16,27 @@ from syrupy.assertion import SnapshotAssertion
 from blocks import ids
 from bot.config import load_config
 from bot.domain.events import parse_payload
+from bot.lambda_function import handler
 from bot.slack import WebApiPoster, make_web_client
 from handlers.notifications import deliver_events
 from tests.blockkit import violations
 from tests.conftest import load_sample
-from tests.doors import CHANNEL, Door, buttons, click, open_door, refusals, thread, thread_text
+from tests.doors import (
+    CHANNEL,
+    Door,
+    buttons,
+    click,
+    later,
+    open_door,
+    refusals,
+    thread,
+    thread_text,
+)
 from tests.fake_aws import Fault
 from tests.fake_deploys import Deployment as Deployed
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
+from tests.slack_requests import LambdaContext
 
 CONFIG = """
 [slack]
@@ -179,3 +191,31 @@ def test_a_lost_answer_is_read_back(door: Door) -> None:
     click(door, message, _button(message, ids.TRAFFIC_REROUTE))
     assert len(door.world.calls("ContinueDeployment")) == 1
     assert "read AWS and found it done" in thread_text(door.slack, message["ts"])
+
+
+def test_a_retried_run_whose_write_aws_does_not_show_yet_sends_nothing_again(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a Reroute click whose run died after claiming, before AWS answered (a timeout)
+    from handlers import traffic
+
+    deployed, message = _ready(door)
+    sent = traffic._Steer.write
+
+    def dies(self: Any, write: Any) -> str:
+        raise TimeoutError("the function timed out")
+
+    monkeypatch.setattr(traffic._Steer, "write", dies)
+    lazy = click(door, message, _button(message, ids.TRAFFIC_REROUTE), replay=False)
+    for payload in lazy:
+        handler(payload, LambdaContext())
+    monkeypatch.setattr(traffic._Steer, "write", sent)
+    # WHEN Lambda runs it again 50 s later, and AWS still shows the deployment Ready (a
+    # ContinueDeployment with no token may yet show: reading cannot prove it was not sent)
+    later(monkeypatch, 50)
+    for payload in lazy:
+        handler(payload, LambdaContext())
+    # THEN nothing is sent again: the thread says it may have happened
+    assert door.world.calls("ContinueDeployment") == []
+    assert deployed.status == "Ready"
+    assert "may not have worked" in thread_text(door.slack, message["ts"])

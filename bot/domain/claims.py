@@ -25,7 +25,10 @@ FAILED = "failed"  # AWS refused it: nothing started
 UNKNOWN = "unknown"  # the answer was lost: it may have started
 RELEASED = "released"  # what it started is over, nothing started after all, or a person cleared it
 
-# Longer than any run of a lazy listener (the function's timeout is 30 s), with a margin.
+# Longer than one run of a lazy listener (the function's timeout is 30 s): a claim of the same
+# click younger than this may still be in its first run's hands.
+RUN_SECONDS = 40.0
+# Longer than any run of a lazy listener and its first retry by Lambda, with a margin.
 SENDING_SECONDS = 120.0
 # How long after a write a read may still miss what it started (AWS lists are eventually
 # consistent); before that, "not found" does not prove "not started".
@@ -81,6 +84,8 @@ def verdict(claim: Claim | None, request: str, now: float) -> str:
         return FREE
     state = claim.state_at(now)
     if claim.request == request:
+        if state == SENDING and now - claim.at <= RUN_SECONDS:
+            return RERUN  # a second delivery of this click while its first run still sends
         return RESUME if state in (SENDING, UNKNOWN) else RERUN
     if state == SENDING:
         return BUSY
