@@ -55,6 +55,7 @@ from bot.aws.rollback import (
     freeze,
     prepare,
     start,
+    start_pending,
     status_of,
 )
 from bot.domain import claims
@@ -229,6 +230,9 @@ class _Rollback(Flow[Plan]):
         try:
             run_id = claim.outcome if started else self.find(claim)
             status = status_of(gone, run_id, **self._reads()) if run_id else ""
+            hidden = not run_id and start_pending(
+                gone, since=claim.at, codepipeline=self.codepipeline
+            )
         except AwsError as exc:
             self.refuse(
                 f"{mention(claim.user)}'s rollback may still run and AWS cannot tell: "
@@ -245,7 +249,7 @@ class _Rollback(Flow[Plan]):
                 f"{mention(claim.user)} {minutes} min ago"
             )
             return False
-        if not run_id and not claim.settled(now()):
+        if not run_id and (hidden or not claim.settled(now())):
             self.refuse(
                 f"the rollback {mention(claim.user)} asked for may still be starting: AWS does "
                 "not show it yet. Try again in a minute.",

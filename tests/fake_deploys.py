@@ -249,6 +249,10 @@ class World:
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self.late_seconds = 1.5
+        # The API reference does not say when a summary's `sourceRevisions` appear; with this
+        # set, a run's summary shows none while its source stage still runs (the pessimistic
+        # reading: they are known once the source actions have run).
+        self.revisions_after_source = False
         self.lock = threading.RLock()
         self._rng = random.Random(7)  # ids are the same on every run: snapshots stay put
         self.server: FakeAws | None = None
@@ -486,6 +490,7 @@ class World:
             "sourceRevisions": [
                 {"actionName": action, "revisionId": rev, "revisionSummary": f"commit {rev[:7]}"}
                 for action, rev in e.revisions.items()
+                if not self._source_running(e)
             ],
             "trigger": {"triggerType": e.trigger, "triggerDetail": e.trigger_detail},
             "executionMode": self.pipelines[e.pipeline].mode,
@@ -494,6 +499,10 @@ class World:
         if e.rollback_target:
             summary["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": e.rollback_target}
         return summary
+
+    def _source_running(self, e: Execution) -> bool:
+        first = self.pipelines[e.pipeline].stages[0][0]
+        return self.revisions_after_source and e.stages.get(first) == "InProgress"
 
     def _list_pipeline_executions(self, params: dict[str, Any]) -> dict[str, Any]:
         self._pipeline(params["pipelineName"])

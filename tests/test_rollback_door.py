@@ -513,6 +513,39 @@ def test_a_lost_start_answer_is_resolved_by_reading_and_never_repeated(
     assert started["clientRequestToken"]
 
 
+def test_a_lost_start_whose_run_hides_its_revisions_is_resolved_by_its_token(door: Door) -> None:
+    # GIVEN summaries that show no source revisions while the source stage runs (the reference
+    # does not say when they appear), and a start whose answer is lost
+    good, _ = _history(door.world)
+    door.world.revisions_after_source = True
+    door.world.fail("StartPipelineExecution", "lose")
+    # WHEN the rollback is clicked: reading cannot recognise the run
+    _click(door, _posted(door.slack, _success(good)))
+    # THEN the same token is sent again, AWS answers with the run it started, and one runs
+    sent = door.world.calls("StartPipelineExecution")
+    assert len(sent) == 2
+    token = sent[0]["clientRequestToken"]
+    assert sent[1]["clientRequestToken"] == token
+    assert len([e for e in door.world.executions if e.token == token]) == 1
+    assert "started a rollback of *production*" in _thread_text(door.slack)
+
+
+def test_another_click_waits_while_a_run_that_may_be_the_claims_hides_its_revisions(
+    door: Door,
+) -> None:
+    # GIVEN a claim whose run died ten minutes ago, and a re-run AWS shows still in its source
+    # stage, without revisions yet
+    good, _ = _history(door.world)
+    door.world.revisions_after_source = True
+    _crashed_claim(good, 600)
+    door.world.run(PIPELINE, GOOD, ago=590, running_at="Source", trigger="StartPipelineExecution")
+    # WHEN someone else clicks
+    _click(door, _posted(door.slack, _success(good)), user="U0SECOND")
+    # THEN nothing starts: that run may be the claim's
+    assert door.world.calls("StartPipelineExecution") == []
+    assert "may still be starting" in _refusals(door.slack)[0]
+
+
 def test_a_5xx_start_is_retried_with_the_same_token_after_reading(door: Door) -> None:
     # GIVEN AWS answers 500 without starting anything
     good, _ = _history(door.world)

@@ -27,6 +27,7 @@ from bot.domain.rollback import (
     marker,
     started_deployment,
     started_execution,
+    unrevised_start,
 )
 
 HISTORY = 100  # executions read: the target, what runs, a rollback in progress (the API's max)
@@ -164,6 +165,17 @@ def find_started(
     )
     summaries = as_list(listed.get("pipelineExecutionSummaries"))
     return started_execution(summaries, target, since, pins if target.strategy == PIPELINE else {})
+
+
+def start_pending(target: Target, *, since: float, codepipeline: Any) -> bool:
+    """Does a re-run of the target's pipeline started since `since` still hide its revisions
+    (so that it may be what a claim started)? Never for the other strategies."""
+    if target.strategy != PIPELINE:
+        return False
+    listed = aws.call(
+        codepipeline, "list_pipeline_executions", pipelineName=target.pipeline, maxResults=RECENT
+    )
+    return unrevised_start(as_list(listed.get("pipelineExecutionSummaries")), since)
 
 
 def _find_deployment(target: Target, since: float, token: str, codedeploy: Any) -> str:

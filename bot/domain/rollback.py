@@ -592,6 +592,19 @@ def started_execution(
     return ""
 
 
+def unrevised_start(summaries: Iterable[Mapping[str, Any]], since: float) -> bool:
+    """Is a run started by StartPipelineExecution since `since` still running without showing
+    its source revisions? It may be a lost start's: CodePipeline's reference does not say when
+    a summary's `sourceRevisions` appear, so it cannot be told apart yet."""
+    return any(
+        _since(summary, "startTime", since)
+        and as_str(as_map(summary.get("trigger")).get("triggerType")) == "StartPipelineExecution"
+        and as_str(summary.get("status")) == "InProgress"
+        and not _revisions(summary)
+        for summary in summaries
+    )
+
+
 def started_deployment(infos: Iterable[Mapping[str, Any]], marker: str, since: float) -> str:
     """The deployment a lost create_deployment created (batch_get_deployments), or "".
 
