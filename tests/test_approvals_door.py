@@ -233,7 +233,7 @@ def test_reject_needs_a_reason_and_sends_it(door: Door) -> None:
     answer = json.loads(response["body"])
     assert answer["response_action"] == "errors"
     assert "reason" in answer["errors"]
-    assert door.world.started("PutApprovalResult") == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN it is submitted with one
     _answer(door, message, ids.REJECT, "breaks checkout", action_ts="1700000200.000100")
     [sent] = door.world.started("PutApprovalResult")
@@ -309,7 +309,7 @@ def test_nobody_approves_their_own_change(door: Door) -> None:
     # WHEN she approves it: refused, nothing sent
     _answer(door, message, ids.APPROVE)
     assert "you started this change (ada)" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN someone else does: answered
     _answer(door, message, ids.APPROVE, user="U0SECOND", action_ts="1700000200.000100")
     assert len(door.world.started("PutApprovalResult")) == 1
@@ -346,7 +346,7 @@ def test_a_stale_token_is_refused_clearly_and_nothing_is_sent(door: Door) -> Non
     message = _message(door)
     _answer(door, message, ids.APPROVE)
     assert "replaced by a newer one" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
 
 
 def test_an_approval_answered_in_the_console_is_refused_and_shown_from_its_events(
@@ -356,7 +356,7 @@ def test_an_approval_answered_in_the_console_is_refused_and_shown_from_its_event
     door.world.answer(PIPELINE, "Approve", "Release", "Succeeded", "arn:aws:iam::1:user/bo")
     _answer(door, message, ids.APPROVE)
     assert "no longer waiting: AWS shows it Succeeded" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN the approval's next event arrives, THEN the message shows it answered
     done = _approval_started(execution)
     done["detail"]["state"] = "SUCCEEDED"
@@ -424,7 +424,7 @@ def test_a_submission_whose_lazy_run_comes_too_late_sends_nothing(
     _, [lazy] = submit(door, door.slack.views[-1], "V9", replay=False)
     later(monkeypatch, 400)
     assert handler(lazy, LambdaContext())["statusCode"] == 200
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     assert "after Slack's 5-minute window, so nothing was sent" in refusals(door.slack)[-1]
 
 
