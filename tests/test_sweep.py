@@ -11,6 +11,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +389,39 @@ def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
     assert reminded == [f"execution#{EXECUTION}"]
     assert (report.reminded, report.stuck) == (1, 0)
     assert [p for p in fake_slack.posts if p.get("thread_ts")] == []
+
+
+def test_an_approval_whose_execution_was_never_found_is_swept_for_its_reminders(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN the approval action's own SNS message, whose execution was never found: it has a
+    # message of its own (approval#...), and its request expires in 7 days
+    clock = Clock()
+    store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
+    delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
+    reminded: list[str] = []
+
+    def remind(key: str) -> int:
+        reminded.append(key)
+        return 1
+
+    sweeper = Sweeper(
+        CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock, remind=remind
+    )
+    [legacy] = parse_payload(load_sample("codepipeline-manual-approval-sns-legacy.json"))
+    assert legacy.approval is not None and legacy.approval.expires_at is not None
+    expires = legacy.approval.expires_at
+    asked = expires - timedelta(days=7)
+    clock.now = asked.timestamp()
+    _deliver([replace(legacy, occurred_at=asked)], delivery, store)
+    key = message_key(legacy)
+    assert key.startswith("approval#")
+    # WHEN the sweep looks, two hours on THEN it asks for the approval's reminders
+    clock.now += 120 * MINUTE
+    assert sweeper.run().reminded == 1
+    assert reminded == [key]
+    # AND once the request has expired, the sweep lets the message go
+    clock.now = expires.timestamp() + 60 * MINUTE
+    sweeper.run()
+    clock.now += 60 * MINUTE
+    assert sweeper.run().looked_at == 0

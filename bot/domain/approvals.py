@@ -84,6 +84,18 @@ def pending(approval: Deployment) -> bool:
     return not approval.status.is_final and not (approval.approval and approval.approval.decision)
 
 
+def waiting(approval: Deployment, now: datetime) -> bool:
+    """True while the approval waits for an answer that can still be given: nobody answered it
+    and it has not expired (at its expiry, else 7 days, CodePipeline's default, after it was
+    asked)."""
+    asked = approval.approval or Approval()
+    since = approval.started_at or approval.occurred_at
+    expires = asked.expires_at or (
+        since + timedelta(minutes=DEFAULT_TIMEOUT_MINUTES) if since is not None else None
+    )
+    return pending(approval) and expires is not None and now < expires
+
+
 def answered(approval: Deployment) -> str:
     """ "Approved" or "Rejected" once answered (from Slack, or as AWS's events tell), else ""."""
     asked = approval.approval

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.domain import approvals
 from bot.domain.codec import dump_event, load_event
 from bot.domain.model import (
     Approval,
@@ -234,18 +235,24 @@ def absorb(state: State, event: Deployment) -> State | None:
 def with_sweep(key: str, state: State, now: float, after: float) -> State:
     """`state` with when the sweep must look at it: `after` seconds from its first event on,
     while its run is not final (or, for a deployment message, its execution may still be
-    found); never for approvals and lone events."""
-    if not state.events or not wants_sweep(key, state):
+    found), or while an approval of it waits (its reminders); never for lone events."""
+    if not state.events or not wants_sweep(key, state, now):
         return replace(state, due=0.0) if state.due else state
     return state if state.due else replace(state, due=now + after)
 
 
-def wants_sweep(key: str, state: State) -> bool:
-    """True while the sweep has something to check on this message."""
+def wants_sweep(key: str, state: State, now: float) -> bool:
+    """True while the sweep has something to check on this message at `now`."""
     kind = kind_of(key)
-    if kind not in ("execution", "deployment") or state.moved_to or not state.events:
+    if kind not in ("execution", "deployment", "approval") or state.moved_to or not state.events:
         return False
-    if not build_view(key, state.events.values()).head.status.is_final:
+    view = build_view(key, state.events.values())
+    moment = datetime.fromtimestamp(now, UTC)
+    if any(approvals.waiting(a, moment) for a in view.approvals):
+        return True  # the sweep sends its reminders, in an execution's message or its own
+    if kind == "approval":
+        return False
+    if not view.head.status.is_final:
         return True
     return kind == "deployment" and state.checks < ORPHAN_CHECKS
 
