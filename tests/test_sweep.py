@@ -357,10 +357,10 @@ def test_a_run_aws_will_not_show_is_tried_again_later_not_at_once(
     assert sweeper.run().looked_at == 1
 
 
-def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
+def _reminding(
     fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
-) -> None:
-    # GIVEN a run that waits for a manual approval, and still does in AWS, two hours on
+) -> tuple[Clock, SqliteStore, LivingDelivery, Sweeper, list[str]]:
+    """A sweeper whose approvals' reminders are only noted: the keys it asked for."""
     clock = Clock()
     store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
     delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
@@ -373,6 +373,14 @@ def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
     sweeper = Sweeper(
         CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock, remind=remind
     )
+    return clock, store, delivery, sweeper, reminded
+
+
+def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN a run that waits for a manual approval, and still does in AWS, two hours on
+    clock, store, delivery, sweeper, reminded = _reminding(fake_slack, fake_aws, tmp_path)
     approval = load_sample("eventbridge-codepipeline-action-approval-started.json")
     approval["detail"].update(pipeline="meerkat", **{"execution-id": EXECUTION})
     started = flow(SUCCESS)[:3]
@@ -396,18 +404,7 @@ def test_an_approval_whose_execution_was_never_found_is_swept_for_its_reminders(
 ) -> None:
     # GIVEN the approval action's own SNS message, whose execution was never found: it has a
     # message of its own (approval#...), and its request expires in 7 days
-    clock = Clock()
-    store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
-    delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
-    reminded: list[str] = []
-
-    def remind(key: str) -> int:
-        reminded.append(key)
-        return 1
-
-    sweeper = Sweeper(
-        CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock, remind=remind
-    )
+    clock, store, delivery, sweeper, reminded = _reminding(fake_slack, fake_aws, tmp_path)
     [legacy] = parse_payload(load_sample("codepipeline-manual-approval-sns-legacy.json"))
     assert legacy.approval is not None and legacy.approval.expires_at is not None
     expires = legacy.approval.expires_at
