@@ -314,9 +314,16 @@ class _Answer(Flow[Call]):
     def busy(self, claim: Claim) -> str:
         return f"{mention(claim.user)} is answering this approval right now"
 
+    def facts(self, write: Call) -> dict[str, str]:
+        """Which request this answers (not its token): a retried stage asks again."""
+        return {"request": approvals.request_id(self.approval)}
+
     def done_already(self, claim: Claim) -> str:
         if claim.outcome not in (APPROVED, REJECTED):
             return ""
+        answered = datetime.fromtimestamp(claim.at, UTC)
+        if not approvals.answers_shown(self.approval, claim.facts.get("request", ""), answered):
+            return ""  # it answered an earlier request: this one is new
         return (
             f"already {claim.outcome.lower()} by {mention(claim.user)} at {answered_at(claim.at)}"
         )
@@ -368,7 +375,8 @@ class _Answer(Flow[Call]):
     ) -> None:
         self.record(claim, outcome, note=self.reason)
         logger.info("approval answered", extra=self.log("answered", outcome=outcome))
-        answer = approvals.decision_event(self.approval, outcome, claim.user, self.reason)
+        answered = datetime.fromtimestamp(claim.at, UTC)
+        answer = approvals.decision_event(self.approval, outcome, claim.user, self.reason, answered)
         _, failures = deliver_events(
             [answer], self.config, WebApiPoster(self.click.client), self.store
         )

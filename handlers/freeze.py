@@ -113,6 +113,12 @@ def report_late(body: dict[str, Any], client: WebClient, config: Config) -> None
 def _freeze(body: dict[str, Any], client: WebClient, config: Config, *, late: bool) -> None:
     click = Click(body, client)
     operation = _OPERATIONS.get(str((body.get("actions") or [{}])[0].get("action_id")), "")
+    # Who clicked is checked first: a click the config refuses reads nothing from AWS.
+    reason = "" if late else authorization(client, config.rollback, click, SECTION)
+    store = make_store(config)
+    if reason or store is None:
+        _refuse(click, reason or "freezing needs the store (store.backend)")
+        return
     try:
         found = _stage_named(click, config)
     except AwsError as exc:  # the deploy stage could not be read (GetPipeline)
@@ -124,11 +130,6 @@ def _freeze(body: dict[str, Any], client: WebClient, config: Config, *, late: bo
     if found is None:
         return
     named, place = found
-    reason = "" if late else authorization(client, config.rollback, click, SECTION)
-    store = make_store(config)
-    if reason or store is None:
-        _refuse(click, reason or "freezing needs the store (store.backend)")
-        return
     drive(lambda: _Freeze(click, store, named, operation, place), click, "freeze", late=late)
 
 

@@ -116,9 +116,10 @@ def _parts() -> list[Deployment]:
         occurred_at=T0 + timedelta(seconds=1),
         event_id="legacy",
     )
-    decided = approvals.decision_event(_approval(), approvals.APPROVED, "U0ALICE", "fine")
+    answered = T0 + timedelta(minutes=8)  # after the request, before AWS tells it succeeded
+    decided = approvals.decision_event(_approval(), approvals.APPROVED, "U0ALICE", "fine", answered)
     done = _approval(Status.SUCCEEDED, occurred_at=T0 + timedelta(minutes=9), event_id="done")
-    return [_approval(event_id="started"), legacy, replace(decided, occurred_at=T0), done]
+    return [_approval(event_id="started"), legacy, decided, done]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -140,12 +141,43 @@ def test_an_approval_shows_the_same_whatever_order_its_parts_arrive_in(seed: int
     assert not approvals.pending(merged)
 
 
+def test_a_retried_stage_asks_again_and_the_earlier_answer_no_longer_applies() -> None:
+    # GIVEN a request (its own SNS message with its token) rejected from Slack and failed in AWS,
+    # then RetryStageExecution: the same execution runs the approval again, a new request with a
+    # new token (README "Approvals and actions"; tests/test_approvals_door.py cites the docs)
+    first = _approval(approval=Approval(token=TOKEN), occurred_at=T0, event_id="legacy")
+    answered = T0 + timedelta(minutes=5)
+    rejected = approvals.decision_event(first, approvals.REJECTED, "U0BOB", "no", answered)
+    failed = _approval(Status.FAILED, occurred_at=answered + timedelta(seconds=2), event_id="f")
+    retried = T0 + timedelta(hours=1)
+    again = _approval(occurred_at=retried, event_id="again")
+    key = f"execution#{EXECUTION}"
+    [shown] = build_view(key, [first, rejected, failed, again]).approvals
+    # THEN the message shows the new request waiting, without the earlier request's token
+    assert approvals.pending(shown)
+    assert shown.approval is not None and shown.approval.token == ""
+    assert approvals.request_id(shown) == retried.isoformat()
+    # AND an answer to the earlier request does not answer it; one to it does
+    assert not approvals.answers_shown(shown, T0.isoformat(), answered)
+    assert not approvals.answers_shown(shown, "", answered)  # a claim that names no request
+    assert approvals.answers_shown(shown, retried.isoformat(), retried + timedelta(minutes=1))
+    # AND its answer shows once given
+    approved = approvals.decision_event(
+        shown, approvals.APPROVED, "U0ALICE", "ok", retried + timedelta(minutes=1)
+    )
+    [done] = build_view(key, [first, rejected, failed, again, approved]).approvals
+    assert (approvals.answered(done), done.approval and done.approval.decided_by) == (
+        approvals.APPROVED,
+        "U0ALICE",
+    )
+
+
 def test_a_request_naming_no_execution_gets_a_message_named_without_its_token() -> None:
     legacy = _approval(approval=Approval(token=TOKEN), execution_id="")
     key = message_key(legacy)
     assert key.startswith("approval#") and TOKEN not in key
     decided = approvals.decision_event(
-        build_view(key, [legacy]).approvals[0], approvals.REJECTED, "U0BOB", "no"
+        build_view(key, [legacy]).approvals[0], approvals.REJECTED, "U0BOB", "no", T0
     )
     assert message_key(decided) == key  # the answer joins that very message
 

@@ -86,16 +86,25 @@ def _approval_started(execution: str) -> dict[str, Any]:
     return event
 
 
-def _legacy(token: str) -> dict[str, Any]:
-    """The approval action's own SNS message, in the AWS clients' region (enrichment reads)."""
+def _legacy(token: str, at: datetime = APPROVAL_TIME, message_id: str = "") -> dict[str, Any]:
+    """The approval action's own SNS message, in the AWS clients' region (enrichment reads), as
+    SNS delivers it to the Lambda (published `at`: its Timestamp)."""
     message = load_sample("codepipeline-manual-approval-sns-legacy.json")
     message["region"] = "eu-west-1"
     message["approval"].update(
         pipelineName=PIPELINE, stageName="Approve", actionName="Release", token=token
     )
-    expires = APPROVAL_TIME + timedelta(days=7)
+    expires = at + timedelta(days=7)
     message["approval"]["expires"] = expires.strftime("%Y-%m-%dT%H:%MZ")
-    return message
+    envelope = load_sample("sns-lambda-event-envelope.json")
+    sns = envelope["Records"][0]["Sns"]
+    sns.pop("Subject")
+    sns.update(
+        Message=json.dumps(message),
+        Timestamp=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        MessageId=message_id or f"sns-{token}",
+    )
+    return dict(envelope)
 
 
 def _deliver(door: Door, *payloads: dict[str, Any], enrich: bool = False) -> None:
@@ -224,7 +233,7 @@ def test_reject_needs_a_reason_and_sends_it(door: Door) -> None:
     answer = json.loads(response["body"])
     assert answer["response_action"] == "errors"
     assert "reason" in answer["errors"]
-    assert door.world.started("PutApprovalResult") == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN it is submitted with one
     _answer(door, message, ids.REJECT, "breaks checkout", action_ts="1700000200.000100")
     [sent] = door.world.started("PutApprovalResult")
@@ -300,7 +309,7 @@ def test_nobody_approves_their_own_change(door: Door) -> None:
     # WHEN she approves it: refused, nothing sent
     _answer(door, message, ids.APPROVE)
     assert "you started this change (ada)" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN someone else does: answered
     _answer(door, message, ids.APPROVE, user="U0SECOND", action_ts="1700000200.000100")
     assert len(door.world.started("PutApprovalResult")) == 1
@@ -337,7 +346,7 @@ def test_a_stale_token_is_refused_clearly_and_nothing_is_sent(door: Door) -> Non
     message = _message(door)
     _answer(door, message, ids.APPROVE)
     assert "replaced by a newer one" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
 
 
 def test_an_approval_answered_in_the_console_is_refused_and_shown_from_its_events(
@@ -347,7 +356,7 @@ def test_an_approval_answered_in_the_console_is_refused_and_shown_from_its_event
     door.world.answer(PIPELINE, "Approve", "Release", "Succeeded", "arn:aws:iam::1:user/bo")
     _answer(door, message, ids.APPROVE)
     assert "no longer waiting: AWS shows it Succeeded" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     # WHEN the approval's next event arrives, THEN the message shows it answered
     done = _approval_started(execution)
     done["detail"]["state"] = "SUCCEEDED"
@@ -415,8 +424,81 @@ def test_a_submission_whose_lazy_run_comes_too_late_sends_nothing(
     _, [lazy] = submit(door, door.slack.views[-1], "V9", replay=False)
     later(monkeypatch, 400)
     assert handler(lazy, LambdaContext())["statusCode"] == 200
-    assert door.world.writes == []
+    assert door.world.calls("PutApprovalResult") == []
     assert "after Slack's 5-minute window, so nothing was sent" in refusals(door.slack)[-1]
+
+
+# --- a retried stage asks again ----------------------------------------------------------------
+# What AWS's documentation says (docs search; not run against an account): a rejected approval
+# fails, and "the pipeline status changes to Failed" (User Guide, "Approve or reject an approval
+# action"); RetryStageExecution "resumes the pipeline execution by retrying the last failed
+# actions in a stage" - the same pipeline execution, "failed actions are triggered again" (API
+# reference, "Retry a failed action in a stage"). So the approval action runs again: a new
+# approval request, whose token is new (PutApprovalResult: "the system-generated token used to
+# identify a unique approval request"; "the token for each open approval request can be obtained
+# using GetPipelineState"), a new STARTED Action Execution State Change, and, with the approvals
+# JSON format, a new SNS message ("published to Amazon SNS when the pipeline stops").
+
+
+def _told(execution: str, state: str, event_id: str, at: datetime) -> dict[str, Any]:
+    """The approval action's EventBridge event in `state` at `at` (after the rejection)."""
+    event = _approval_started(execution)
+    event["detail"]["state"] = state
+    event["id"] = event_id
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def _rejected_then_retried(
+    door: Door, execution: str, message: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Reject from Slack; AWS tells the action failed, a minute later the stage is retried; a
+    minute after that, people look again (the clock moves). The new request's token."""
+    _answer(door, message, ids.REJECT, "breaks checkout")
+    assert len(door.world.started("PutApprovalResult")) == 1
+    now = datetime.now(UTC)
+    token = door.world.await_approval(execution, "Approve", "Release")  # RetryStageExecution
+    failed = _told(execution, "FAILED", "rejected", now + timedelta(seconds=2))
+    again = _told(execution, "STARTED", "retried", now + timedelta(minutes=1))
+    _deliver(door, failed, again)
+    later(monkeypatch, 120)
+    return token
+
+
+def test_a_retried_approval_shows_as_waiting_again(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an approval rejected from Slack, and its stage retried: a new request waits
+    execution, _, message = _waiting(door)
+    _rejected_then_retried(door, execution, message, monkeypatch)
+    # THEN the message shows the new request waiting, with Approve and Reject again
+    shown = _message(door)
+    assert [b["action_id"] for b in buttons(shown, "approval_")] == [ids.APPROVE, ids.REJECT]
+    assert "rejected* by" not in json.dumps(shown)
+    assert "Approval needed" in json.dumps(shown)
+
+
+def test_a_retried_approval_can_be_answered_again_with_its_new_token(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the first request's own SNS message (its token kept), rejected from Slack, and the
+    # stage retried: only the EventBridge event of the new request has come
+    execution, old, message = _waiting(door)
+    _deliver(door, _legacy(old), enrich=True)
+    new = _rejected_then_retried(door, execution, message, monkeypatch)
+    # WHEN an allowed user approves the new request (the button names the same approval)
+    _answer(door, message, ids.APPROVE, "fixed now", action_ts="1700000300.000100")
+    # THEN it is not "already rejected": CodePipeline gets the answer, with the new token
+    assert refusals(door.slack) == []
+    rejected, approved = door.world.started("PutApprovalResult")
+    assert (rejected["token"], approved["token"]) == (old, new)
+    assert approved["result"]["status"] == "Approved"
+    shown = json.dumps(_message(door))
+    assert "*approved* by <@U0ALLOWED>" in shown and "rejected* by" not in shown
+    # AND a second click on the new request is told it was answered, and sends nothing
+    _answer(door, message, ids.REJECT, "oops", action_ts="1700000400.000100")
+    assert "already approved by <@U0ALLOWED>" in refusals(door.slack)[-1]
+    assert len(door.world.calls("PutApprovalResult")) == 2
 
 
 # --- reminders ---------------------------------------------------------------------------------

@@ -87,12 +87,14 @@ def test_a_second_freeze_is_told_who_froze_it_and_sends_nothing(door: Door) -> N
     assert "Deploy of web-prod is already frozen (by deploybot" in refusals(door.slack)[-1]
 
 
-def test_a_stranger_freezes_nothing(door: Door) -> None:
+def test_a_stranger_freezes_nothing_and_reads_nothing(door: Door) -> None:
     _pipeline(door)
     [freeze] = buttons(_status(door), "stage_")
+    read = len(door.calls())
     click(door, None, freeze, user="U0STRANGER")
-    assert door.world.writes == []
     assert "you are not in rollback.users" in refusals(door.slack)[-1]
+    # THEN no AWS call at all: not the write, not even GetPipeline for the deploy stage
+    assert door.calls()[read:] == []
 
 
 def test_no_button_for_a_pipeline_the_config_does_not_name(door: Door) -> None:

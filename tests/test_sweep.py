@@ -11,6 +11,7 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -356,10 +357,10 @@ def test_a_run_aws_will_not_show_is_tried_again_later_not_at_once(
     assert sweeper.run().looked_at == 1
 
 
-def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
+def _reminding(
     fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
-) -> None:
-    # GIVEN a run that waits for a manual approval, and still does in AWS, two hours on
+) -> tuple[Clock, SqliteStore, LivingDelivery, Sweeper, list[str]]:
+    """A sweeper whose approvals' reminders are only noted: the keys it asked for."""
     clock = Clock()
     store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
     delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store, clock=clock)
@@ -372,6 +373,14 @@ def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
     sweeper = Sweeper(
         CONFIG, delivery, store, Clients(*_clients(fake_aws)), clock=clock, remind=remind
     )
+    return clock, store, delivery, sweeper, reminded
+
+
+def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN a run that waits for a manual approval, and still does in AWS, two hours on
+    clock, store, delivery, sweeper, reminded = _reminding(fake_slack, fake_aws, tmp_path)
     approval = load_sample("eventbridge-codepipeline-action-approval-started.json")
     approval["detail"].update(pipeline="meerkat", **{"execution-id": EXECUTION})
     started = flow(SUCCESS)[:3]
@@ -388,3 +397,28 @@ def test_a_run_waiting_for_an_approval_gets_its_reminders_not_a_stuck_reply(
     assert reminded == [f"execution#{EXECUTION}"]
     assert (report.reminded, report.stuck) == (1, 0)
     assert [p for p in fake_slack.posts if p.get("thread_ts")] == []
+
+
+def test_an_approval_whose_execution_was_never_found_is_swept_for_its_reminders(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN the approval action's own SNS message, whose execution was never found: it has a
+    # message of its own (approval#...), and its request expires in 7 days
+    clock, store, delivery, sweeper, reminded = _reminding(fake_slack, fake_aws, tmp_path)
+    [legacy] = parse_payload(load_sample("codepipeline-manual-approval-sns-legacy.json"))
+    assert legacy.approval is not None and legacy.approval.expires_at is not None
+    expires = legacy.approval.expires_at
+    asked = expires - timedelta(days=7)
+    clock.now = asked.timestamp()
+    _deliver([replace(legacy, occurred_at=asked)], delivery, store)
+    key = message_key(legacy)
+    assert key.startswith("approval#")
+    # WHEN the sweep looks, two hours on THEN it asks for the approval's reminders
+    clock.now += 120 * MINUTE
+    assert sweeper.run().reminded == 1
+    assert reminded == [key]
+    # AND once the request has expired, the sweep lets the message go
+    clock.now = expires.timestamp() + 60 * MINUTE
+    sweeper.run()
+    clock.now += 60 * MINUTE
+    assert sweeper.run().looked_at == 0

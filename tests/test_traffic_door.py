@@ -96,6 +96,11 @@ def test_a_ready_deployment_offers_reroute_and_stop(
     assert message["blocks"] == snapshot_json
 
 
+def _sent(door: Door) -> list[dict[str, Any]]:
+    """Every ContinueDeployment and StopDeployment request CodeDeploy received, even refused."""
+    return door.world.calls("ContinueDeployment") + door.world.calls("StopDeployment")
+
+
 def test_reroute_sends_one_continue_deployment_then_finish_sends_the_termination_wait(
     door: Door,
 ) -> None:
@@ -104,7 +109,7 @@ def test_reroute_sends_one_continue_deployment_then_finish_sends_the_termination
     click(door, message, _button(message, ids.TRAFFIC_REROUTE))
     click(door, message, _button(message, ids.TRAFFIC_REROUTE), action_ts="1700000101.000100")
     # THEN CodeDeploy got one ContinueDeployment, READY_WAIT
-    assert door.world.started("ContinueDeployment") == [
+    assert door.world.calls("ContinueDeployment") == [
         {"deploymentId": deployed.id, "deploymentWaitType": "READY_WAIT"}
     ]
     assert "already did this" in refusals(door.slack)[-1]
@@ -145,7 +150,7 @@ def test_a_deployment_that_moved_on_is_rechecked_and_nothing_is_sent(door: Door)
     deployed, message = _ready(door)
     deployed.status = "Succeeded"  # rerouted in the console, then finished
     click(door, message, _button(message, ids.TRAFFIC_REROUTE))
-    assert door.world.writes == []
+    assert _sent(door) == []
     assert "is already Succeeded" in refusals(door.slack)[-1]
     # AND finishing before the termination wait began is refused too
     deployed.status = "Ready"
@@ -157,14 +162,14 @@ def test_a_deployment_that_moved_on_is_rechecked_and_nothing_is_sent(door: Door)
         action_ts="2.2",
     )
     assert "not waiting for that step now (it is READY_WAIT)" in refusals(door.slack)[-1]
-    assert door.world.writes == []
+    assert _sent(door) == []
 
 
 def test_a_group_the_config_does_not_name_is_refused(door: Door) -> None:
     _, message = _ready(door)
     door.config.write_text(CONFIG.split("[[rollback.deployment_groups]]", maxsplit=1)[0])
     click(door, message, _button(message, ids.TRAFFIC_REROUTE))
-    assert door.world.writes == []
+    assert _sent(door) == []
     assert "is not in rollback.deployment_groups" in refusals(door.slack)[-1]
 
 

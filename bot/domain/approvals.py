@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.codepipeline import ApprovalAction
-from bot.domain.coerce import as_map, as_str, mappings, string_fields
+from bot.domain.coerce import as_map, as_str, mappings, parse_time, string_fields
 from bot.domain.model import Approval, Deployment, Person, Scope, Status, View
 from bot.domain.people import mapped_id
 
@@ -82,6 +82,18 @@ def find_approval(view: View, ident: str) -> Deployment | None:
 def pending(approval: Deployment) -> bool:
     """True while nobody answered the approval (as far as its message knows)."""
     return not approval.status.is_final and not (approval.approval and approval.approval.decision)
+
+
+def waiting(approval: Deployment, now: datetime) -> bool:
+    """True while the approval waits for an answer that can still be given: nobody answered it
+    and it has not expired (at its expiry, else 7 days, CodePipeline's default, after it was
+    asked)."""
+    asked = approval.approval or Approval()
+    since = approval.started_at or approval.occurred_at
+    expires = asked.expires_at or (
+        since + timedelta(minutes=DEFAULT_TIMEOUT_MINUTES) if since is not None else None
+    )
+    return pending(approval) and expires is not None and now < expires
 
 
 def answered(approval: Deployment) -> str:
@@ -232,8 +244,30 @@ def summary(decision: str, user: str, name: str, reason: str) -> str:
     return text[:SUMMARY_MAX]
 
 
-def decision_event(approval: Deployment, decision: str, user: str, reason: str) -> Deployment:
-    """The answer given from Slack, as an event of the approval's living message."""
+def request_id(approval: Deployment) -> str:
+    """Which request of an approval its message shows: when it was first seen (a retried stage
+    asks again, in the same execution, with a new token). Stable and not secret, unlike the
+    token; "" when no event of it had a time."""
+    return approval.started_at.isoformat() if approval.started_at else ""
+
+
+def answers_shown(approval: Deployment, request: str, at: datetime) -> bool:
+    """Does an answer to `request` (its `request_id` when answered; "" for an answer recorded
+    without one: then the time it was given, `at`) answer the request `approval` shows now?
+
+    Not once a newer request began: that one is first seen after the answer. A slower
+    notification of the same request can only move its first-seen time earlier."""
+    began = approval.started_at
+    return began is None or began <= (parse_time(request) or at)
+
+
+def decision_event(
+    approval: Deployment, decision: str, user: str, reason: str, at: datetime
+) -> Deployment:
+    """The answer given from Slack (at `at`), as an event of the approval's living message.
+
+    Its time says which request it answered: every request first seen before it (the living
+    message shows a request first seen later as waiting again)."""
     # Without an execution, the request's token names its message (living.message_key).
     token = approval.approval.token if approval.approval and not approval.execution_id else ""
     asked = Approval(token=token, decision=decision, decided_by=user, reason=reason[:REASON_MAX])
@@ -248,6 +282,7 @@ def decision_event(approval: Deployment, decision: str, user: str, reason: str) 
         execution_id=approval.execution_id,
         stage=approval.stage,
         action=approval.action,
+        occurred_at=at,
         approval=asked,
     )
 

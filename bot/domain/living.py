@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.domain import approvals
 from bot.domain.codec import dump_event, load_event
 from bot.domain.model import (
     Approval,
@@ -234,18 +235,24 @@ def absorb(state: State, event: Deployment) -> State | None:
 def with_sweep(key: str, state: State, now: float, after: float) -> State:
     """`state` with when the sweep must look at it: `after` seconds from its first event on,
     while its run is not final (or, for a deployment message, its execution may still be
-    found); never for approvals and lone events."""
-    if not state.events or not wants_sweep(key, state):
+    found), or while an approval of it waits (its reminders); never for lone events."""
+    if not state.events or not wants_sweep(key, state, now):
         return replace(state, due=0.0) if state.due else state
     return state if state.due else replace(state, due=now + after)
 
 
-def wants_sweep(key: str, state: State) -> bool:
-    """True while the sweep has something to check on this message."""
+def wants_sweep(key: str, state: State, now: float) -> bool:
+    """True while the sweep has something to check on this message at `now`."""
     kind = kind_of(key)
-    if kind not in ("execution", "deployment") or state.moved_to or not state.events:
+    if kind not in ("execution", "deployment", "approval") or state.moved_to or not state.events:
         return False
-    if not build_view(key, state.events.values()).head.status.is_final:
+    view = build_view(key, state.events.values())
+    moment = datetime.fromtimestamp(now, UTC)
+    if any(approvals.waiting(a, moment) for a in view.approvals):
+        return True  # the sweep sends its reminders, in an execution's message or its own
+    if kind == "approval":
+        return False
+    if not view.head.status.is_final:
         return True
     return kind == "deployment" and state.checks < ORPHAN_CHECKS
 
@@ -289,6 +296,7 @@ def sweep_position(key: str, state: State) -> tuple[str, str] | None:
 
 def build_view(key: str, events: Iterable[Deployment]) -> View:
     """What the message of `key` shows, from every state transition stored for it."""
+    events = tuple(events)
     latest: dict[tuple[str, ...], Deployment] = {}
     first: dict[tuple[str, ...], datetime] = {}
     for event in events:
@@ -300,11 +308,11 @@ def build_view(key: str, events: Iterable[Deployment]) -> View:
         raise ValueError(f"no events for {key}")
     kind = kind_of(key)
     if kind == "execution":
-        return _execution_view(key, latest, first)
+        return _execution_view(key, latest, first, events)
     if kind == "deployment":
         return _deployment_view(latest)
     if kind == "approval":
-        approvals = _approvals(latest, first)
+        approvals = _approvals(events)
         return View(head=approvals[0], approvals=approvals)
     return View(head=max(latest.values(), key=_order))
 
@@ -321,14 +329,19 @@ def _span(events: Iterable[Deployment], status: Status) -> tuple[datetime | None
     return min(times), (max(times) if status.is_final else None)
 
 
-def _execution_view(key: str, latest: Parts, first: Mapping[tuple[str, ...], datetime]) -> View:
+def _execution_view(
+    key: str,
+    latest: Parts,
+    first: Mapping[tuple[str, ...], datetime],
+    events: Iterable[Deployment],
+) -> View:
     status = _execution_status(latest)
     return View(
         head=_execution_head(key, latest, status),
         stages=_stages(latest, first),
         deployments=_unnamed_deployments(latest),
         failures=_failures(latest),
-        approvals=_approvals(latest, first),
+        approvals=_approvals(events),
         waiting=_waiting(latest),
     )
 
@@ -339,30 +352,45 @@ def _waiting(latest: Parts) -> tuple[Deployment, ...]:
     return tuple(sorted(waiting, key=lambda e: e.deployment_id))
 
 
-def _approvals(latest: Parts, first: Mapping[tuple[str, ...], datetime]) -> tuple[Deployment, ...]:
+def _approvals(events: Iterable[Deployment]) -> tuple[Deployment, ...]:
     """Each manual approval with its request, state and answer merged, in the order they came."""
-    places = sorted(
-        {
-            (p[1], p[2])
-            for p, e in latest.items()
-            if p[0] in _APPROVAL_PARTS or (p[0] == "action" and e.scope is Scope.APPROVAL)
-        },
-        key=lambda place: (
-            min(first[p] for p in _approval_parts(place) if p in first),
-            place,
-        ),
-    )
-    return tuple(_approval(latest, first, place) for place in places)
+    places: dict[tuple[str, str], list[Deployment]] = {}
+    for event in events:
+        if event.scope is Scope.APPROVAL:
+            places.setdefault((event.stage, event.action), []).append(event)
+    order = sorted(places, key=lambda place: (min(map(_when, places[place])), place))
+    return tuple(_approval(places[place]) for place in order)
 
 
-def _approval_parts(place: tuple[str, str]) -> tuple[tuple[str, ...], ...]:
-    return tuple((kind, *place) for kind in ("request", "action", "decision"))
+def _asked(event: Deployment) -> bool:
+    """True for an event that tells a request began: its own SNS message, a non-final state."""
+    part = _approval_part(event.approval)
+    return part == "request" or (part == "action" and not event.status.is_final)
 
 
-def _approval(
-    latest: Parts, first: Mapping[tuple[str, ...], datetime], place: tuple[str, str]
-) -> Deployment:
-    request, state, decision = (latest.get(p) for p in _approval_parts(place))
+def _current(events: list[Deployment]) -> list[Deployment]:
+    """The events of the request an approval asks now.
+
+    A retried stage asks again in the same execution (a new request, a new token): what ended
+    an earlier request (its final state, an answer from Slack, timed when it was given) is older
+    than the latest request's start, so it no longer applies, and neither does anything before
+    it. An event without a time (an answer stored before answers were timed) always applies.
+    """
+    began = max((_when(e) for e in events if _asked(e)), default=_EPOCH)
+    ends = [_when(e) for e in events if not _asked(e) and _EPOCH < _when(e) < began]
+    cut = max(ends, default=_EPOCH)
+    return [e for e in events if _when(e) > cut or _when(e) == _EPOCH]
+
+
+def _approval(events: list[Deployment]) -> Deployment:
+    """One approval as its message shows it: the request it asks now, its state and answer."""
+    current = _current(events)
+    kinds: dict[str, Deployment] = {}
+    for event in current:
+        kind = _approval_part(event.approval)
+        if kind not in kinds or _order(event) > _order(kinds[kind]):
+            kinds[kind] = event
+    request, state, decision = (kinds.get(k) for k in ("request", "action", "decision"))
     told = (e.approval for e in (request, state) if e is not None and e.approval is not None)
     asked = next(told, Approval())
     answer = decision.approval if decision and decision.approval else None
@@ -374,7 +402,7 @@ def _approval(
     else:
         status = state.status if state is not None else Status.STARTED
     base = next(e for e in (state, request, decision) if e is not None)
-    since = min(first[p] for p in _approval_parts(place) if p in first)
+    since = min(map(_when, current))
     return replace(
         base,
         scope=Scope.APPROVAL,
@@ -382,7 +410,7 @@ def _approval(
         raw_status=status.value,
         event_id="",
         started_at=None if since == _EPOCH else since,
-        occurred_at=max(_when(e) for e in (state, request, decision) if e is not None),
+        occurred_at=max(map(_when, current)),
         approval=asked,
     )
 
