@@ -179,11 +179,21 @@ def check_aws(config: Config, codepipeline: Any, codedeploy: Any) -> Iterator[Ch
         yield _attempt("list pipelines", codepipeline, "list_pipelines")
     for pipeline in pipelines:
         yield _attempt(f"pipeline {pipeline}", codepipeline, "get_pipeline", name=pipeline)
+    yield from _group_reads(config, codedeploy)
+
+
+def _group_reads(
+    config: Config, codedeploy: Any, label: str = "", listed: set[str] | None = None
+) -> Iterator[Check]:
+    """One read per deployment group `[[pipelines]]` maps (with `listed`: of the pipelines
+    listed in one account and region, where their groups live)."""
     for mapping in config.pipelines:
+        if listed is not None and mapping.pipeline not in listed:
+            continue
         for application in mapping.applications:
             for group in mapping.deployment_groups:
                 yield _attempt(
-                    f"deployment group {application}/{group}",
+                    f"{label}deployment group {application}/{group}",
                     codedeploy,
                     "get_deployment_group",
                     applicationName=application,
@@ -201,8 +211,8 @@ def _configured_pipelines(config: Config) -> list[str]:
 
 def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator[Check]:
     """With [[accounts]]: each account and region can be read (a spoke's role assumed, with
-    your credentials), and one read per configured pipeline there works; a configured
-    pipeline no account lists is named. `role` is the function's role, when known."""
+    your credentials), and one read per configured pipeline there works, and per deployment
+    group `[[pipelines]]` maps to it; a configured pipeline no account lists is named. `role` is the function's role, when known."""
     wanted = _configured_pipelines(config)
     found: set[str] = set()
     assumed: set[str] = set()
@@ -232,6 +242,7 @@ def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator
             yield _attempt(
                 f"{label}: pipeline {pipeline}", place.codepipeline, "get_pipeline", name=pipeline
             )
+        yield from _group_reads(config, place.codedeploy, f"{label}: ", listed)
     for pipeline in (p for p in wanted if p not in found):
         yield Check(
             f"pipeline {pipeline}",

@@ -338,6 +338,46 @@ def test_check_assumes_each_role_and_reads_each_configured_pipeline_where_it_liv
     assert set(checked.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
 
 
+GROUPS = (
+    CHECKED
+    + """
+[[pipelines]]
+pipeline = "web-prod"
+application = "web"
+deployment_group = ["prod", "gone"]
+"""
+)
+
+
+@pytest.fixture
+def checked_groups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    for estate in serve_estate(monkeypatch, tmp_path, GROUPS):
+        spoke = estate.world(SPOKE, SPOKE_REGION)
+        spoke.add(standard("web-prod"))
+        spoke.group("web", "prod")
+        yield estate
+
+
+def test_check_reads_each_mapped_deployment_group_where_its_pipeline_lives(
+    checked_groups: Estate,
+) -> None:
+    # GIVEN [[pipelines]] mapping the spoke's web-prod to web/prod and web/gone
+    checks = _checklist()
+    # THEN each group was read in the spoke, with its role, and the one missing is named
+    where = f"account prod in {SPOKE_REGION}: deployment group"
+    assert checks[f"{where} web/prod"].ok is True
+    gone = checks[f"{where} web/gone"]
+    assert gone.ok is False and "gone does not exist" in gone.detail
+    reads = [
+        (checked_groups.account_of(c.access_key), c.region)
+        for c in checked_groups.server.calls
+        if c.operation == "GetDeploymentGroup"
+    ]
+    assert reads == [(SPOKE, SPOKE_REGION)] * 2
+
+
 @pytest.fixture
 def checked_untrusted(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
