@@ -252,6 +252,24 @@ def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator
         )
 
 
+def check_own_region(config: Config, region: str, stack: str) -> Iterator[Check]:
+    """deploybot's own account (the entry without role_arn) names no region but the one the
+    function of `stack` runs in (`region`): the template lets its role read there alone."""
+    own = next((a for a in config.accounts if not a.role_arn), None)
+    if own is None or own.regions in ((), (region,)):
+        return
+    key = f"accounts[{config.accounts.index(own)}].regions"
+    elsewhere = ", ".join(own.regions)
+    yield Check(
+        f"account {own.name}: regions",
+        False,
+        f"{key} names {elsewhere}, but the function of stack {stack} runs in {region}, "
+        "the one region its role may read",
+        f'set {key} to ["{region}"] or remove it; to read {elsewhere}, deploy spoke.yaml in '
+        "this account and set role_arn (README 'Several accounts')",
+    )
+
+
 def _listed(label: str, codepipeline: Any) -> set[str] | Check:
     """Every pipeline name of one account and region, or the failed check saying why not."""
     from bot import aws
@@ -431,11 +449,14 @@ def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check
         checks.append(Check("AWS", False, reason, "configure AWS credentials and a region"))
         return checks
     codepipeline = aws.client("codepipeline")
+    region = aws.region_of(codepipeline)
     if config.accounts:
         checks.extend(check_accounts(config, accounts_of(config), role))
+        if stack:  # the stack was found in this region: the function runs here
+            checks.extend(check_own_region(config, region, stack))
     else:
         checks.extend(check_aws(config, codepipeline, aws.client("codedeploy")))
-    checks.extend(_role_checks(config, role, stack, aws.region_of(codepipeline)))
+    checks.extend(_role_checks(config, role, stack, region))
     return checks
 
 
