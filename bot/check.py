@@ -212,7 +212,8 @@ def _configured_pipelines(config: Config) -> list[str]:
 def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator[Check]:
     """With [[accounts]]: each account and region can be read (a spoke's role assumed, with
     your credentials), and one read per configured pipeline there works, and per deployment
-    group `[[pipelines]]` maps to it; a configured pipeline no account lists is named. `role` is the function's role, when known."""
+    group `[[pipelines]]` maps to it; a configured pipeline no account lists is named.
+    `role` is the function's role, when known."""
     wanted = _configured_pipelines(config)
     found: set[str] = set()
     assumed: set[str] = set()

@@ -210,5 +210,6 @@ def test_check_says_when_deploybots_own_account_names_another_region_than_the_fu
     assert "accounts[0].regions names us-east-1" in wrong.detail and "eu-west-1" in wrong.detail
     assert 'set accounts[0].regions to ["eu-west-1"]' in wrong.fix and "spoke.yaml" in wrong.fix
     # AND the function's own region, or none, passes silently
-    assert list(check_own_region(_config({**HUB, "regions": ["eu-west-1"]}), "eu-west-1", "x")) == []
+    same = _config({**HUB, "regions": ["eu-west-1"]})
+    assert list(check_own_region(same, "eu-west-1", "x")) == []
     assert list(check_own_region(_config(HUB, PROD), "eu-west-1", "x")) == []
