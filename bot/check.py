@@ -179,11 +179,21 @@ def check_aws(config: Config, codepipeline: Any, codedeploy: Any) -> Iterator[Ch
         yield _attempt("list pipelines", codepipeline, "list_pipelines")
     for pipeline in pipelines:
         yield _attempt(f"pipeline {pipeline}", codepipeline, "get_pipeline", name=pipeline)
+    yield from _group_reads(config, codedeploy)
+
+
+def _group_reads(
+    config: Config, codedeploy: Any, label: str = "", listed: set[str] | None = None
+) -> Iterator[Check]:
+    """One read per deployment group `[[pipelines]]` maps (with `listed`: of the pipelines
+    listed in one account and region, where their groups live)."""
     for mapping in config.pipelines:
+        if listed is not None and mapping.pipeline not in listed:
+            continue
         for application in mapping.applications:
             for group in mapping.deployment_groups:
                 yield _attempt(
-                    f"deployment group {application}/{group}",
+                    f"{label}deployment group {application}/{group}",
                     codedeploy,
                     "get_deployment_group",
                     applicationName=application,
@@ -201,8 +211,9 @@ def _configured_pipelines(config: Config) -> list[str]:
 
 def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator[Check]:
     """With [[accounts]]: each account and region can be read (a spoke's role assumed, with
-    your credentials), and one read per configured pipeline there works; a configured
-    pipeline no account lists is named. `role` is the function's role, when known."""
+    your credentials), and one read per configured pipeline there works, and per deployment
+    group `[[pipelines]]` maps to it; a configured pipeline no account lists is named.
+    `role` is the function's role, when known."""
     wanted = _configured_pipelines(config)
     found: set[str] = set()
     assumed: set[str] = set()
@@ -232,6 +243,7 @@ def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator
             yield _attempt(
                 f"{label}: pipeline {pipeline}", place.codepipeline, "get_pipeline", name=pipeline
             )
+        yield from _group_reads(config, place.codedeploy, f"{label}: ", listed)
     for pipeline in (p for p in wanted if p not in found):
         yield Check(
             f"pipeline {pipeline}",
@@ -239,6 +251,24 @@ def check_accounts(config: Config, accounts: Places, role: str = "") -> Iterator
             f"no account and region {'that could be read ' if unread else ''}lists it",
             "check the name, or add its account ([[accounts]]) or region (accounts.regions)",
         )
+
+
+def check_own_region(config: Config, region: str, stack: str) -> Iterator[Check]:
+    """deploybot's own account (the entry without role_arn) names no region but the one the
+    function of `stack` runs in (`region`): the template lets its role read there alone."""
+    own = next((a for a in config.accounts if not a.role_arn), None)
+    if own is None or own.regions in ((), (region,)):
+        return
+    key = f"accounts[{config.accounts.index(own)}].regions"
+    elsewhere = ", ".join(own.regions)
+    yield Check(
+        f"account {own.name}: regions",
+        False,
+        f"{key} names {elsewhere}, but the function of stack {stack} runs in {region}, "
+        "the one region its role may read",
+        f'set {key} to ["{region}"] or remove it; to read {elsewhere}, deploy spoke.yaml in '
+        "this account and set role_arn (README 'Several accounts')",
+    )
 
 
 def _listed(label: str, codepipeline: Any) -> set[str] | Check:
@@ -420,11 +450,14 @@ def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check
         checks.append(Check("AWS", False, reason, "configure AWS credentials and a region"))
         return checks
     codepipeline = aws.client("codepipeline")
+    region = aws.region_of(codepipeline)
     if config.accounts:
         checks.extend(check_accounts(config, accounts_of(config), role))
+        if stack:  # the stack was found in this region: the function runs here
+            checks.extend(check_own_region(config, region, stack))
     else:
         checks.extend(check_aws(config, codepipeline, aws.client("codedeploy")))
-    checks.extend(_role_checks(config, role, stack, aws.region_of(codepipeline)))
+    checks.extend(_role_checks(config, role, stack, region))
     return checks
 
 

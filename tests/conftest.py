@@ -17,6 +17,7 @@ from bot import aws, lambda_function
 from bot.aws import accounts, limits
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import TOKEN, FakeSlack
+from tests.fake_sts import FakeSts
 from tests.slack_requests import SECRET
 
 if TYPE_CHECKING:
@@ -108,9 +109,26 @@ def fake_lambda() -> Iterator[FakeLambda]:
     fake.close()
 
 
+# The account most samples name (the AWS documentation's example): the tests' deploybot runs
+# in it, as sts:GetCallerIdentity tells (without [[accounts]], an event of another account is
+# not read).
+OWN_ACCOUNT = "123456789012"
+
+
 @pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region eu-west-1, and no profile or config file of the developer's."""
+def fake_sts() -> Iterator[FakeSts]:
+    """STS on loopback: GetCallerIdentity says the fake credentials are OWN_ACCOUNT's (set
+    `fake_sts.accounts["testing"]` for a test whose events name another)."""
+    fake = FakeSts.start({}, {"testing": OWN_ACCOUNT})
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, fake_sts: FakeSts) -> None:
+    """Fake credentials and region eu-west-1, and no profile or config file of the developer's;
+    STS answers from `fake_sts`."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fake_sts.url)
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

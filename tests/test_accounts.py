@@ -25,7 +25,7 @@ from handlers.living import LivingDelivery
 from handlers.sweep import Sweeper
 from tests.blockkit import violations
 from tests.conftest import load_sample
-from tests.doors import Door, buttons, click, status
+from tests.doors import Door, buttons, click, refusals, status, submit
 from tests.estate import (
     CONFIG,
     HUB,
@@ -39,9 +39,10 @@ from tests.estate import (
     serve_estate,
     trigger,
 )
-from tests.fake_deploys import standard
+from tests.fake_deploys import gated, standard
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
+from tests.fake_sts import Trust
 from tests.slack_requests import LambdaContext, function_url_event, slash_command
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
@@ -338,6 +339,46 @@ def test_check_assumes_each_role_and_reads_each_configured_pipeline_where_it_liv
     assert set(checked.signers()) == {(HUB, HUB_REGION), (SPOKE, SPOKE_REGION)}
 
 
+GROUPS = (
+    CHECKED
+    + """
+[[pipelines]]
+pipeline = "web-prod"
+application = "web"
+deployment_group = ["prod", "gone"]
+"""
+)
+
+
+@pytest.fixture
+def checked_groups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
+) -> Iterator[Estate]:
+    for estate in serve_estate(monkeypatch, tmp_path, GROUPS):
+        spoke = estate.world(SPOKE, SPOKE_REGION)
+        spoke.add(standard("web-prod"))
+        spoke.group("web", "prod")
+        yield estate
+
+
+def test_check_reads_each_mapped_deployment_group_where_its_pipeline_lives(
+    checked_groups: Estate,
+) -> None:
+    # GIVEN [[pipelines]] mapping the spoke's web-prod to web/prod and web/gone
+    checks = _checklist()
+    # THEN each group was read in the spoke, with its role, and the one missing is named
+    where = f"account prod in {SPOKE_REGION}: deployment group"
+    assert checks[f"{where} web/prod"].ok is True
+    gone = checks[f"{where} web/gone"]
+    assert gone.ok is False and "gone does not exist" in gone.detail
+    reads = [
+        (checked_groups.account_of(c.access_key), c.region)
+        for c in checked_groups.server.calls
+        if c.operation == "GetDeploymentGroup"
+    ]
+    assert reads == [(SPOKE, SPOKE_REGION)] * 2
+
+
 @pytest.fixture
 def checked_untrusted(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_credentials: None
@@ -469,3 +510,144 @@ def test_deploy_status_says_which_account_it_could_not_read_and_why(untrusted: E
     [problem] = report.problems
     assert (problem.kind, problem.action) == ("denied", "sts:AssumeRole")
     assert problem.message.startswith(f"prod ({SPOKE_REGION}): could not assume {SPOKE_ROLE}")
+
+
+# --- without [[accounts]]: deploybot's own account alone ----------------------------------------
+
+NO_ACCOUNTS = """
+[slack]
+channel = "C0DEPLOYS"
+
+[approvals]
+users = ["U0ALLOWED"]
+channels = ["C0DEPLOYS"]
+"""
+
+
+@pytest.fixture
+def unlisted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[tuple[Estate, Door]]:
+    for estate in serve_estate(monkeypatch, tmp_path, NO_ACCOUNTS):
+        yield estate, Door(estate.world(HUB, HUB_REGION), aws_env, slack_env, tmp_path / "t")
+
+
+def _of_other(sample: str, execution: str) -> dict[str, Any]:
+    """An EventBridge event of web-prod in OTHER's account, in the hub's region."""
+    event = load_sample(sample)
+    event.update(account=OTHER, region=HUB_REGION)
+    event["detail"].update(pipeline="web-prod", **{"execution-id": execution})
+    if "stage" in event["detail"]:
+        event["detail"].update(stage="Approve", action="Release")
+    return event
+
+
+def test_without_accounts_another_accounts_deployment_is_not_read_as_the_hubs(
+    unlisted: tuple[Estate, Door], slack_env: FakeSlack
+) -> None:
+    estate = unlisted[0]
+    # GIVEN no [[accounts]], and the hub's own web-prod that deployed d-SAME (same id and name)
+    hub = estate.world(HUB, HUB_REGION)
+    hub.add(standard("web-prod"))
+    hub.run("web-prod", SHA, ago=HOUR, deployment="d-SAME")
+    # WHEN a trigger of account 333333333333 arrives, in the hub's region
+    handler(trigger(OTHER, HUB_REGION, "d-SAME"), LambdaContext())
+    # THEN it is posted with the note naming the account to add, and not the hub's commit
+    [post] = _posted(slack_env)
+    assert f"account {OTHER} is not configured: add it to [[accounts]]" in _context(post)
+    assert SHA[:7] not in str(post["blocks"])
+    # AND nothing was read anywhere: deploybot asked STS who it is, once, and assumed nothing
+    assert estate.server.calls == []
+    assert [c.action for c in estate.sts.calls] == ["GetCallerIdentity"]
+
+
+def test_without_accounts_a_button_of_another_account_is_refused(
+    unlisted: tuple[Estate, Door], slack_env: FakeSlack
+) -> None:
+    estate, front = unlisted
+    # GIVEN no [[accounts]], and the hub's own web-prod waiting for an approval
+    hub = estate.world(HUB, HUB_REGION)
+    hub.add(gated("web-prod"))
+    execution = hub.run("web-prod", SHA, ago=600, running_at="Approve").id
+    hub.await_approval(execution, "Approve", "Release")
+    # AND account 333333333333's web-prod (same name, same region) waiting for one too
+    for sample in (
+        "eventbridge-codepipeline-execution-started.json",
+        "eventbridge-codepipeline-action-approval-started.json",
+    ):
+        handler(_of_other(sample, "other-execution"), LambdaContext())
+    [message] = _posted(slack_env)
+    message = slack_env.messages["C0DEPLOYS"][0]
+    # WHEN an allowed user approves it from its message
+    [approve] = [b for b in buttons(message, "approval_") if b.get("style") == "primary"]
+    click(front, message, approve)
+    values = {"reason": {"text": {"type": "plain_text_input", "value": "ship it"}}}
+    submit(front, slack_env.views[-1], "V1", values=values)
+    # THEN the click is refused saying which account to add, and the hub's same-named approval
+    # was neither read nor answered
+    assert any(f"account {OTHER} is not configured" in r for r in refusals(slack_env))
+    assert hub.started("PutApprovalResult") == []
+    assert estate.server.calls == []
+    assert estate.sts.assumed() == []
+
+
+def test_without_accounts_an_event_naming_no_account_asks_sts_nothing(
+    unlisted: tuple[Estate, Door], slack_env: FakeSlack
+) -> None:
+    # GIVEN no [[accounts]], and the hub's web-prod deployed d-HUB3
+    hub = estate_world = unlisted[0].world(HUB, HUB_REGION)
+    hub.add(standard("web-prod"))
+    estate_world.run("web-prod", SHA, ago=HOUR, deployment="d-HUB3")
+    # WHEN its trigger names no account (an old or hand-made message)
+    handler(trigger("", HUB_REGION, "d-HUB3"), LambdaContext())
+    # THEN it is read with the function's credentials, and STS was not asked who deploybot is
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+    assert unlisted[0].sts.calls == []
+
+
+def test_without_accounts_the_hubs_own_event_is_read_with_one_question_to_sts(
+    unlisted: tuple[Estate, Door], slack_env: FakeSlack
+) -> None:
+    estate = unlisted[0]
+    hub = estate.world(HUB, HUB_REGION)
+    hub.add(standard("web-prod"))
+    hub.run("web-prod", SHA, ago=HOUR, deployment="d-HUB4")
+    handler(trigger(HUB, HUB_REGION, "d-HUB4"), LambdaContext())
+    handler(trigger(HUB, HUB_REGION, "d-HUB4", "FAILED"), LambdaContext())
+    assert SHA[:7] in str(_posted(slack_env)[0]["blocks"])
+    assert set(estate.signers()) == {(HUB, HUB_REGION)}
+    assert [c.action for c in estate.sts.calls] == ["GetCallerIdentity"]
+
+
+@pytest.fixture
+def expiring(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack
+) -> Iterator[Estate]:
+    # Credentials that expire in 5 minutes: inside botocore's 10-minute mandatory window, so
+    # their first use renews them.
+    yield from serve_estate(monkeypatch, tmp_path, seconds=300)
+
+
+def test_a_role_that_stops_being_assumable_in_a_warm_container_is_named_and_backed_off(
+    expiring: Estate, slack_env: FakeSlack
+) -> None:
+    # GIVEN a warm container that assumed the spoke's role (credentials due for renewal)
+    _spoke_deploys(expiring, "d-SPOKE9")
+    expiring.world(SPOKE, SPOKE_REGION).run("web-prod", SHA, ago=HOUR / 2, deployment="d-SPOKE10")
+    accounts_of(load_config()).place(SPOKE, SPOKE_REGION)
+    assert len(expiring.sts.assumed(SPOKE_ROLE)) == 1
+    # AND then the role's trust policy no longer names deploybot's role
+    expiring.sts.roles[SPOKE_ROLE] = Trust(frozenset())
+    # WHEN a deployment of the spoke arrives, and another one after it
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE9"), LambdaContext())
+    handler(trigger(SPOKE, SPOKE_REGION, "d-SPOKE10"), LambdaContext())
+    # THEN each message names the role and the trust it lacks
+    first, second = (_context(p) for p in _posted(slack_env))
+    for context in (first, second):
+        assert f"could not assume {SPOKE_ROLE} for account prod (AccessDenied)" in context
+        assert "trust policy must let deploybot's role call sts:AssumeRole" in context
+    # AND STS was asked once to renew them, not once per call: the failure is held off for
+    # FAILURE_SECONDS, as a first AssumeRole's is
+    assert len(expiring.sts.assumed(SPOKE_ROLE)) == 2
+    # AND nothing was read with the hub's credentials instead
+    assert HUB_KEY not in expiring.access_keys()

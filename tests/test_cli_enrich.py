@@ -18,6 +18,7 @@ from tests.aws_data import SHA_A, actions_page, deploy_execution, source_executi
 from tests.conftest import SAMPLES, load_sample
 from tests.fake_aws import FakeAws
 from tests.fake_slack import TOKEN, FakeSlack
+from tests.fake_sts import FakeSts
 
 SUCCESS = str(SAMPLES / "codedeploy-trigger-success.json")  # d-MainDeployment, eu-west-2
 CONFIG = """
@@ -65,8 +66,11 @@ def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.M
 
 
 @pytest.fixture
-def fake_aws(no_aws: pytest.MonkeyPatch) -> Iterator[FakeAws]:
-    """A fake CodePipeline/CodeDeploy with d-MainDeployment deployed from commit A."""
+def fake_aws(no_aws: pytest.MonkeyPatch, fake_sts: FakeSts) -> Iterator[FakeAws]:
+    """A fake CodePipeline/CodeDeploy with d-MainDeployment deployed from commit A, in the
+    account of the sample's trigger (STS says the credentials are that account's)."""
+    fake_sts.accounts["x"] = "677183322136"
+    no_aws.setenv("AWS_ENDPOINT_URL_STS", fake_sts.url)
     page = actions_page(
         deploy_execution("a1a1a1a1-0000-4000-8000-00000000000a", "d-MainDeployment"),
         source_execution("a1a1a1a1-0000-4000-8000-00000000000a", SHA_A, "Fix the login page"),

@@ -61,6 +61,11 @@ BAD = [
     ({**PROD, "regions": ["eu-west-1\n"]}, "accounts[0].regions"),
     ({**PROD, "external_id": "x"}, "accounts[0].external_id: must be 2 to 1224"),
     ({**HUB, "external_id": "deploybot-1"}, "accounts[0].external_id: needs role_arn"),
+    (
+        {**HUB, "regions": ["eu-west-1", "us-east-1"]},
+        "accounts[0].regions: deploybot's own account (no role_arn) is read only in the region "
+        "the function runs in",
+    ),
     ({**PROD, "colour": "red"}, "accounts[0].colour: unknown key"),
     ({"name": "prod"}, "accounts[0].id: is required"),
 ]
@@ -192,3 +197,19 @@ def test_the_readmes_configuration_example_loads_with_its_accounts() -> None:
     config = config_from_mapping(tomllib.loads(readme[start : readme.index("```", start)]), {})
     assert [a.name for a in config.accounts] == ["tools", "prod"]
     assert config.accounts[1].role_arn.startswith("arn:aws:iam::222233334444:role/")
+
+
+def test_check_says_when_deploybots_own_account_names_another_region_than_the_functions() -> None:
+    from bot.check import check_own_region
+
+    # GIVEN the hub's entry (no role) naming us-east-1, and the stack's function in eu-west-1
+    config = _config({**HUB, "regions": ["us-east-1"]}, PROD)
+    [wrong] = check_own_region(config, "eu-west-1", "deploybot")
+    # THEN the check fails naming the key, the function's region and the fix
+    assert wrong.ok is False and wrong.name == "account tools: regions"
+    assert "accounts[0].regions names us-east-1" in wrong.detail and "eu-west-1" in wrong.detail
+    assert 'set accounts[0].regions to ["eu-west-1"]' in wrong.fix and "spoke.yaml" in wrong.fix
+    # AND the function's own region, or none, passes silently
+    same = _config({**HUB, "regions": ["eu-west-1"]})
+    assert list(check_own_region(same, "eu-west-1", "x")) == []
+    assert list(check_own_region(_config(HUB, PROD), "eu-west-1", "x")) == []

@@ -15,10 +15,11 @@ import pytest
 
 from bot import aws, lambda_function
 from bot.cli import main
-from tests.conftest import load_sample
+from tests.conftest import OWN_ACCOUNT, load_sample
 from tests.fake_aws import FakeAws
 from tests.fake_github import Author, FakeGitHub
 from tests.fake_slack import TOKEN, FakeSlack, slack_user
+from tests.fake_sts import FakeSts
 
 REPO = "my-org/my-repo"
 EXECUTION = "5b1ee5a2-0000-4000-8000-0000000000c4"
@@ -30,7 +31,7 @@ def _notification(sha: str) -> dict[str, Any]:
     """The captured 'execution failed (GitHub)' notification as a success of our execution,
     in our region, naming commit `sha`; delivered by SNS to Lambda."""
     message = copy.deepcopy(load_sample("codepipeline-notification-execution-failed-github.json"))
-    message["region"] = "eu-west-2"
+    message.update(region="eu-west-2", account=OWN_ACCOUNT)  # the capture's is redacted
     detail = message["detail"]
     detail.update(state="SUCCEEDED", pipeline="web-prod")
     detail["execution-id"] = EXECUTION
@@ -74,7 +75,7 @@ def _history(live_sha: str, head_sha: str) -> dict[str, Any]:
 
 @pytest.fixture
 def world(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_slack: FakeSlack
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_slack: FakeSlack, fake_sts: FakeSts
 ) -> Iterator[tuple[FakeAws, FakeGitHub, FakeSlack, list[str]]]:
     """AWS, GitHub and Slack as local fakes; commits 1..3 are new since commit 0 went live."""
     github = FakeGitHub.start()
@@ -94,12 +95,14 @@ def world(
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL_CODEPIPELINE": fake.url,
         "AWS_ENDPOINT_URL_CODEDEPLOY": fake.url,
+        "AWS_ENDPOINT_URL_STS": fake_sts.url,
         "GITHUB_API_URL": github.url,
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": fake_slack.api_url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    fake_sts.accounts["x"] = OWN_ACCOUNT
     fake_slack.scopes += ",users:read.email"
     fake_slack.users = {"user@host.com": slack_user("U0GHUSER", "user@host.com")}
     for cached in (aws._client, aws._session, aws.unavailable_reason, lambda_function._enrich):

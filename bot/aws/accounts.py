@@ -4,8 +4,12 @@ deploybot runs in one account (the hub). An `[[accounts]]` entry with a `role_ar
 its clients sign with credentials from sts:AssumeRole of that role (with its `external_id`),
 kept for the container and refreshed by botocore shortly before they expire (advisory refresh
 15 minutes before, mandatory 10), so a warm container makes one STS call per account per
-hour. The hub's own account (an entry without `role_arn`, or an event naming no account) uses
-the function's own session, through the very clients `bot.aws.client` shares.
+hour. A role that stops being assumable is a note naming it, and STS is not asked again for
+FAILURE_SECONDS, at the first AssumeRole as at a refresh. The hub's own account (an entry
+without `role_arn`, or an event naming no account) uses the function's own session, through
+the very clients `bot.aws.client` shares. Without `[[accounts]]`, that account is the only one
+read: an event or button naming another is NoLookups (sts:GetCallerIdentity, once per
+container, tells deploybot's own id; an event naming no account costs no STS call).
 
 `Accounts.place(account, region)` is the one way to get clients for what an event or a button
 names: a `Place` with read clients (retrying, rate-limited per account and region) and write
@@ -46,6 +50,16 @@ class NoLookups(Exception):
         super().__init__(reason)
         self.reason = reason
         self.problem = problem
+
+
+class RoleRefused(AwsError):
+    """A role's credentials could not be renewed: raised through the AWS call that needed them
+    (botocore refreshes while signing it); its `reason` names the role and what to fix."""
+
+    @property
+    def reason(self) -> str:
+        """assume_failure()'s note."""
+        return self.problem.message or self.problem.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,14 +204,12 @@ class Accounts:
             ours = aws.home_region()
             if region != ours:
                 raise NoLookups(f"the event is from {region}, the AWS clients use {ours}")
+            self._own_only(account)
             return home(region)
         # An event that names no account is deploybot's own account's.
         entry = self.entry(account) if account else self.entry(self.own_id())
         if entry is None and account and account != self.own_id():
-            raise NoLookups(
-                f"account {account} is not configured: add it to [[accounts]] (id, name, "
-                "role_arn, regions) for deploybot to read it"
-            )
+            raise NoLookups(not_configured(account))
         allowed = self.regions(entry)
         if region not in allowed:
             who = f"account {entry.name}" if entry else "deploybot's own account"
@@ -206,6 +218,22 @@ class Accounts:
             return home(region, entry.id if entry else account, entry.name if entry else "")
         session = self._session(entry)
         return Place(entry.id, region, entry.name, self._maker(entry.id, region, session))
+
+    def _own_only(self, account: str) -> None:
+        """Without [[accounts]], only deploybot's own account is read: NoLookups for an event
+        of another (its same-named pipeline is not ours to read or write). An event naming no
+        account costs nothing; one naming an account asks STS once per container."""
+        if not account:
+            return
+        own = self.own_id()
+        if not own:
+            raise NoLookups(
+                f"could not tell whether account {account} is deploybot's own "
+                "(sts:GetCallerIdentity failed): list deploybot's own account in [[accounts]] "
+                "(id, name) for deploybot to read it"
+            )
+        if account != own:
+            raise NoLookups(not_configured(account))
 
     def own_id(self) -> str:
         """The function's own account id: the entry without a role, else sts:GetCallerIdentity
@@ -249,26 +277,46 @@ class Accounts:
             with self._lock:
                 made = self._sessions.get(entry.id)
                 failed = self._failed.get(entry.id)
-            if made is not None:
-                return made
+            # A failed AssumeRole, first or refresh, holds the account off for a while; after
+            # that, a session made already refreshes its credentials on its next call.
             if failed is not None and failed[0] > time.monotonic():
                 raise NoLookups(failed[1].message, failed[1])
-            return self._assumed(entry)
+            return made if made is not None else self._assumed(entry)
 
     def _assumed(self, entry: Account) -> Any:
         """The account's first AssumeRole: its session, or NoLookups (kept for a minute)."""
         try:
             metadata = self._assume(entry)
         except AwsError as exc:
-            reason = assume_failure(entry, exc)
-            logger.warning("%s (%s)", reason, exc)
-            problem = replace(exc.problem, message=reason)
-            with self._lock:
-                self._failed[entry.id] = (time.monotonic() + FAILURE_SECONDS, problem)
-            raise NoLookups(reason, problem) from exc
-        session = _role_session(metadata, lambda: self._assume(entry))
+            problem = self._refused(entry, exc)
+            raise NoLookups(problem.message, problem) from exc
+        session = _role_session(metadata, lambda: self._refresh(entry))
         with self._lock:
             return self._sessions.setdefault(entry.id, session)
+
+    def _refresh(self, entry: Account) -> dict[str, str]:
+        """botocore's renewal of a role's credentials, before they expire. A role that stopped
+        being assumable fails as the first AssumeRole does: the same note (RoleRefused, raised
+        through the call that needed the credentials), and no AssumeRole for FAILURE_SECONDS
+        (meanwhile `place` refuses the account, and calls fail at once)."""
+        with self._lock:
+            failed = self._failed.get(entry.id)
+        if failed is not None and failed[0] > time.monotonic():
+            raise RoleRefused(failed[1])
+        try:
+            return self._assume(entry)
+        except AwsError as exc:
+            raise RoleRefused(self._refused(entry, exc)) from exc
+
+    def _refused(self, entry: Account, exc: AwsError) -> AwsProblem:
+        """Remember that the role could not be assumed (for FAILURE_SECONDS); AWS's refusal,
+        its message the note that names the role and what to fix."""
+        reason = assume_failure(entry, exc)
+        logger.warning("%s (%s)", reason, exc)
+        problem = replace(exc.problem, message=reason)
+        with self._lock:
+            self._failed[entry.id] = (time.monotonic() + FAILURE_SECONDS, problem)
+        return problem
 
     @staticmethod
     def _assume(entry: Account) -> dict[str, str]:
@@ -285,6 +333,14 @@ class Accounts:
             "token": str(keys.get("SessionToken") or ""),
             "expiry_time": expires.isoformat() if isinstance(expires, datetime) else str(expires),
         }
+
+
+def not_configured(account: str) -> str:
+    """The note of an event or button of an account that [[accounts]] does not list."""
+    return (
+        f"account {account} is not configured: add it to [[accounts]] (id, name, role_arn, "
+        "regions) for deploybot to read it"
+    )
 
 
 def assume_failure(entry: Account, exc: AwsError) -> str:

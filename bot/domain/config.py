@@ -83,6 +83,14 @@ _ROLE_ARN = re.compile(
     r"arn:aws(?:-cn|-us-gov)?:iam::([0-9]{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}",
     re.ASCII,
 )
+# deploybot's own account is read with the function's role, which template.yaml lets read in
+# the function's region alone (aws:RequestedRegion).
+OWN_REGION_ONLY = (
+    "deploybot's own account (no role_arn) is read only in the region the function runs in "
+    "(template.yaml grants its reads there alone): list that region or none; to read this "
+    "account in more regions, deploy spoke.yaml in it (Regions=...) and set role_arn to its "
+    "RoleArn output"
+)
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)  # sts:AssumeRole's ExternalId
 
 
@@ -665,11 +673,14 @@ def _account(where: str, item: Mapping[str, Any]) -> Account:
         )
     if external_id and not role_arn:
         raise ConfigError(f"{where}.external_id: needs role_arn (it is sent with sts:AssumeRole)")
+    regions = tuple(dict.fromkeys(_regions(item.get("regions", []), f"{where}.regions")))
+    if not role_arn and len(regions) > 1:
+        raise ConfigError(f"{where}.regions: {OWN_REGION_ONLY}")
     return Account(
         id=account_id,
         name=name,
         role_arn=role_arn,
-        regions=tuple(dict.fromkeys(_regions(item.get("regions", []), f"{where}.regions"))),
+        regions=regions,
         external_id=external_id,
     )
 
