@@ -619,6 +619,26 @@ def test_without_accounts_the_hubs_own_event_is_read_with_one_question_to_sts(
     assert [c.action for c in estate.sts.calls] == ["GetCallerIdentity"]
 
 
+def test_the_templates_account_id_spares_the_question_to_sts(
+    unlisted: tuple[Estate, Door], slack_env: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the function's own account in DEPLOYBOT_ACCOUNT_ID, as the SAM template sets it
+    monkeypatch.setenv("DEPLOYBOT_ACCOUNT_ID", HUB)
+    estate = unlisted[0]
+    hub = estate.world(HUB, HUB_REGION)
+    hub.add(standard("web-prod"))
+    hub.run("web-prod", SHA, ago=HOUR, deployment="d-HUB5")
+    # WHEN its own deployment and another account's arrive
+    handler(trigger(HUB, HUB_REGION, "d-HUB5"), LambdaContext())
+    handler(trigger(OTHER, HUB_REGION, "d-OTHER5"), LambdaContext())
+    # THEN its own is read, the other is not, and STS was never asked
+    posted = _posted(slack_env)
+    assert SHA[:7] in str(posted[0]["blocks"])
+    assert f"account {OTHER} is not configured" in _context(posted[1])
+    assert set(estate.signers()) == {(HUB, HUB_REGION)}
+    assert estate.sts.calls == []
+
+
 @pytest.fixture
 def expiring(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aws_env: FakeLambda, slack_env: FakeSlack

@@ -22,6 +22,8 @@ Slack door's ack.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -236,9 +238,12 @@ class Accounts:
             raise NoLookups(not_configured(account))
 
     def own_id(self) -> str:
-        """The function's own account id: the entry without a role, else sts:GetCallerIdentity
-        (once per container; no IAM permission is needed for it). "" when it cannot be told."""
+        """The function's own account id: the entry without a role, else DEPLOYBOT_ACCOUNT_ID
+        (the SAM template sets it), else sts:GetCallerIdentity (once per container; no IAM
+        permission is needed for it). "" when it cannot be told."""
         own = next((a.id for a in self._accounts if not a.role_arn), "")
+        hint = os.environ.get("DEPLOYBOT_ACCOUNT_ID", "")
+        own = own or (hint if re.fullmatch(r"[0-9]{12}", hint) else "")
         if own or self._own_id is not None:
             return own or self._own_id or ""
         if self._own_failed > time.monotonic():
