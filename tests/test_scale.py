@@ -20,7 +20,7 @@ from blocks import ids
 from blocks.deploy_status import build_answer, page_value, read_page_value
 from bot import aws
 from bot.aws import limits
-from bot.aws.deploy_status import look_up
+from bot.aws.deploy_status import backfill, look_up
 from bot.aws.enrich import Enricher
 from bot.domain.config import Config, EnrichSettings
 from bot.domain.ledger import (
@@ -333,3 +333,24 @@ def test_a_throttled_pipeline_is_one_line_saying_so() -> None:
 def test_a_garbled_next_value_shows_the_first_page() -> None:
     assert read_page_value("not json") == ("", 0)
     assert read_page_value(page_value("prod", 3)) == ("prod", 3)
+
+
+def test_the_backfill_reads_executions_and_definitions_side_by_side(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN 40 pipelines the ledger has never seen (each needs its executions and definition)
+    names = [f"svc-{n:02d}-prod" for n in range(40)]
+    fake.answers["ListPipelines"] = {"pipelines": [{"name": n} for n in names]}
+    fake.answers["ListPipelineExecutions"] = {"pipelineExecutionSummaries": []}
+    fake.answers["GetPipeline"] = lambda p: pipeline_definition(p["name"])
+    fake.answers["ListApplications"] = {"applications": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN the ledger is filled in after an answer
+    done = backfill(Config(), cp, cd, ledger, seconds=10)
+    # THEN every read was made, and the two APIs (each throttled on its own by AWS) were read
+    # side by side from the start, not one after the other
+    reads = [op for op in fake.operations() if op in ("ListPipelineExecutions", "GetPipeline")]
+    assert done == 80 and len(reads) == 80
+    first = reads[:20]
+    assert first.count("GetPipeline") >= 6, first
+    assert first.count("ListPipelineExecutions") >= 6, first

@@ -564,8 +564,12 @@ def _backfill(answer: _Answer, ledger: Ledger, run: Run) -> int:
     try:
         known = answer.known(run)
         undefined = [e for e in known.pipelines if e.definition is None]
-        futures: list[Future[Any]] = [run.submit(answer.read_latest, e) for e in known.unseen]
-        for entry in [*known.unseen, *undefined]:  # both APIs at once: each has its own limit
+        futures: list[Future[Any]] = []
+        # Both APIs at once, each has its own limit: the pool takes work in the order it is
+        # queued, so a pipeline's two reads are queued together, not all of one API first.
+        for entry, unseen in [*((e, True) for e in known.unseen), *((e, False) for e in undefined)]:
+            if unseen:
+                futures.append(run.submit(answer.read_latest, entry))
             survey = answer.survey_of(entry.account, entry.region)
             if survey is not None and survey.discovery is not None:
                 futures.append(
