@@ -25,12 +25,20 @@ from bot.aws.enrich import Enricher
 from bot.domain.config import Config, EnrichSettings
 from bot.domain.ledger import (
     DeploymentLink,
+    GroupEntry,
     PipelineEntry,
     deployment_key,
     pipeline_key,
     with_executions,
 )
-from bot.domain.model import AwsProblem, Execution, PipelineStatus, Status, StatusReport
+from bot.domain.model import (
+    AwsProblem,
+    Execution,
+    GroupStatus,
+    PipelineStatus,
+    Status,
+    StatusReport,
+)
 from bot.ledger import Ledger
 from bot.store import SqliteStore
 from tests.aws_data import (
@@ -354,3 +362,30 @@ def test_the_backfill_reads_executions_and_definitions_side_by_side(
     first = reads[:20]
     assert first.count("GetPipeline") >= 6, first
     assert first.count("ListPipelineExecutions") >= 6, first
+
+
+def test_a_filter_word_wins_over_a_group_of_that_name(fake: FakeAws, ledger: Ledger) -> None:
+    # GIVEN pipelines named *-prod and *-staging, and one deployment group called "prod"
+    _filled(ledger, 6)
+    group = GroupEntry("billing", "prod", region=REGION)
+    ledger.change(group.key, lambda _: group)
+    fake.answers["ListDeployments"] = {"deployments": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN someone asks for `/deploy-status prod` THEN the filter answers: the prod pipelines
+    prod = look_up("prod", Config(), cp, cd, ledger=ledger)
+    assert isinstance(prod, StatusReport), prod
+    assert [p.name for p in prod.pipelines] == ["svc-005-prod", "svc-003-prod", "svc-001-prod"]
+    assert fake.calls == []
+    # AND `application/group` still answers with the group in detail
+    detail = look_up("billing/prod", Config(), cp, cd, ledger=ledger)
+    assert isinstance(detail, GroupStatus) and (detail.application, detail.group) == (
+        "billing",
+        "prod",
+    )
+    # AND so does the group's bare name where it filters nothing else
+    other = look_up("staging", Config(), cp, cd, ledger=ledger)
+    assert isinstance(other, StatusReport) and other.total == 3
+    alone = GroupEntry("billing", "blue", region=REGION)
+    ledger.change(alone.key, lambda _: alone)
+    blue = look_up("blue", Config(), cp, cd, ledger=ledger)
+    assert isinstance(blue, GroupStatus) and blue.group == "blue"

@@ -40,6 +40,7 @@ from bot.domain.ledger import (
     PipelineEntry,
     group_key,
     group_names_key,
+    keeps_besides,
     parse_filter,
     select_page,
     with_executions,
@@ -459,6 +460,9 @@ class _Named(_Answer):
             return self.detail(*exact[0])
         groups = [g for g in known.groups if not wanted.accounts or g.account in wanted.accounts]
         group = _group_named(name.lower(), groups)
+        if group is not None and "/" not in name:  # `prod` filters, `web/prod` is the group
+            pipelines = [*known.pipelines, *known.unseen]
+            group = None if keeps_besides(wanted, pipelines, groups, group) else group
         survey = self.survey_of(group.account, group.region) if group is not None else None
         if group is not None and survey is not None and survey.reader is not None:
             return survey.reader.group_detail(group.application, group.group)

@@ -514,6 +514,22 @@ def select_page(
     )
 
 
+def keeps_besides(
+    wanted: Filter,
+    entries: Iterable[PipelineEntry],
+    groups: Iterable[GroupEntry],
+    group: GroupEntry,
+) -> bool:
+    """Does `wanted` keep anything but `group`: a pipeline by its name or another target, or
+    another group? Then a word that names the group is a filter (`prod`), not a request for it."""
+    target = (group.application, group.group)
+    for entry in entries:
+        names = (entry.name, *(n for t in entry.targets if t != target for n in t))
+        if wanted.keeps(names, None, entry.account):
+            return True
+    return any(wanted.keeps(group_names(g), None, g.account) for g in groups if g != group)
+
+
 def _covered(covered: set[tuple[str, str, str]], group: GroupEntry) -> bool:
     """Does a pipeline of the group's account (or of an unnamed one) deploy to it?"""
     target = (group.application, group.group)
