@@ -26,8 +26,10 @@ from bot.domain.config import Config, EnrichSettings
 from bot.domain.ledger import (
     DeploymentLink,
     GroupEntry,
+    Names,
     PipelineEntry,
     deployment_key,
+    group_names_key,
     pipeline_key,
     with_executions,
 )
@@ -389,3 +391,21 @@ def test_a_filter_word_wins_over_a_group_of_that_name(fake: FakeAws, ledger: Led
     ledger.change(alone.key, lambda _: alone)
     blue = look_up("blue", Config(), cp, cd, ledger=ledger)
     assert isinstance(blue, GroupStatus) and blue.group == "blue"
+
+
+def test_listing_the_deployment_groups_keeps_only_when_it_was_done(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN an account with 2,500 deployment groups of the longest names CodeDeploy allows
+    application = "a" * 100
+    groups = [f"{n:0100d}" for n in range(2500)]
+    fake.answers["ListApplications"] = {"applications": [application]}
+    fake.answers["ListDeploymentGroups"] = {"deploymentGroups": groups}
+    fake.answers["BatchGetDeploymentGroups"] = {"deploymentGroupsInfo": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN the ledger is filled in
+    backfill(Config(), cp, cd, ledger, seconds=10)
+    # THEN what is read later (when they were listed) is kept, not 500 KB of names that one
+    # DynamoDB item (400 KB at most) could not hold
+    listed = ledger.get(group_names_key("", REGION), Names)
+    assert listed is not None and listed.listed_at > 0 and listed.names == ()

@@ -13,6 +13,8 @@ import pytest
 from moto import mock_aws
 
 from bot.domain.config import Config
+from bot.domain.ledger import NAMES_MAX_BYTES, Names, dump_entry
+from bot.ledger import Ledger
 from bot.store import (
     INDEX_NAME,
     DynamoStore,
@@ -227,3 +229,31 @@ def test_dynamodb_list_attributes_feed_the_index(dynamodb: Any) -> None:
     assert (item["list_name"], item["list_pos"]) == ({"S": "activity"}, {"S": "2024"})
     plain = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "plain"}})["Item"]
     assert "list_name" not in plain and "list_pos" not in plain  # absent: not in the index
+
+
+def _names_of_bytes(body_bytes: int) -> Names:
+    """Pipeline names of the longest kind CodePipeline allows (100 characters; some 99) whose
+    ledger record body is exactly `body_bytes` long."""
+    base = len(dump_entry(Names(("",), 1.0)).encode()) - 2  # without the empty name's quotes
+    count = -(-(body_bytes - base + 1) // 103)  # each name: 100 characters, quotes and comma
+    excess = base + count * 103 - 1 - body_bytes  # shorten that many names by one character
+    listed = Names(tuple(f"{n:0{99 if n < excess else 100}d}" for n in range(count)), 1.0)
+    assert len(dump_entry(listed).encode()) == body_bytes
+    return listed
+
+
+def test_pipeline_names_are_kept_only_while_they_fit_in_one_item(
+    clock_and_store: tuple[Clock, Store],
+) -> None:
+    _, store = clock_and_store
+    ledger = Ledger(store, clock=lambda: 2.0)
+    # GIVEN as many of the longest pipeline names as fit in one ledger record: they are kept
+    fits = _names_of_bytes(NAMES_MAX_BYTES)
+    ledger.put_names("111", "eu-west-1", fits)
+    assert ledger.names("111", "eu-west-1") == fits
+    # WHEN one byte more is listed (5 pages of 1,000 names of 100 characters make 515 KB,
+    # and DynamoDB refuses an item over 400 KB) THEN it is not written, and nothing fails
+    ledger.put_names("111", "eu-west-2", _names_of_bytes(NAMES_MAX_BYTES + 1))
+    assert ledger.names("111", "eu-west-2") is None
+    ledger.put_names("111", "eu-west-3", Names(tuple(f"{n:0100d}" for n in range(5000)), 3.0))
+    assert ledger.names("111", "eu-west-3") is None

@@ -618,8 +618,8 @@ def _backfill_groups(reader: _Reader, ledger: Ledger, run: Run) -> int:
                 key = group_key(reader.account, reader.region, application, summary.group)
                 ledger.change(key, _new_group(summary, ledger.now()))
                 written += 1
-    pairs = tuple(f"{a}/{g}" for a, names in groups.items() for g in names)
-    ledger.change(marker, lambda _: Names(pairs, ledger.now()))
+    # Only when is read back: every pair would grow past what one DynamoDB item holds.
+    ledger.change(marker, lambda _: Names((), ledger.now()))
     return written
 
 

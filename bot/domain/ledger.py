@@ -32,6 +32,10 @@ ACTIVITY = "activity"  # the list of pipelines and groups, by their latest activ
 EXECUTIONS_KEPT = 10  # per pipeline: enough for a median duration and the detail view
 DEPLOYMENTS_KEPT = 10  # per deployment group
 MIN_STUCK_SECONDS = 300.0  # a run of a few seconds is not stuck after a minute
+# A record body this long still makes a DynamoDB item under its 400 KB limit (key, version and
+# expiry included). Only the pipeline names can grow past it: 5 pages of 1,000 names of up to
+# 100 characters make 515 KB.
+NAMES_MAX_BYTES = 380_000
 _TOKENS = re.compile(r"[^a-z0-9]+")
 
 
