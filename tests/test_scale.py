@@ -49,10 +49,12 @@ from tests.aws_data import (
     codestar_summary,
     deploy_execution,
     deploy_success,
+    deployment_info,
     execution,
     pipeline_definition,
     source_execution,
 )
+from tests.aws_responses import as_wire, group_infos
 from tests.blockkit import violations
 from tests.fake_aws import FakeAws, Fault
 
@@ -409,3 +411,38 @@ def test_listing_the_deployment_groups_keeps_only_when_it_was_done(
     # DynamoDB item (400 KB at most) could not hold
     listed = ledger.get(group_names_key("", REGION), Names)
     assert listed is not None and listed.listed_at > 0 and listed.names == ()
+
+
+def test_a_group_or_application_name_the_ledger_has_not_seen_is_asked_of_codedeploy(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN pipelines that deploy elsewhere, and a CodeDeploy application the ledger never saw
+    _filled(ledger, 4)
+    infos = as_wire(group_infos())
+    infos["deploymentGroupsInfo"][0]["deploymentGroupName"] = "canary"
+    fake.answers["ListApplications"] = {"applications": ["legacy-app"]}
+    fake.answers["ListDeploymentGroups"] = {"deploymentGroups": ["canary"]}
+    fake.answers["BatchGetDeploymentGroups"] = infos
+    fake.answers["ListDeployments"] = {"deployments": ["d-C3XYEM1QF"]}
+    deployment = deployment_info(
+        "d-C3XYEM1QF", applicationName="legacy-app", deploymentGroupName="canary"
+    )
+    fake.answers["BatchGetDeployments"] = {"deploymentsInfo": [deployment["deploymentInfo"]]}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN `/deploy-status APPLICATION` is asked THEN its groups answer, with their last one
+    application = look_up("legacy-app", Config(), cp, cd, ledger=ledger)
+    assert isinstance(application, StatusReport), application
+    assert application.title == "Application legacy-app"
+    [group] = application.groups
+    assert (group.application, group.group) == ("legacy-app", "canary")
+    assert [(d.deployment_id, d.status) for d in group.deployments] == [
+        ("d-C3XYEM1QF", Status.FAILED)
+    ]
+    # AND `/deploy-status GROUP` answers with that group's history, read from CodeDeploy
+    for query in ("canary", "legacy-app/canary", "LEGACY-APP/Canary"):
+        fake.calls.clear()
+        detail = look_up(query, Config(), cp, cd, ledger=ledger)
+        assert isinstance(detail, GroupStatus), (query, detail)
+        assert (detail.application, detail.group) == ("legacy-app", "canary")
+        assert [d.deployment_id for d in detail.deployments] == ["d-C3XYEM1QF"]
+        assert "BatchGetDeployments" in fake.operations()

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from bot.domain.config import Config
@@ -257,3 +258,59 @@ def test_pipeline_names_are_kept_only_while_they_fit_in_one_item(
     assert ledger.names("111", "eu-west-2") is None
     ledger.put_names("111", "eu-west-3", Names(tuple(f"{n:0100d}" for n in range(5000)), 3.0))
     assert ledger.names("111", "eu-west-3") is None
+
+
+def _item(key: str, expires_at: float) -> dict[str, Any]:
+    """A record as the `lists` index returns it (all attributes projected)."""
+    return {
+        "pk": {"S": key},
+        "version": {"N": "1"},
+        "body": {"S": "{}"},
+        "expires_at": {"N": f"{expires_at:.0f}"},
+        "list_name": {"S": "sweep"},
+        "list_pos": {"S": f"000000000001#{key}"},
+    }
+
+
+def test_a_query_of_the_index_reads_page_after_page_until_no_last_evaluated_key() -> None:
+    # GIVEN DynamoDB's Query answers as its API reference shapes them: a page ends where
+    # LastEvaluatedKey (table and index keys of the last item read) says, a page may hold
+    # only expired items or none at all and still have one, and the last page has none
+    clock = Clock()
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    live, gone = clock.now + DAY, clock.now - 1
+    first, second = _item("a", live), _item("b", gone)
+    last_b = {k: second[k] for k in ("pk", "list_name", "list_pos")}
+    empty_end = {**last_b, "pk": {"S": "b2"}}
+    request = {
+        "TableName": TABLE,
+        "IndexName": INDEX_NAME,
+        "KeyConditionExpression": "list_name = :n",
+        "ExpressionAttributeValues": {":n": {"S": "sweep"}},
+        "ScanIndexForward": True,
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "query",
+            {"Items": [first, second], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": last_b},
+            {**request, "Limit": 3},
+        )
+        stub.add_response(
+            "query",
+            {"Items": [], "Count": 0, "ScannedCount": 0, "LastEvaluatedKey": empty_end},
+            {**request, "Limit": 2, "ExclusiveStartKey": last_b},
+        )
+        stub.add_response(
+            "query",
+            {"Items": [_item("c", live)], "Count": 1, "ScannedCount": 1},
+            {**request, "Limit": 2, "ExclusiveStartKey": empty_end},
+        )
+        # WHEN the sweep's list is read, oldest first, three at most
+        records = DynamoStore(TABLE, client=client, clock=clock).query(
+            "sweep", newest_first=False, limit=3
+        )
+        # THEN every page was read, expired items left out, and nothing asked for twice
+        stub.assert_no_pending_responses()
+    assert [r.key for r in records] == ["a", "c"]
