@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.domain.ledger import (
     ACTIVITY,
+    NAMES_MAX_BYTES,
     DeploymentLink,
     Entry,
     GroupEntry,
@@ -125,7 +126,15 @@ class Ledger:
         return self.get(names_key(account, region), Names)
 
     def put_names(self, account: str, region: str, names: Names) -> None:
-        """Keep a fresh `list_pipelines` answer (a newer one already there wins)."""
+        """Keep a fresh `list_pipelines` answer (a newer one already there wins), unless it is
+        too long for one record: then each container lists the names itself."""
+        if len(dump_entry(names).encode()) > NAMES_MAX_BYTES:
+            logger.warning(
+                "%d pipeline names in %s are too many to keep in the ledger",
+                len(names.names),
+                region,
+            )
+            return
         self.change(
             names_key(account, region),
             lambda old: (

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 
 from blocks.text import duration
 from bot import aws
@@ -29,6 +30,8 @@ from bot.aws import AwsError
 from bot.aws.accounts import NoLookups, Place, Places
 from bot.aws.deploy_status import backfill_in
 from bot.aws.enrich import accounts_enricher
+from bot.aws.limits import DeadlinePassed
+from bot.aws.run import LookupFailed, Run
 from bot.domain.codedeploy import parse_deployment
 from bot.domain.codepipeline import parse_execution, parse_stages
 from bot.domain.coerce import as_map, mappings, parse_status
@@ -56,7 +59,7 @@ from bot.domain.living import (
 from bot.domain.model import Deployment, Execution, Scope, Source, Status, View
 from bot.ledger import Ledger
 from bot.slack import DeliveryError, Poster, make_web_client
-from bot.store import Store, StoreError
+from bot.store import Record, Store, StoreError
 from handlers.approvals import send_reminders
 from handlers.living import LivingDelivery
 
@@ -79,6 +82,11 @@ class SweepReport:
     reminded: int = 0  # reminders of approvals still waiting
     left: int = 0  # due, but the sweep ran out of time
     backfilled: int = 0
+
+    def add(self, other: SweepReport) -> None:
+        """Count what `other` did too."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
 class Sweeper:
@@ -106,31 +114,66 @@ class Sweeper:
     def run(self) -> SweepReport:
         """Look at every due message within `sweep.seconds`; then fill the ledger in."""
         report = SweepReport()
-        deadline = time.monotonic() + self._config.sweep.seconds
+        seconds = self._config.sweep.seconds
+        deadline = time.monotonic() + seconds
         now = self._clock()
-        due = self._store.query(
-            SWEEP, upto=position(now, "\uffff"), newest_first=False, limit=DUE_PER_SWEEP
-        )
-        for index, record in enumerate(due):
-            if time.monotonic() >= deadline:
-                report.left = len(due) - index
-                break
-            report.looked_at += 1
-            try:
-                self._one(record.key, report)
-            except NoLookups as exc:
-                # Its account cannot be read (not configured, its role refused): nothing to
-                # heal now; it is looked at again later, like a message still running.
-                logger.info("the sweep cannot read %s: %s", record.key, exc.reason)
-                self._later(record.key)
-            except (AwsError, StoreError, DeliveryError):
-                logger.exception("the sweep could not bring %s up to date", record.key)
-                report.failed += 1
-                self._later(record.key)
-        left = deadline - time.monotonic()
-        if left > 1 and self._backfill_due():
-            report.backfilled = backfill_in(self._config, self._places, self._ledger, seconds=left)
+        try:
+            due = self._store.query(
+                SWEEP, upto=position(now, "\uffff"), newest_first=False, limit=DUE_PER_SWEEP
+            )
+        except StoreError:
+            # The schedule runs again in a few minutes: failing here would only get the
+            # invocation retried and then parked with the failed notifications.
+            logger.exception("the sweep skipped this time: the due messages could not be read")
+            return report
+        pool = ThreadPoolExecutor(1, thread_name_prefix="deploybot-sweep")
+        run = Run(pool, deadline, seconds, time.monotonic)
+        try:
+            self._look_at(due, report, run)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if run.left > 1 and self._backfill_due():
+            report.backfilled = backfill_in(
+                self._config, self._places, self._ledger, seconds=run.left
+            )
         return report
+
+    def _look_at(self, due: list[Record], report: SweepReport, run: Run) -> None:
+        """Each due message in turn, each bounded by the time the sweep has left (its AWS
+        requests too: none waits for the rate limit past the deadline, none is sent after)."""
+        for index, record in enumerate(due):
+            if run.left <= 0:
+                report.left += len(due) - index
+                return
+            try:
+                report.add(run.wait(run.submit(self._look, record.key)))
+            except LookupFailed as exc:  # out of time with it, or a bug (Run logged it)
+                logger.warning("the sweep gave up on %s: %s", record.key, exc.reason)
+                report.looked_at += 1
+                if run.left <= 0:
+                    report.left += len(due) - index
+                    return
+                report.failed += 1
+
+    def _look(self, key: str) -> SweepReport:
+        """One message (on the sweep's pool): what was done with it."""
+        done = SweepReport(looked_at=1)
+        try:
+            self._one(key, done)
+        except NoLookups as exc:
+            # Its account cannot be read (not configured, its role refused): nothing to
+            # heal now; it is looked at again later, like a message still running.
+            logger.info("the sweep cannot read %s: %s", key, exc.reason)
+            self._later(key)
+        except (AwsError, StoreError, DeliveryError) as exc:
+            if isinstance(exc.__cause__, DeadlinePassed):
+                logger.info("the sweep ran out of time with %s: looked at next time", key)
+                done.left += 1
+            else:
+                logger.exception("the sweep could not bring %s up to date", key)
+                done.failed += 1
+            self._later(key)
+        return done
 
     def _backfill_due(self) -> bool:
         """Fill the ledger in at most hourly: a full read of it every 5 minutes costs more

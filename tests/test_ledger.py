@@ -3,6 +3,7 @@ filtered and paged; entries without an account join their account's."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from bot.domain.config import SweepSettings
 from bot.domain.ledger import (
     ACTIVITY,
     DeploymentLink,
+    Entry,
     GroupEntry,
     PipelineEntry,
     fold,
@@ -29,7 +31,8 @@ from bot.domain.ledger import (
     typical_seconds,
     with_executions,
 )
-from bot.domain.model import Execution, Status
+from bot.domain.living import build_view, message_key
+from bot.domain.model import Deployment, Execution, Scope, Source, Status
 from bot.ledger import Ledger
 from bot.store import SqliteStore
 from tests.aws_data import deploy_success
@@ -203,3 +206,41 @@ def test_records_are_listed_by_activity_and_read_back_in_one_query(ledger: Ledge
     record = ledger._store.get(pipeline_key("", "eu-west-1", "p2"))
     assert record is not None and record.listed is not None and record.listed[0] == ACTIVITY
     assert load_entry(record.key, record.body) == pipelines[0]
+
+
+def _retried_execution() -> list[Deployment]:
+    """A pipeline execution that failed, was retried and succeeded: its pipeline events, and
+    the last stage's success reported in the same second as the execution's."""
+    at = [T0.replace(minute=m) for m in range(4)]
+    run = Deployment(
+        Source.CODEPIPELINE, Scope.PIPELINE, Status.STARTED, region="eu-west-1", account="111"
+    )
+    run = replace(run, pipeline="web", execution_id="exec-retried")
+    steps = [Status.STARTED, Status.FAILED, Status.RESUMED, Status.SUCCEEDED]
+    events = [
+        replace(run, status=s, occurred_at=t, event_id=f"e{i}")
+        for i, (s, t) in enumerate(zip(steps, at, strict=True))
+    ]
+    stage = replace(run, scope=Scope.STAGE, stage="Deploy", status=Status.SUCCEEDED)
+    return [*events, replace(stage, occurred_at=at[3], event_id="e4")]
+
+
+@pytest.mark.parametrize("arrival", list(itertools.permutations(range(5))))
+def test_a_retried_execution_that_succeeded_stays_succeeded_in_any_order(
+    arrival: tuple[int, ...],
+) -> None:
+    # GIVEN an execution that failed, was resumed and then succeeded, its events in any order
+    events = [_retried_execution()[i] for i in arrival]
+    entry: Entry | None = None
+    for event in events:
+        entry = fold(entry, event, 1.0) or entry
+    # WHEN a duplicate of the failure arrives late
+    failure = _retried_execution()[1]
+    entry = fold(entry, failure, 2.0) or entry
+    # THEN the ledger says succeeded, as the living message does
+    assert isinstance(entry, PipelineEntry) and entry.latest is not None
+    head = build_view(message_key(failure), [*events, failure]).head
+    assert (entry.latest.status, head.status) == (Status.SUCCEEDED, Status.SUCCEEDED)
+    # AND `/deploy-status failing` does not list it
+    page = select_page([entry], [], [], wanted=parse_filter("failing"), number=0, size=20)
+    assert page.entries == ()

@@ -20,17 +20,27 @@ from blocks import ids
 from blocks.deploy_status import build_answer, page_value, read_page_value
 from bot import aws
 from bot.aws import limits
-from bot.aws.deploy_status import look_up
+from bot.aws.deploy_status import backfill, look_up
 from bot.aws.enrich import Enricher
 from bot.domain.config import Config, EnrichSettings
 from bot.domain.ledger import (
     DeploymentLink,
+    GroupEntry,
+    Names,
     PipelineEntry,
     deployment_key,
+    group_names_key,
     pipeline_key,
     with_executions,
 )
-from bot.domain.model import AwsProblem, Execution, PipelineStatus, Status, StatusReport
+from bot.domain.model import (
+    AwsProblem,
+    Execution,
+    GroupStatus,
+    PipelineStatus,
+    Status,
+    StatusReport,
+)
 from bot.ledger import Ledger
 from bot.store import SqliteStore
 from tests.aws_data import (
@@ -39,10 +49,12 @@ from tests.aws_data import (
     codestar_summary,
     deploy_execution,
     deploy_success,
+    deployment_info,
     execution,
     pipeline_definition,
     source_execution,
 )
+from tests.aws_responses import as_wire, group_infos
 from tests.blockkit import violations
 from tests.fake_aws import FakeAws, Fault
 
@@ -333,3 +345,104 @@ def test_a_throttled_pipeline_is_one_line_saying_so() -> None:
 def test_a_garbled_next_value_shows_the_first_page() -> None:
     assert read_page_value("not json") == ("", 0)
     assert read_page_value(page_value("prod", 3)) == ("prod", 3)
+
+
+def test_the_backfill_reads_executions_and_definitions_side_by_side(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN 40 pipelines the ledger has never seen (each needs its executions and definition)
+    names = [f"svc-{n:02d}-prod" for n in range(40)]
+    fake.answers["ListPipelines"] = {"pipelines": [{"name": n} for n in names]}
+    fake.answers["ListPipelineExecutions"] = {"pipelineExecutionSummaries": []}
+    fake.answers["GetPipeline"] = lambda p: pipeline_definition(p["name"])
+    fake.answers["ListApplications"] = {"applications": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN the ledger is filled in after an answer
+    done = backfill(Config(), cp, cd, ledger, seconds=10)
+    # THEN every read was made, and the two APIs (each throttled on its own by AWS) were read
+    # side by side from the start, not one after the other
+    reads = [op for op in fake.operations() if op in ("ListPipelineExecutions", "GetPipeline")]
+    assert done == 80 and len(reads) == 80
+    first = reads[:20]
+    assert first.count("GetPipeline") >= 6, first
+    assert first.count("ListPipelineExecutions") >= 6, first
+
+
+def test_a_filter_word_wins_over_a_group_of_that_name(fake: FakeAws, ledger: Ledger) -> None:
+    # GIVEN pipelines named *-prod and *-staging, and one deployment group called "prod"
+    _filled(ledger, 6)
+    group = GroupEntry("billing", "prod", region=REGION)
+    ledger.change(group.key, lambda _: group)
+    fake.answers["ListDeployments"] = {"deployments": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN someone asks for `/deploy-status prod` THEN the filter answers: the prod pipelines
+    prod = look_up("prod", Config(), cp, cd, ledger=ledger)
+    assert isinstance(prod, StatusReport), prod
+    assert [p.name for p in prod.pipelines] == ["svc-005-prod", "svc-003-prod", "svc-001-prod"]
+    assert fake.calls == []
+    # AND `application/group` still answers with the group in detail
+    detail = look_up("billing/prod", Config(), cp, cd, ledger=ledger)
+    assert isinstance(detail, GroupStatus) and (detail.application, detail.group) == (
+        "billing",
+        "prod",
+    )
+    # AND so does the group's bare name where it filters nothing else
+    other = look_up("staging", Config(), cp, cd, ledger=ledger)
+    assert isinstance(other, StatusReport) and other.total == 3
+    alone = GroupEntry("billing", "blue", region=REGION)
+    ledger.change(alone.key, lambda _: alone)
+    blue = look_up("blue", Config(), cp, cd, ledger=ledger)
+    assert isinstance(blue, GroupStatus) and blue.group == "blue"
+
+
+def test_listing_the_deployment_groups_keeps_only_when_it_was_done(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN an account with 2,500 deployment groups of the longest names CodeDeploy allows
+    application = "a" * 100
+    groups = [f"{n:0100d}" for n in range(2500)]
+    fake.answers["ListApplications"] = {"applications": [application]}
+    fake.answers["ListDeploymentGroups"] = {"deploymentGroups": groups}
+    fake.answers["BatchGetDeploymentGroups"] = {"deploymentGroupsInfo": []}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN the ledger is filled in
+    backfill(Config(), cp, cd, ledger, seconds=10)
+    # THEN what is read later (when they were listed) is kept, not 500 KB of names that one
+    # DynamoDB item (400 KB at most) could not hold
+    listed = ledger.get(group_names_key("", REGION), Names)
+    assert listed is not None and listed.listed_at > 0 and listed.names == ()
+
+
+def test_a_group_or_application_name_the_ledger_has_not_seen_is_asked_of_codedeploy(
+    fake: FakeAws, ledger: Ledger
+) -> None:
+    # GIVEN pipelines that deploy elsewhere, and a CodeDeploy application the ledger never saw
+    _filled(ledger, 4)
+    infos = as_wire(group_infos())
+    infos["deploymentGroupsInfo"][0]["deploymentGroupName"] = "canary"
+    fake.answers["ListApplications"] = {"applications": ["legacy-app"]}
+    fake.answers["ListDeploymentGroups"] = {"deploymentGroups": ["canary"]}
+    fake.answers["BatchGetDeploymentGroups"] = infos
+    fake.answers["ListDeployments"] = {"deployments": ["d-C3XYEM1QF"]}
+    deployment = deployment_info(
+        "d-C3XYEM1QF", applicationName="legacy-app", deploymentGroupName="canary"
+    )
+    fake.answers["BatchGetDeployments"] = {"deploymentsInfo": [deployment["deploymentInfo"]]}
+    cp, cd = _client(fake, "codepipeline"), _client(fake, "codedeploy")
+    # WHEN `/deploy-status APPLICATION` is asked THEN its groups answer, with their last one
+    application = look_up("legacy-app", Config(), cp, cd, ledger=ledger)
+    assert isinstance(application, StatusReport), application
+    assert application.title == "Application legacy-app"
+    [group] = application.groups
+    assert (group.application, group.group) == ("legacy-app", "canary")
+    assert [(d.deployment_id, d.status) for d in group.deployments] == [
+        ("d-C3XYEM1QF", Status.FAILED)
+    ]
+    # AND `/deploy-status GROUP` answers with that group's history, read from CodeDeploy
+    for query in ("canary", "legacy-app/canary", "LEGACY-APP/Canary"):
+        fake.calls.clear()
+        detail = look_up(query, Config(), cp, cd, ledger=ledger)
+        assert isinstance(detail, GroupStatus), (query, detail)
+        assert (detail.application, detail.group) == ("legacy-app", "canary")
+        assert [d.deployment_id for d in detail.deployments] == ["d-C3XYEM1QF"]
+        assert "BatchGetDeployments" in fake.operations()

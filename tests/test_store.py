@@ -10,9 +10,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from bot.domain.config import Config
+from bot.domain.ledger import NAMES_MAX_BYTES, Names, dump_entry
+from bot.ledger import Ledger
 from bot.store import (
     INDEX_NAME,
     DynamoStore,
@@ -227,3 +230,87 @@ def test_dynamodb_list_attributes_feed_the_index(dynamodb: Any) -> None:
     assert (item["list_name"], item["list_pos"]) == ({"S": "activity"}, {"S": "2024"})
     plain = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "plain"}})["Item"]
     assert "list_name" not in plain and "list_pos" not in plain  # absent: not in the index
+
+
+def _names_of_bytes(body_bytes: int) -> Names:
+    """Pipeline names of the longest kind CodePipeline allows (100 characters; some 99) whose
+    ledger record body is exactly `body_bytes` long."""
+    base = len(dump_entry(Names(("",), 1.0)).encode()) - 2  # without the empty name's quotes
+    count = -(-(body_bytes - base + 1) // 103)  # each name: 100 characters, quotes and comma
+    excess = base + count * 103 - 1 - body_bytes  # shorten that many names by one character
+    listed = Names(tuple(f"{n:0{99 if n < excess else 100}d}" for n in range(count)), 1.0)
+    assert len(dump_entry(listed).encode()) == body_bytes
+    return listed
+
+
+def test_pipeline_names_are_kept_only_while_they_fit_in_one_item(
+    clock_and_store: tuple[Clock, Store],
+) -> None:
+    _, store = clock_and_store
+    ledger = Ledger(store, clock=lambda: 2.0)
+    # GIVEN as many of the longest pipeline names as fit in one ledger record: they are kept
+    fits = _names_of_bytes(NAMES_MAX_BYTES)
+    ledger.put_names("111", "eu-west-1", fits)
+    assert ledger.names("111", "eu-west-1") == fits
+    # WHEN one byte more is listed (5 pages of 1,000 names of 100 characters make 515 KB,
+    # and DynamoDB refuses an item over 400 KB) THEN it is not written, and nothing fails
+    ledger.put_names("111", "eu-west-2", _names_of_bytes(NAMES_MAX_BYTES + 1))
+    assert ledger.names("111", "eu-west-2") is None
+    ledger.put_names("111", "eu-west-3", Names(tuple(f"{n:0100d}" for n in range(5000)), 3.0))
+    assert ledger.names("111", "eu-west-3") is None
+
+
+def _item(key: str, expires_at: float) -> dict[str, Any]:
+    """A record as the `lists` index returns it (all attributes projected)."""
+    return {
+        "pk": {"S": key},
+        "version": {"N": "1"},
+        "body": {"S": "{}"},
+        "expires_at": {"N": f"{expires_at:.0f}"},
+        "list_name": {"S": "sweep"},
+        "list_pos": {"S": f"000000000001#{key}"},
+    }
+
+
+def test_a_query_of_the_index_reads_page_after_page_until_no_last_evaluated_key() -> None:
+    # GIVEN DynamoDB's Query answers as its API reference shapes them: a page ends where
+    # LastEvaluatedKey (table and index keys of the last item read) says, a page may hold
+    # only expired items or none at all and still have one, and the last page has none
+    clock = Clock()
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    live, gone = clock.now + DAY, clock.now - 1
+    first, second = _item("a", live), _item("b", gone)
+    last_b = {k: second[k] for k in ("pk", "list_name", "list_pos")}
+    empty_end = {**last_b, "pk": {"S": "b2"}}
+    request = {
+        "TableName": TABLE,
+        "IndexName": INDEX_NAME,
+        "KeyConditionExpression": "list_name = :n",
+        "ExpressionAttributeValues": {":n": {"S": "sweep"}},
+        "ScanIndexForward": True,
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "query",
+            {"Items": [first, second], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": last_b},
+            {**request, "Limit": 3},
+        )
+        stub.add_response(
+            "query",
+            {"Items": [], "Count": 0, "ScannedCount": 0, "LastEvaluatedKey": empty_end},
+            {**request, "Limit": 2, "ExclusiveStartKey": last_b},
+        )
+        stub.add_response(
+            "query",
+            {"Items": [_item("c", live)], "Count": 1, "ScannedCount": 1},
+            {**request, "Limit": 2, "ExclusiveStartKey": empty_end},
+        )
+        # WHEN the sweep's list is read, oldest first, three at most
+        records = DynamoStore(TABLE, client=client, clock=clock).query(
+            "sweep", newest_first=False, limit=3
+        )
+        # THEN every page was read, expired items left out, and nothing asked for twice
+        stub.assert_no_pending_responses()
+    assert [r.key for r in records] == ["a", "c"]

@@ -21,13 +21,14 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from blocks.living import build_moved_message, build_stuck_reply
-from bot import lambda_function
+from bot import aws, lambda_function
+from bot.aws import limits
 from bot.aws.accounts import Clients
 from bot.domain.config import Config, SweepSettings
 from bot.domain.events import parse_payload
 from bot.domain.living import SWEEP, build_view, message_key
 from bot.domain.model import Deployment, Scope, Status
-from bot.store import SqliteStore
+from bot.store import SqliteStore, StoreError
 from handlers.living import LivingDelivery
 from handlers.notifications import deliver_events
 from handlers.sweep import Sweeper
@@ -422,3 +423,45 @@ def test_an_approval_whose_execution_was_never_found_is_swept_for_its_reminders(
     sweeper.run()
     clock.now += 60 * MINUTE
     assert sweeper.run().looked_at == 0
+
+
+def test_a_message_is_looked_at_only_within_the_time_the_sweep_has_left(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # GIVEN a message still in progress, and an API the rate limit lets read again only in 4 s
+    clock = Clock()
+    store = SqliteStore(str(tmp_path / "state.db"), clock=clock)
+    config = replace(CONFIG, sweep=SweepSettings(seconds=1))
+    delivery = LivingDelivery(config, web_poster(fake_slack), store, clock=clock)
+    codepipeline, codedeploy = _clients(fake_aws)
+    limits.RateLimiter(rate=0.25).attach(codepipeline)
+    _deliver(flow(SUCCESS)[:3], delivery, store)
+    aws.call(codepipeline, "list_pipeline_executions", pipelineName="meerkat")
+    sweeper = Sweeper(config, delivery, store, Clients(codepipeline, codedeploy), clock=clock)
+    # WHEN a sweep of one second reaches it
+    clock.now += 11 * MINUTE
+    report = sweeper.run()
+    # THEN no request waited past the sweep's time: the message is left for the next sweep
+    assert (report.looked_at, report.left, report.healed, report.failed) == (1, 1, 0, 0)
+    assert fake_aws.operations().count("ListPipelineExecutions") == 1
+    # AND it waits its turn behind the others, after_minutes later
+    assert sweeper.run().looked_at == 0
+
+
+def test_a_store_that_cannot_say_what_is_due_skips_this_sweep(
+    fake_slack: FakeSlack, fake_aws: FakeAws, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a store whose list of due messages cannot be read (DynamoDB throttles the query)
+    class Unreadable(SqliteStore):
+        def query(self, *args: Any, **kwargs: Any) -> Any:
+            raise StoreError("ProvisionedThroughputExceededException")
+
+    store = Unreadable(str(tmp_path / "state.db"))
+    delivery = LivingDelivery(CONFIG, web_poster(fake_slack), store)
+    sweeper = Sweeper(CONFIG, delivery, store, Clients(*_clients(fake_aws)))
+    # WHEN the schedule runs the sweep THEN it is skipped this time, with an error in the log
+    report = sweeper.run()
+    assert (report.looked_at, report.failed) == (0, 0)
+    [line] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "skipped" in line.getMessage()
+    assert fake_aws.calls == [] and fake_slack.calls == []

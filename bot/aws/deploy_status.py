@@ -40,6 +40,7 @@ from bot.domain.ledger import (
     PipelineEntry,
     group_key,
     group_names_key,
+    keeps_besides,
     parse_filter,
     select_page,
     with_executions,
@@ -459,6 +460,9 @@ class _Named(_Answer):
             return self.detail(*exact[0])
         groups = [g for g in known.groups if not wanted.accounts or g.account in wanted.accounts]
         group = _group_named(name.lower(), groups)
+        if group is not None and "/" not in name:  # `prod` filters, `web/prod` is the group
+            pipelines = [*known.pipelines, *known.unseen]
+            group = None if keeps_besides(wanted, pipelines, groups, group) else group
         survey = self.survey_of(group.account, group.region) if group is not None else None
         if group is not None and survey is not None and survey.reader is not None:
             return survey.reader.group_detail(group.application, group.group)
@@ -564,8 +568,12 @@ def _backfill(answer: _Answer, ledger: Ledger, run: Run) -> int:
     try:
         known = answer.known(run)
         undefined = [e for e in known.pipelines if e.definition is None]
-        futures: list[Future[Any]] = [run.submit(answer.read_latest, e) for e in known.unseen]
-        for entry in [*known.unseen, *undefined]:  # both APIs at once: each has its own limit
+        futures: list[Future[Any]] = []
+        # Both APIs at once, each has its own limit: the pool takes work in the order it is
+        # queued, so a pipeline's two reads are queued together, not all of one API first.
+        for entry, unseen in [*((e, True) for e in known.unseen), *((e, False) for e in undefined)]:
+            if unseen:
+                futures.append(run.submit(answer.read_latest, entry))
             survey = answer.survey_of(entry.account, entry.region)
             if survey is not None and survey.discovery is not None:
                 futures.append(
@@ -610,8 +618,8 @@ def _backfill_groups(reader: _Reader, ledger: Ledger, run: Run) -> int:
                 key = group_key(reader.account, reader.region, application, summary.group)
                 ledger.change(key, _new_group(summary, ledger.now()))
                 written += 1
-    pairs = tuple(f"{a}/{g}" for a, names in groups.items() for g in names)
-    ledger.change(marker, lambda _: Names(pairs, ledger.now()))
+    # Only when is read back: every pair would grow past what one DynamoDB item holds.
+    ledger.change(marker, lambda _: Names((), ledger.now()))
     return written
 
 

@@ -24,13 +24,18 @@ from typing import Any
 from bot.domain.codec import dump, load
 from bot.domain.codepipeline import PipelineInfo
 from bot.domain.config import DEFAULT_STUCK_MINUTES, SweepSettings
-from bot.domain.living import RANK, position
+from bot.domain.living import position
 from bot.domain.model import Commit, Deployment, Execution, Scope, Source, Status
+from bot.domain.precedence import order, precedence, reported_at
 
 ACTIVITY = "activity"  # the list of pipelines and groups, by their latest activity
 EXECUTIONS_KEPT = 10  # per pipeline: enough for a median duration and the detail view
 DEPLOYMENTS_KEPT = 10  # per deployment group
 MIN_STUCK_SECONDS = 300.0  # a run of a few seconds is not stuck after a minute
+# A record body this long still makes a DynamoDB item under its 400 KB limit (key, version and
+# expiry included). Only the pipeline names can grow past it: 5 pages of 1,000 names of up to
+# 100 characters make 515 KB.
+NAMES_MAX_BYTES = 380_000
 _TOKENS = re.compile(r"[^a-z0-9]+")
 
 
@@ -130,7 +135,7 @@ class GroupEntry:
     @property
     def activity(self) -> float:
         """When its last deployment last changed (0: never, as far as known)."""
-        return max((_seconds(_when(d)) for d in self.deployments), default=0)
+        return max((_seconds(reported_at(d)) for d in self.deployments), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +194,6 @@ def _seconds(when: datetime | None) -> float:
     return when.timestamp() if when is not None else 0.0
 
 
-def _when(event: Deployment) -> datetime | None:
-    return event.occurred_at or event.finished_at or event.started_at
-
-
-def _order(event: Deployment) -> tuple[bool, float, int]:
-    """Final beats running; then the later report; then the further state (as living messages)."""
-    return (event.status.is_final, _seconds(_when(event)), RANK[event.status])
-
-
 def record_key(event: Deployment) -> str:
     """The one ledger record an event changes ("" when it changes none)."""
     account, region = event.account, event.region
@@ -238,18 +234,23 @@ def _fold_execution(entry: PipelineEntry | None, event: Deployment, now: float) 
     old = next((e for e in entry.executions if e.execution_id == event.execution_id), None)
     # A stage or action event says the execution runs, and no more: its own events say the rest.
     status = event.status if event.scope is Scope.PIPELINE else Status.IN_PROGRESS
-    times = [t for t in (event.started_at, _when(event)) if t]
+    status_at = reported_at(event)
+    times = [t for t in (event.started_at, status_at) if t]
     if old is not None:
-        status = max(old.status, status, key=lambda s: (s.is_final, RANK[s]))
+        old_at = old.status_at or old.updated_at
+        if precedence(old.status, old_at) > precedence(status, status_at):
+            status, status_at = old.status, old_at
         times += [t for t in (old.started_at, old.updated_at) if t]
+    updated_at = max(times, default=None)
     commits = [c for c in (old.commit if old else None, event.commit) if c is not None]
     execution = Execution(
         execution_id=event.execution_id,
         status=status,
         started_at=min(times, default=None),
-        updated_at=max(times, default=None),
+        updated_at=updated_at,
         commit=max(commits, key=_commit_rank, default=None),
         trigger=max(old.trigger if old else "", event.trigger),
+        status_at=None if status_at == updated_at else status_at,
     )
     return replace(
         with_executions(entry, [execution]),
@@ -276,7 +277,7 @@ def _fold_deployment(entry: GroupEntry | None, event: Deployment, now: float) ->
     old = next((d for d in entry.deployments if d.deployment_id == event.deployment_id), None)
     kept = _compact(event)
     if old is not None:
-        newest, other = (kept, old) if _order(kept) >= _order(old) else (old, kept)
+        newest, other = (kept, old) if order(kept) >= order(old) else (old, kept)
         kept = replace(
             newest,
             commit=newest.commit or other.commit,
@@ -285,7 +286,7 @@ def _fold_deployment(entry: GroupEntry | None, event: Deployment, now: float) ->
             started_at=newest.started_at or other.started_at,
         )
     deployments = [kept, *(d for d in entry.deployments if d.deployment_id != kept.deployment_id)]
-    deployments.sort(key=lambda d: _seconds(d.started_at or _when(d)), reverse=True)
+    deployments.sort(key=lambda d: _seconds(d.started_at or reported_at(d)), reverse=True)
     pipelines = entry.pipelines
     if kept.pipeline and kept.pipeline not in pipelines:
         pipelines = (*pipelines, kept.pipeline)
@@ -515,6 +516,22 @@ def select_page(
         has_more=start + size < len(ordered),
         groups=tuple(loose) if number == 0 else (),
     )
+
+
+def keeps_besides(
+    wanted: Filter,
+    entries: Iterable[PipelineEntry],
+    groups: Iterable[GroupEntry],
+    group: GroupEntry,
+) -> bool:
+    """Does `wanted` keep anything but `group`: a pipeline by its name or another target, or
+    another group? Then a word that names the group is a filter (`prod`), not a request for it."""
+    target = (group.application, group.group)
+    for entry in entries:
+        names = (entry.name, *(n for t in entry.targets if t != target for n in t))
+        if wanted.keeps(names, None, entry.account):
+            return True
+    return any(wanted.keeps(group_names(g), None, g.account) for g in groups if g != group)
 
 
 def _covered(covered: set[tuple[str, str, str]], group: GroupEntry) -> bool:

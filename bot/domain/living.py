@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from bot.domain import approvals
@@ -28,6 +28,9 @@ from bot.domain.model import (
     View,
 )
 from bot.domain.people import first_starter
+from bot.domain.precedence import EPOCH as _EPOCH
+from bot.domain.precedence import order as _order
+from bot.domain.precedence import when as _when
 from bot.domain.release import best_diff
 
 MAIN = "main"
@@ -39,24 +42,6 @@ ORPHAN_CHECKS = 3  # times the sweep looks for the execution of a deployment mes
 SEEN_MAX = 500  # event ids remembered per message: far more than one execution sends
 EVENTS_MAX = 150  # state transitions kept per message: keeps a DynamoDB item well under 400 KB
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Among non-final states of one part, the later one wins; at equal times, the further along.
-RANK = {
-    Status.UNKNOWN: 0,
-    Status.CREATED: 1,
-    Status.STARTED: 2,
-    Status.RESUMED: 3,
-    Status.IN_PROGRESS: 4,
-    Status.READY: 5,
-    Status.STOPPING: 6,
-    Status.SKIPPED: 7,
-    Status.SUCCEEDED: 8,
-    Status.SUPERSEDED: 9,
-    Status.CANCELED: 10,
-    Status.STOPPED: 11,
-    Status.ABANDONED: 12,
-    Status.FAILED: 13,
-}
 _SCOPE_ORDER = {scope: i for i, scope in enumerate(Scope)}
 Parts = Mapping[tuple[str, ...], Deployment]
 
@@ -201,16 +186,6 @@ _SCALARS = ("link", "due", "checks", "stuck", "moved_to", "moved_link")
 def with_slot(state: State, name: str, slot: Slot) -> State:
     """`state` with one slot replaced."""
     return replace(state, slots={**state.slots, name: slot})
-
-
-def _when(event: Deployment) -> datetime:
-    return event.occurred_at or event.finished_at or event.started_at or _EPOCH
-
-
-def _order(event: Deployment) -> tuple[bool, datetime, int, str]:
-    """Final beats non-final; then later beats earlier; then further along; then any fixed rule."""
-    tie = json.dumps(dump_event(event), sort_keys=True)
-    return (event.status.is_final, _when(event), RANK[event.status], tie)
 
 
 def absorb(state: State, event: Deployment) -> State | None:

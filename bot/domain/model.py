@@ -318,6 +318,9 @@ class Execution:
     updated_at: datetime | None = None
     commit: Commit | None = None
     trigger: str = ""
+    # When the status held, where that is not `updated_at` (events fold later running reports
+    # of a retry into `updated_at`; the status keeps the time of the report it came from).
+    status_at: datetime | None = None
 
     @property
     def duration_seconds(self) -> float | None:
