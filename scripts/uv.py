@@ -76,13 +76,22 @@ def _located(python: str) -> str | None:
     return binary if result.returncode == 0 and binary else None
 
 
-def with_pip() -> str | None:
-    result = _run([sys.executable, "-m", "pip", "install", *QUIET, "uv"])
+def _pip_install(python: str, failed: str, done: str) -> str | None:
+    """`python -m pip install uv`, saying how it went; where uv's binary is."""
+    result = _run([python, "-m", "pip", "install", *QUIET, "uv"])
     if result.returncode != 0:
-        say(f"pip did not install uv: {_why(result)}")
+        say(f"{failed}: {_why(result)}")
         return None
-    say(f"installed uv with pip ({sys.executable} -m pip install uv)")
-    return _located(sys.executable)
+    say(done)
+    return _located(python)
+
+
+def with_pip() -> str | None:
+    return _pip_install(
+        sys.executable,
+        "pip did not install uv",
+        f"installed uv with pip ({sys.executable} -m pip install uv)",
+    )
 
 
 def with_venv() -> str | None:
@@ -90,13 +99,11 @@ def with_venv() -> str | None:
     if made.returncode != 0:
         say(f"could not make a virtual environment: {_why(made)}")
         return None
-    python = str(PLACE / BIN / f"python{EXE}")
-    result = _run([python, "-m", "pip", "install", *QUIET, "uv"])
-    if result.returncode != 0:
-        say(f"could not install uv in {PLACE}: {_why(result)}")
-        return None
-    say(f"installed uv in a virtual environment of its own: {PLACE}")
-    return _located(python)
+    return _pip_install(
+        str(PLACE / BIN / f"python{EXE}"),
+        f"could not install uv in {PLACE}",
+        f"installed uv in a virtual environment of its own: {PLACE}",
+    )
 
 
 def with_system_pip() -> str | None:
@@ -106,13 +113,11 @@ def with_system_pip() -> str | None:
     if made.returncode != 0:
         say(f"could not make a virtual environment without pip either: {_why(made)}")
         return None
-    python = str(PLACE / BIN / f"python{EXE}")
-    result = _run([python, "-m", "pip", "install", *QUIET, "uv"])
-    if result.returncode != 0:
-        say(f"the system's pip did not install uv in {PLACE} either: {_why(result)}")
-        return None
-    say(f"installed uv in a virtual environment of its own, with the system's pip: {PLACE}")
-    return _located(python)
+    return _pip_install(
+        str(PLACE / BIN / f"python{EXE}"),
+        f"the system's pip did not install uv in {PLACE} either",
+        f"installed uv in a virtual environment of its own, with the system's pip: {PLACE}",
+    )
 
 
 def with_pipx() -> str | None:
