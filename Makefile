@@ -3,7 +3,12 @@
 # the pure-Python dependencies pinned in uv.lock; boto3 and its own dependencies come with the
 # Lambda runtime, so they stay out and the package stays small.
 RUNTIME_PROVIDED := boto3|botocore|jmespath|python-dateutil|s3transfer|six|urllib3
-UV ?= uv
+# uv, through scripts/uv.py: it runs the uv on PATH, or the one it installed in .uv-bootstrap/
+# (Debian's system Python), or installs one. SAM runs this Makefile from a scratch copy of the
+# source (`make --makefile <source>/Makefile`), so the script is found next to this file, not in
+# the working directory, and finds the uv installed there. `make UV=uv` skips the script.
+HERE := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+UV ?= python3 "$(HERE)scripts/uv.py"
 ARTIFACTS_DIR ?= .aws-sam/manual
 
 build-DeployBotFunction:

@@ -97,7 +97,8 @@ def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Messag
         # The failed lifecycle event and its log tail get a section of their own: a code block
         # must not be cut by the line budget of the summary.
         detail = failure_detail_section(event)
-        blocks = [_section(_failure_text(event)), *([_section(detail)] if detail else [])]
+        summary = _failure_text(event, heading=heading.split("\n")[0])
+        blocks = [_section(s) for s in (summary, detail) if s]
         if blocks_size([*head, *failures, *blocks, *tail]) > BLOCKS_BUDGET:
             break
         failures.extend(blocks)
@@ -111,8 +112,11 @@ def build_failure_reply(view: View, *, mentions: tuple[str, ...] = ()) -> Messag
     return {"text": text, "blocks": [*head, *failures, *tail]}
 
 
-def _failure_text(event: Deployment) -> str:
-    lines = [f"{LOOKS[event.status].emoji} *{inline(title_of(event), 300)}*"]
+def _failure_text(event: Deployment, *, heading: str) -> str:
+    """What failed and why; its title unless the reply's heading already says it (a lone
+    deployment is both the message's head and its failure)."""
+    title = f"{LOOKS[event.status].emoji} *{inline(title_of(event), 300)}*"
+    lines = [] if title == heading else [title]
     for section in (
         error_section(event),
         failed_actions_section(event),

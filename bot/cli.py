@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -32,6 +33,7 @@ EXIT_OK = explain.EXIT_OK
 EXIT_USAGE = explain.EXIT_USAGE
 EXIT_PROBLEM = explain.EXIT_PROBLEM  # `status`: AWS could not be read, or the name matches nothing
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13): what shells report for a command SIGPIPE ended
 DEFAULT_PORT = 3000
 
 logger = logging.getLogger(__name__)
@@ -116,15 +118,29 @@ def main(argv: list[str] | None = None) -> int:
     config: Config | None = None
     try:
         config = with_secrets(load_config(args.config))
-        return _COMMANDS[args.command](args, config)
+        status = _COMMANDS[args.command](args, config)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read stdout stopped (`deploybot render ... | head`): not a failure to report.
+        # Slack's and AWS's closed connections arrive wrapped (URLError, botocore's errors).
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # every failure ends in one line, never a traceback
         if args.verbose:
             traceback.print_exc()
         status, line = _explain(exc, config)
         print(f"deploybot: {line}", file=sys.stderr)
-        return status
+    return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that Python's flush at exit fails no more (the
+    idiom of Python's `signal` documentation, "Note on SIGPIPE")."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
 
 
 def _explain(exc: Exception, config: Config | None) -> tuple[int, str]:

@@ -10,7 +10,11 @@ is installed the first way that works here, and the script says which:
 2. a virtual environment of its own, .uv-bootstrap/ next to this repository's pyproject.toml:
    the way on Debian 12 and Ubuntu 24.04, whose system Python refuses pip installs with
    `externally-managed-environment` (PEP 668); Debian's Python needs `python3-venv` for it;
-3. pipx: `pipx install uv`.
+3. when that fails because this Python cannot make a virtual environment with pip in it
+   (Debian without python3-venv: no ensurepip) but has a pip of its own (python3-pip): the same
+   environment made `--without-pip --system-site-packages`, and the system's pip run from it
+   installs uv there (PEP 668 does not apply inside a virtual environment);
+4. pipx: `pipx install uv`.
 
 It never passes --break-system-packages. Standard library only, Python 3.8 or later.
 Set DEPLOYBOT_UV_DIR to keep the virtual environment somewhere else.
@@ -72,13 +76,22 @@ def _located(python: str) -> str | None:
     return binary if result.returncode == 0 and binary else None
 
 
-def with_pip() -> str | None:
-    result = _run([sys.executable, "-m", "pip", "install", *QUIET, "uv"])
+def _pip_install(python: str, failed: str, done: str) -> str | None:
+    """`python -m pip install uv`, saying how it went; where uv's binary is."""
+    result = _run([python, "-m", "pip", "install", *QUIET, "uv"])
     if result.returncode != 0:
-        say(f"pip did not install uv: {_why(result)}")
+        say(f"{failed}: {_why(result)}")
         return None
-    say(f"installed uv with pip ({sys.executable} -m pip install uv)")
-    return _located(sys.executable)
+    say(done)
+    return _located(python)
+
+
+def with_pip() -> str | None:
+    return _pip_install(
+        sys.executable,
+        "pip did not install uv",
+        f"installed uv with pip ({sys.executable} -m pip install uv)",
+    )
 
 
 def with_venv() -> str | None:
@@ -86,13 +99,25 @@ def with_venv() -> str | None:
     if made.returncode != 0:
         say(f"could not make a virtual environment: {_why(made)}")
         return None
-    python = str(PLACE / BIN / f"python{EXE}")
-    result = _run([python, "-m", "pip", "install", *QUIET, "uv"])
-    if result.returncode != 0:
-        say(f"could not install uv in {PLACE}: {_why(result)}")
+    return _pip_install(
+        str(PLACE / BIN / f"python{EXE}"),
+        f"could not install uv in {PLACE}",
+        f"installed uv in a virtual environment of its own: {PLACE}",
+    )
+
+
+def with_system_pip() -> str | None:
+    made = _run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(PLACE)]
+    )
+    if made.returncode != 0:
+        say(f"could not make a virtual environment without pip either: {_why(made)}")
         return None
-    say(f"installed uv in a virtual environment of its own: {PLACE}")
-    return _located(python)
+    return _pip_install(
+        str(PLACE / BIN / f"python{EXE}"),
+        f"the system's pip did not install uv in {PLACE} either",
+        f"installed uv in a virtual environment of its own, with the system's pip: {PLACE}",
+    )
 
 
 def with_pipx() -> str | None:
@@ -111,7 +136,7 @@ def with_pipx() -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    uv = found() or with_pip() or with_venv() or with_pipx()
+    uv = found() or with_pip() or with_venv() or with_system_pip() or with_pipx()
     if uv is None:
         say(f"found no way to install uv here: {GUIDE}")
         return 1

@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 
 from blocks.deploy_status import build_answer
 from bot.aws.deploy_status import look_up
+from bot.aws.discovery import LIST_PIPELINES_PAGE_SIZE
 from bot.domain.codedeploy import first_failure
 from bot.domain.codepipeline import SourceRevision, commit_from_revision
 from bot.domain.config import Config, RollbackGroup, RollbackSettings
@@ -134,7 +135,11 @@ def deploy_status() -> Scene:
     """`/deploy-status SentinelAwsMonitorCI`: its stages and last executions (ephemeral)."""
     codepipeline, codedeploy = clients()
     with Stubber(codepipeline) as stub:
-        stub.add_response("list_pipelines", {"pipelines": [{"name": r.PIPELINE}]}, {})
+        stub.add_response(
+            "list_pipelines",
+            {"pipelines": [{"name": r.PIPELINE}]},
+            {"maxResults": LIST_PIPELINES_PAGE_SIZE},
+        )
         stub.add_response("get_pipeline_state", r.pipeline_state(), {"name": r.PIPELINE})
         stub.add_response(
             "list_pipeline_executions",
@@ -142,6 +147,7 @@ def deploy_status() -> Scene:
             {"pipelineName": r.PIPELINE, "maxResults": 5},
         )
         lookup = look_up(r.PIPELINE, Config(), codepipeline, codedeploy)
+        stub.assert_no_pending_responses()
     answer = build_answer(lookup, query=r.PIPELINE, share=True)
     return Scene("#deployments", [{**answer, "response_type": "ephemeral"}])
 

@@ -106,6 +106,58 @@ def test_a_system_python_that_refuses_pip_gets_uv_in_a_venv(tmp_path: Path) -> N
     assert (again.returncode, again.stdout, again.stderr) == (0, "stand-in uv --version\n", "")
 
 
+# Debian's python3-pip does not pull in python3-venv: the venv module is there but ensurepip is
+# not, so `python3 -m venv DIR` fails. Only that is simulated; pip, PEP 668 and venv are real.
+_WITHOUT_ENSUREPIP = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("uv_bootstrap", sys.argv[1])
+bootstrap = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bootstrap)
+
+def no_ensurepip():
+    bootstrap.say("could not make a virtual environment: this Python cannot make virtual "
+                  "environments (Debian/Ubuntu: python3-venv)")
+    return None
+
+bootstrap.with_venv = no_ensurepip
+sys.exit(bootstrap.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(
+    _debian_marker() is None,
+    reason=f"no system Python with a PEP 668 marker at {DEBIAN_PYTHON} (Debian 12, Ubuntu 24.04)",
+)
+def test_a_system_python_with_pip_but_no_venv_uses_the_system_pip_in_a_bare_venv(
+    tmp_path: Path,
+) -> None:
+    # GIVEN Debian's own python3 with python3-pip but without python3-venv, and no uv or pipx
+    env = _env(tmp_path)
+    # WHEN the README's command runs with it
+    first = subprocess.run(
+        [str(DEBIAN_PYTHON), "-c", _WITHOUT_ENSUREPIP, str(SCRIPT), "run", "pytest"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    # THEN a virtual environment without pip but with the system's packages gets uv from the
+    # system's pip, and uv runs
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "stand-in uv run pytest\n"
+    assert "externally-managed-environment" in first.stderr
+    assert (
+        f"installed uv in a virtual environment of its own, with the system's pip: {tmp_path}"
+        in first.stderr
+    )
+    assert "--break-system-packages" not in first.stderr
+    # AND the next run of the script itself finds it there, quietly
+    again = _run(str(DEBIAN_PYTHON), env, "--version")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "stand-in uv --version\n", "")
+
+
 def test_a_python_that_allows_pip_installs_uv_with_pip(tmp_path: Path) -> None:
     # GIVEN a Python whose pip may install (a virtual environment: PEP 668 does not apply)
     home = tmp_path / "python"
@@ -156,6 +208,8 @@ def test_with_no_way_to_install_it_says_what_to_do(
     }
 
     def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+        if "--without-pip" in command:  # the venv module makes a bare environment
+            return subprocess.CompletedProcess(command, 0, "", "")
         return subprocess.CompletedProcess(command, 1, "", answers[command[2]])
 
     monkeypatch.setattr(bootstrap, "_run", run)
@@ -165,9 +219,59 @@ def test_with_no_way_to_install_it_says_what_to_do(
         "scripts/uv.py: pip did not install uv: this Python has no pip",
         "scripts/uv.py: could not make a virtual environment: this Python cannot make virtual "
         "environments (Debian/Ubuntu: python3-venv)",
+        f"scripts/uv.py: the system's pip did not install uv in {bootstrap.PLACE} either: "
+        "this Python has no pip",
         "scripts/uv.py: pipx is not installed either",
         "scripts/uv.py: found no way to install uv here: install uv yourself "
         "(https://docs.astral.sh/uv/getting-started/installation/), or on Debian/Ubuntu "
         "`sudo apt install python3-venv` and run this again",
     ]
     assert sysconfig.get_path("stdlib")  # the marker's place, as pip looks for it
+
+
+def test_with_pip_but_no_venv_it_never_breaks_system_packages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a Debian python3 with python3-pip but not python3-venv, and no uv or pipx
+    bootstrap = _load()
+    monkeypatch.setattr(bootstrap, "found", lambda: None)
+    monkeypatch.setattr(bootstrap.shutil, "which", lambda name: None)
+    python = str(bootstrap.PLACE / "bin" / "python")
+    commands: list[list[str]] = []
+
+    def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        if command[1:3] == ["-m", "pip"] and command[0] == sys.executable:
+            return subprocess.CompletedProcess(
+                command, 1, "", "error: externally-managed-environment"
+            )
+        if command[1:3] == ["-m", "venv"] and "--without-pip" not in command:
+            return subprocess.CompletedProcess(command, 1, "", "ensurepip is not available")
+        located = f"{bootstrap.PLACE}/bin/uv\n" if command[1] == "-c" else ""
+        return subprocess.CompletedProcess(command, 0, located, "")
+
+    monkeypatch.setattr(bootstrap, "_run", run)
+    executed: list[list[str]] = []
+    monkeypatch.setattr(bootstrap.os, "execv", lambda path, argv: executed.append(argv))
+    # WHEN it runs
+    assert bootstrap.main(["run", "pytest"]) == 0
+    # THEN after pip and venv failed, a bare venv that sees the system's packages got uv from the
+    # system's pip, and uv ran with the arguments
+    assert commands[2:] == [
+        [
+            sys.executable,
+            "-m",
+            "venv",
+            "--without-pip",
+            "--system-site-packages",
+            str(bootstrap.PLACE),
+        ],
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"],
+        [python, "-c", "import uv; print(uv.find_uv_bin())"],
+    ]
+    assert executed == [[f"{bootstrap.PLACE}/bin/uv", "run", "pytest"]]
+    assert not [c for c in commands if "--break-system-packages" in c]
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"scripts/uv.py: installed uv in a virtual environment of its own, with the system's pip: "
+        f"{bootstrap.PLACE}"
+    )

@@ -4,6 +4,7 @@ describes it."""
 
 from __future__ import annotations
 
+import fnmatch
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -490,3 +491,62 @@ def test_a_github_token_parameter_needs_ssm_read_on_that_parameter() -> None:
     assert wanted[arn] == ("ssm:GetParameter",)
     # AND without one, no SSM read is asked for
     assert not any(n.resource.startswith("arn:aws:ssm") for n in needs(Config(), place))
+
+
+def test_the_slack_secrets_the_config_names_need_reading() -> None:
+    place = Place("aws", REGION, "123456789012")
+    # GIVEN the two SSM parameters (SLACK_BOT_TOKEN_PARAMETER, SLACK_SIGNING_SECRET_PARAMETER)
+    ssm = Config(
+        slack_bot_token_parameter="/deploybot/slack-bot-token",
+        slack_signing_secret_parameter="/deploybot/slack-signing-secret",
+    )
+    # THEN the role must be allowed to read exactly those, as the template grants them
+    wanted = {n.resource: n.actions for n in needs(ssm, place)}
+    prefix = "arn:aws:ssm:eu-west-1:123456789012:parameter"
+    for name in ("/deploybot/slack-bot-token", "/deploybot/slack-signing-secret"):
+        assert wanted[prefix + name] == ("ssm:GetParameter",)
+    # GIVEN a Secrets Manager secret instead (SLACK_SECRETS_ID, its name)
+    secret = {n.resource: n for n in needs(Config(slack_secrets_id="deploybot/slack"), place)}
+    # THEN its ARN is simulated as AWS forms it (name, "-", six characters), which the template's
+    # grant (secret:NAME-??????) covers
+    [arn] = [r for r in secret if r.startswith("arn:aws:secretsmanager")]
+    assert secret[arn].actions == ("secretsmanager:GetSecretValue",)
+    pattern = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:deploybot/slack-??????"
+    assert fnmatch.fnmatchcase(arn, pattern)
+    # AND a full ARN is simulated as it is
+    full = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:deploybot/slack-Ab12Cd"
+    assert full in {n.resource for n in needs(Config(slack_secrets_id=full), place)}
+    # AND with the secrets in the environment itself, no secret read is asked for
+    resources = [n.resource for n in needs(Config(), place)]
+    assert not [r for r in resources if r.startswith(("arn:aws:ssm", "arn:aws:secretsmanager"))]
+
+
+def test_people_who_may_roll_back_may_steer_blue_green_and_freeze() -> None:
+    # GIVEN [rollback] with people and a channel, a pipeline whose deploy stage is named, and a
+    # pipeline whose deploy stage deploybot finds in its definition
+    named = RollbackPipeline(pipeline="api-prod", strategy="stage", stage="Deploy")
+    found = RollbackPipeline(pipeline="web-prod")
+    rollback = replace(ROLLBACK_CONFIG.rollback, pipelines=(named, found))
+    place = Place("aws", REGION, "123456789012")
+    wanted = {n.what: n for n in needs(replace(ROLLBACK_CONFIG, rollback=rollback), place)}
+    # THEN the blue/green buttons' writes are needed, on "*" (they have no resource type)
+    steer = wanted["steer blue/green deployments"]
+    assert (steer.resource, steer.actions) == (
+        "*",
+        ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment"),
+    )
+    assert steer.grant.startswith("TrafficEnabled=true")
+    # AND the Freeze button's on the named stage (the other's stage is known only to AWS)
+    freeze = wanted["freeze and unfreeze api-prod/Deploy"]
+    assert freeze.resource == f"arn:aws:codepipeline:{REGION}:123456789012:api-prod/Deploy"
+    assert (freeze.actions, freeze.grant) == (
+        FREEZE,
+        "FreezeEnabled=true and api-prod/Deploy in FreezeStages",
+    )
+    assert [n for n in wanted.values() if n.actions == FREEZE] == [freeze]
+    # AND with nobody who may press, neither
+    nobody = replace(rollback, users=(), usergroups=())
+    actions = {
+        a for n in needs(replace(ROLLBACK_CONFIG, rollback=nobody), place) for a in n.actions
+    }
+    assert not actions & {"codedeploy:ContinueDeployment", *FREEZE}

@@ -84,6 +84,28 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_reader_that_stops_early_ends_it_quietly() -> None:
+    # GIVEN `deploybot render ... | head` where head has already read all it wanted and exited:
+    # deploybot's stdout is a pipe whose reading end is closed
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    # WHEN deploybot prints the preview there
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "render", FAILURE, "--offline"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    # THEN it stops without a word, with the status of a command that SIGPIPE ended (128 + 13),
+    # as `seq 100000 | head` and deploybot's own Ctrl-C (130) report
+    assert (result.returncode, result.stderr) == (141, "")
+
+
 def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[slack]\nchannel = 5\n")

@@ -408,6 +408,23 @@ def test_standalone_deployment_is_one_message_with_a_failure_reply(
     assert reply["thread_ts"] == main["ts"]
 
 
+def test_a_lone_deployments_failure_reply_says_its_title_once() -> None:
+    # GIVEN a deployment of no pipeline that failed (it is the message's head and its failure)
+    events = [
+        *parse_payload(load_sample("codedeploy-trigger-failure-created.json")),
+        *parse_payload(load_sample("codedeploy-trigger-failure.json")),
+    ]
+    # WHEN its thread reply is built
+    reply = build_failure_reply(_view_after(events))
+    # THEN the title heads it once, and the failure follows without repeating it
+    texts = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    title = texts[0].split("\n")[0]
+    assert title.startswith(":x: *Deployment failed")
+    assert sum(line == title for text in texts for line in text.split("\n")) == 1
+    assert "ECS_UPDATE_ERROR" in json.dumps(reply["blocks"])
+    assert violations(reply) == []
+
+
 # --- snapshots of what the channel shows ---------------------------------------------------
 
 

@@ -25,15 +25,48 @@ def _locked_version(name: str) -> str:
     return match.group(1)
 
 
+def _bootstrapped_uv(where: Path) -> Path:
+    """What scripts/uv.py leaves behind on a machine with no uv on PATH: a uv in its own
+    directory (DEPLOYBOT_UV_DIR/bin). Here it hands over to the uv this test runs with, so the
+    build stays offline (uv's cache) and fast."""
+    assert UV is not None, "uv is needed to build the package (pip install uv)"
+    binary = where / "bin" / "uv"
+    binary.parent.mkdir(parents=True)
+    binary.write_text(f"#!/bin/sh\nPATH='{os.environ['PATH']}' exec '{UV}' \"$@\"\n")
+    binary.chmod(0o755)
+    return where
+
+
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert UV is not None, "uv is needed to build the package (pip install uv)"
+    """Built the way `sam build` does it (aws-lambda-builders' CustomMakeBuilder): the source is
+    copied to a scratch directory without .aws-sam and .git, and `make --makefile
+    <source>/Makefile build-DeployBotFunction` runs there with ARTIFACTS_DIR in the environment;
+    here with no uv on PATH, as on a machine where scripts/uv.py installed it."""
     artifacts = tmp_path_factory.mktemp("artifacts")
-    subprocess.run(
-        ["make", "--silent", "build-DeployBotFunction", f"ARTIFACTS_DIR={artifacts}", f"UV={UV}"],
-        cwd=ROOT,
-        check=True,
+    scratch = tmp_path_factory.mktemp("scratch") / "source"
+    shutil.copytree(
+        ROOT,
+        scratch,
+        ignore=shutil.ignore_patterns(
+            ".aws-sam", ".git", ".venv", ".uv-bootstrap", "*_cache", "__pycache__", "docs", "tests"
+        ),
     )
+    env = {
+        **{name: value for name, value in os.environ.items() if name != "UV"},
+        "PATH": "/usr/bin:/bin",
+        "ARTIFACTS_DIR": str(artifacts),
+        "DEPLOYBOT_UV_DIR": str(_bootstrapped_uv(tmp_path_factory.mktemp("uv-bootstrap"))),
+    }
+    result = subprocess.run(
+        ["make", "--silent", "--makefile", str(ROOT / "Makefile"), "build-DeployBotFunction"],
+        cwd=scratch,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
     return artifacts
 
 

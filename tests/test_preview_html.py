@@ -3,6 +3,7 @@ inject markup, and (when Debian's Chromium is installed) a real browser runs the
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from blocks.deploy_status import PROBLEM_LINES, PROBLEMS
 from blocks.text import code_block, code_span, date_token, escape, link
 from bot.domain.config import Config
 from bot.domain.events import parse_payload
@@ -149,6 +151,22 @@ def test_every_screenshot_scene_renders(name: str) -> None:
     for _tag, attrs in _tags(html.split("<main>")[1].split("</main>")[0]):
         href = attrs.get("href")
         assert href is None or href.startswith(("http://", "https://", "mailto:"))
+
+
+# The first words of every answer that says AWS could not be read: a picture must not show one.
+_AWS_TROUBLE = sorted(
+    {t.split("{action}")[0].strip() for t, _fix in PROBLEMS.values()}
+    | {t.split("{action}")[0].strip() for t in PROBLEM_LINES.values()}
+    | {"AWS answered", "Expected parameters"}
+)
+
+
+@pytest.mark.parametrize("name", sorted(SCENES))
+def test_no_screenshot_scene_shows_an_aws_error(name: str) -> None:
+    # GIVEN a scene as scripts/screenshots.py draws it, WHEN its messages are rendered
+    shown = json.dumps(SCENES[name]().posts, ensure_ascii=False)
+    # THEN none of them says AWS failed (a stub that no longer matches deploybot's calls would)
+    assert [words for words in _AWS_TROUBLE if words in shown] == []
 
 
 @pytest.mark.skipif(

@@ -65,3 +65,15 @@ def test_every_picture_is_shown_and_exists() -> None:
     shown = set(re.findall(r"\(docs/img/([^)]+\.png)\)", README))
     kept = {p.name for p in (ROOT / "docs" / "img").glob("*.png")}
     assert shown == kept
+
+
+def test_every_table_is_one_table() -> None:
+    # A blank line inside a table ends it: the rows after it render as a paragraph of pipes.
+    lines = README.splitlines()
+    for number, line in enumerate(lines[1:], start=1):
+        starts_a_table = line.lstrip().startswith("|") and not lines[number - 1].strip()
+        if starts_a_table:
+            following = lines[number + 1].strip() if number + 1 < len(lines) else ""
+            assert re.fullmatch(r"\|( *:?-+:? *\|)+", following), (
+                f"README line {number + 1} starts a table without a header: {line[:60]}"
+            )

@@ -230,6 +230,11 @@ class RollbackSettings:
         """True when some pipeline or deployment group can be rolled back."""
         return bool(self.pipelines or self.deployment_groups)
 
+    @property
+    def anyone(self) -> bool:
+        """True when somebody may press its buttons (roll back, steer, freeze), somewhere."""
+        return bool(self.channels and (self.users or self.usergroups))
+
     def pipeline(self, name: str) -> RollbackPipeline | None:
         """The entry enabling rollback of pipeline `name`, if any."""
         return next((p for p in self.pipelines if p.pipeline == name), None)

@@ -1,8 +1,13 @@
 """What the function's IAM role must be allowed to do for a configuration, per resource.
 
 Pure: `deploybot check` simulates these against the role (iam:SimulatePrincipalPolicy); the
-template grants them (README "IAM permissions"). Reads are always needed; the rollback writes
-only for what `[rollback]` names.
+template grants them (README "IAM permissions"). Reads are always needed; the Slack secrets the
+config names; the rollback writes only for what `[rollback]` names, and the blue/green and
+Freeze buttons' writes when someone may press them. Not here, because the config does not name
+their resources: lambda:InvokeFunction on the function itself (its name), PutApprovalResult
+(the approval actions, found in the pipelines' definitions), codecommit:BatchGetCommits (the
+repositories, found in the source actions), and Freeze on a deploy stage the config leaves
+for GetPipeline to find.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ UNSCOPED_READS = (
     "codedeploy:BatchGetDeploymentTargets",
 )
 FREEZE = ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition")
+# No resource type in the Service Authorization Reference either: "*" in the stack's region.
+STEER = ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment")
+# Secrets Manager names a secret's ARN NAME-xxxxxx (six random characters); the template grants
+# NAME-??????, so a simulation needs some six characters.
+SAMPLE_ARN_SUFFIX = "-AbCdEf"
 # A deployment config to simulate GetDeploymentConfig on (the group's own is not in the config).
 SAMPLE_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
 
@@ -100,12 +110,9 @@ def needs(config: Config, place: Place) -> Iterator[Need]:
         yield Need(
             f"query the ledger's lists in {config.store_table}", index, ("dynamodb:Query",), grant
         )
-    if config.release.enabled and config.release.github_token_parameter:
-        name = config.release.github_token_parameter
-        arn = place.arn("ssm", f"parameter{name}")
-        grant = "the stack's GitHubTokenParameter"
-        yield Need(f"read the GitHub token {name}", arn, ("ssm:GetParameter",), grant)
+    yield from _secret_needs(config, place)
     yield from _rollback_needs(config, place)
+    yield from _button_needs(config, place)
     for account in config.accounts:
         if account.role_arn:
             yield Need(
@@ -114,6 +121,57 @@ def needs(config: Config, place: Place) -> Iterator[Need]:
                 ("sts:AssumeRole",),
                 f"add {account.role_arn} to the stack's SpokeRoleArns",
             )
+
+
+def _secret_needs(config: Config, place: Place) -> Iterator[Need]:
+    """Reading the Slack secrets (where the config says they are) and the GitHub token."""
+    read = ("ssm:GetParameter",)
+    for what, name, grant in (
+        ("the Slack bot token", config.slack_bot_token_parameter, "SlackBotTokenParameter"),
+        (
+            "the Slack signing secret",
+            config.slack_signing_secret_parameter,
+            "SlackSigningSecretParameter",
+        ),
+    ):
+        if name:
+            yield Need(
+                f"read {what} {name}", _parameter_arn(place, name), read, f"the stack's {grant}"
+            )
+    if config.slack_secrets_id:
+        secret = config.slack_secrets_id
+        arn = (
+            secret
+            if secret.startswith("arn:")
+            else place.arn("secretsmanager", f"secret:{secret}{SAMPLE_ARN_SUFFIX}")
+        )
+        action = ("secretsmanager:GetSecretValue",)
+        yield Need(f"read the Slack secret {secret}", arn, action, "the stack's SlackSecretsId")
+    if config.release.enabled and config.release.github_token_parameter:
+        name = config.release.github_token_parameter
+        grant = "the stack's GitHubTokenParameter"
+        arn = _parameter_arn(place, name)
+        yield Need(f"read the GitHub token {name}", arn, read, grant)
+
+
+def _parameter_arn(place: Place, name: str) -> str:
+    """An SSM parameter's ARN: a name with a leading slash keeps it, others get one."""
+    return name if name.startswith("arn:") else place.arn("ssm", f"parameter/{name.lstrip('/')}")
+
+
+def _button_needs(config: Config, place: Place) -> Iterator[Need]:
+    """The writes of the blue/green and Freeze buttons, when someone may press them."""
+    rollback = config.rollback
+    if not rollback.enabled or not rollback.anyone:
+        return
+    grant = "TrafficEnabled=true (the buttons show on blue/green deployments only)"
+    yield Need("steer blue/green deployments", "*", STEER, grant)
+    for entry in rollback.pipelines:
+        if entry.stage and not entry.freeze_after_rollback:  # else: see _rollback_needs
+            name = f"{entry.pipeline}/{entry.stage}"
+            grant = f"FreezeEnabled=true and {name} in FreezeStages"
+            arn = place.arn("codepipeline", name)
+            yield Need(f"freeze and unfreeze {name}", arn, FREEZE, grant)
 
 
 def _rollback_needs(config: Config, place: Place) -> Iterator[Need]:

@@ -69,7 +69,7 @@ def decode(value: str) -> Steer | None:
 
 def steerable(deployment: Deployment, settings: RollbackSettings, pipeline: str = "") -> bool:
     """True when the config lets someone steer this deployment (the message shows buttons)."""
-    if not settings.channels or not (settings.users or settings.usergroups):
+    if not settings.anyone:
         return False
     return bool(
         settings.group(deployment.application, deployment.deployment_group)
