@@ -521,7 +521,7 @@ def test_the_slack_secrets_the_config_names_need_reading() -> None:
     assert not [r for r in resources if r.startswith(("arn:aws:ssm", "arn:aws:secretsmanager"))]
 
 
-def test_people_who_may_roll_back_may_steer_blue_green_and_freeze() -> None:
+def test_people_who_may_roll_back_may_freeze_and_steering_is_not_simulated() -> None:
     # GIVEN [rollback] with people and a channel, a pipeline whose deploy stage is named, and a
     # pipeline whose deploy stage deploybot finds in its definition
     named = RollbackPipeline(pipeline="api-prod", strategy="stage", stage="Deploy")
@@ -529,14 +529,11 @@ def test_people_who_may_roll_back_may_steer_blue_green_and_freeze() -> None:
     rollback = replace(ROLLBACK_CONFIG.rollback, pipelines=(named, found))
     place = Place("aws", REGION, "123456789012")
     wanted = {n.what: n for n in needs(replace(ROLLBACK_CONFIG, rollback=rollback), place)}
-    # THEN the blue/green buttons' writes are needed, on "*" (they have no resource type)
-    steer = wanted["steer blue/green deployments"]
-    assert (steer.resource, steer.actions) == (
-        "*",
-        ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment"),
-    )
-    assert steer.grant.startswith("TrafficEnabled=true")
-    # AND the Freeze button's on the named stage (the other's stage is known only to AWS)
+    # THEN the blue/green buttons' writes are not asked for: only CodeDeploy knows which groups
+    # deploy blue/green, and an in-place group never shows those buttons
+    steering = {"codedeploy:ContinueDeployment", "codedeploy:StopDeployment"}
+    assert not [n for n in wanted.values() if steering & set(n.actions)]
+    # AND the Freeze button's are, on the named stage (the other's stage is known only to AWS)
     freeze = wanted["freeze and unfreeze api-prod/Deploy"]
     assert freeze.resource == f"arn:aws:codepipeline:{REGION}:123456789012:api-prod/Deploy"
     assert (freeze.actions, freeze.grant) == (

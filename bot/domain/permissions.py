@@ -2,12 +2,13 @@
 
 Pure: `deploybot check` simulates these against the role (iam:SimulatePrincipalPolicy); the
 template grants them (README "IAM permissions"). Reads are always needed; the Slack secrets the
-config names; the rollback writes only for what `[rollback]` names, and the blue/green and
-Freeze buttons' writes when someone may press them. Not here, because the config does not name
-their resources: lambda:InvokeFunction on the function itself (its name), PutApprovalResult
-(the approval actions, found in the pipelines' definitions), codecommit:BatchGetCommits (the
-repositories, found in the source actions), and Freeze on a deploy stage the config leaves
-for GetPipeline to find.
+config names; the rollback writes only for what `[rollback]` names, and the Freeze button's
+writes when someone may press it. Not here, because the config does not name their resources:
+lambda:InvokeFunction on the function itself (its name), PutApprovalResult (the approval
+actions, found in the pipelines' definitions), codecommit:BatchGetCommits (the repositories,
+found in the source actions), Freeze on a deploy stage the config leaves for GetPipeline to
+find, and the blue/green buttons' ContinueDeployment and StopDeployment (whether a group
+deploys blue/green is CodeDeploy's to say: a ✗ for every in-place group would be false).
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ UNSCOPED_READS = (
     "codedeploy:BatchGetDeploymentTargets",
 )
 FREEZE = ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition")
-# No resource type in the Service Authorization Reference either: "*" in the stack's region.
-STEER = ("codedeploy:ContinueDeployment", "codedeploy:StopDeployment")
 # Secrets Manager names a secret's ARN NAME-xxxxxx (six random characters); the template grants
 # NAME-??????, so a simulation needs some six characters.
 SAMPLE_ARN_SUFFIX = "-AbCdEf"
@@ -160,12 +159,10 @@ def _parameter_arn(place: Place, name: str) -> str:
 
 
 def _button_needs(config: Config, place: Place) -> Iterator[Need]:
-    """The writes of the blue/green and Freeze buttons, when someone may press them."""
+    """The writes of the Freeze button, when someone may press it."""
     rollback = config.rollback
     if not rollback.enabled or not rollback.anyone:
         return
-    grant = "TrafficEnabled=true (the buttons show on blue/green deployments only)"
-    yield Need("steer blue/green deployments", "*", STEER, grant)
     for entry in rollback.pipelines:
         if entry.stage and not entry.freeze_after_rollback:  # else: see _rollback_needs
             name = f"{entry.pipeline}/{entry.stage}"
