@@ -844,3 +844,19 @@ def test_a_late_second_page_on_real_threads_keeps_the_first(aws: Setup, github: 
     assert diff.count == 150
     assert diff.changes[0].title == "Change 101"
     assert diff.note.startswith("some commits are not listed: ")
+
+
+def test_a_token_that_could_not_be_read_is_asked_for_again_within_a_minute(
+    github: FakeGitHub,
+) -> None:
+    # GIVEN a token getter that fails once (None: configured, but AWS refused), then answers
+    shas = _repo(github, 2)
+    answers: list[str | None] = [None, TOKEN]
+    now = [0.0]
+    client = GitHub(github.url, lambda: answers.pop(0), clock=lambda: now[0])
+    # WHEN a page is read, then another a minute later
+    client.compare(REPO, shas[0], shas[1])
+    now[0] = 61.0
+    client.compare(REPO, shas[0], shas[1])
+    # THEN the first went without a token, and the second asked again and had it
+    assert [r["authorization"] for r in github.requests()] == ["", f"Bearer {TOKEN}"]
