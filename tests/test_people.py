@@ -115,6 +115,25 @@ def test_slack_failing_leaves_the_author_unmapped(slack: FakeSlack) -> None:
     assert _directory(slack).user_for_email("bob@example.com") == ""
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [("429", 1), ("500", None), ("error", "internal_error")],
+    ids=["ratelimited", "server-error", "internal-error"],
+)
+def test_a_failed_lookup_is_not_kept_as_not_found(
+    slack: FakeSlack, fault: tuple[str, object]
+) -> None:
+    # GIVEN Slack fails the first lookup (rate limit, 5xx, or an error that is not an answer)
+    slack.fail_next(fault)
+    directory = _directory(slack)
+    # WHEN the same author is looked up twice
+    first = directory.user_for_email("bob@example.com")
+    second = directory.user_for_email("bob@example.com")
+    # THEN the failure left them plain text once, and the second lookup asked Slack again
+    assert (first, second) == ("", "U0BOB")
+    assert len(slack.calls_to("users.lookupByEmail")) == 2
+
+
 def test_no_directory_without_a_bot_token_or_with_lookups_off() -> None:
     assert make_directory(Config(), None) is None
     off = Config(slack_bot_token=TOKEN, release=ReleaseSettings(lookup_emails=False))
