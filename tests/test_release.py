@@ -19,7 +19,7 @@ from bot.aws.enrich import Enricher
 from bot.aws.release import ReleaseLookup
 from bot.aws.run import Run
 from bot.directory import SlackDirectory
-from bot.domain.config import Config, EnrichSettings, ReleaseSettings
+from bot.domain.config import DEFAULT_GITHUB_API_URL, Config, EnrichSettings, ReleaseSettings
 from bot.domain.model import Deployment, Person, ReleaseDiff, Scope, Source, Status
 from bot.domain.release import Baseline
 from bot.github import GitHub, GitHubError, last_page
@@ -73,12 +73,14 @@ class Setup:
         token: str = "",
         release: ReleaseSettings | None = None,
         threads: bool = False,
+        configured: str = DEFAULT_GITHUB_API_URL,
         **kwargs: Any,
     ) -> ReleaseLookup:
-        """The lookup, on InlineExecutor (Stubber's order), or with `threads` on its own
-        thread pools, as in production."""
+        """The lookup, its GitHub client at `api_url` (the fake) playing the API that
+        GITHUB_API_URL names (`configured`); on InlineExecutor (Stubber's order), or with
+        `threads` on its own thread pools, as in production."""
         settings = release or ReleaseSettings()
-        config = Config(release=replace(settings, github_api_url=api_url))
+        config = Config(release=replace(settings, github_api_url=configured))
         return ReleaseLookup(
             self.cp,
             self.cd,
@@ -860,3 +862,56 @@ def test_a_token_that_could_not_be_read_is_asked_for_again_within_a_minute(
     client.compare(REPO, shas[0], shas[1])
     # THEN the first went without a token, and the second asked again and had it
     assert [r["authorization"] for r in github.requests()] == ["", f"Bearer {TOKEN}"]
+
+
+# --- which GitHub GITHUB_API_URL serves ---------------------------------------------------------
+
+GHE_API = "https://ghe.example/api/v3"
+
+
+def test_a_github_enterprise_repository_is_not_sent_to_github_com(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a GitHub Enterprise Server repository, and GITHUB_API_URL left at api.github.com
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    event = execution_event(2, shas[3], provider="GitHubEnterpriseServer")
+    # WHEN looked up (the client that would go to api.github.com is the fake)
+    diff = _diff(aws.lookup(github.url, configured=DEFAULT_GITHUB_API_URL), event).diff
+    # THEN GitHub.com was not asked (no internal repository name or SHA leaves), and the note
+    # says what to set
+    assert github.requests() == []
+    assert diff is not None
+    assert diff.count is None
+    assert "set GITHUB_API_URL" in diff.note
+    assert "private or gone" not in diff.note
+
+
+def test_a_github_com_repository_is_not_sent_to_github_enterprise(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a github.com repository, and GITHUB_API_URL naming a GitHub Enterprise Server
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    # WHEN looked up
+    diff = _diff(aws.lookup(github.url, configured=GHE_API), execution_event(2, shas[3])).diff
+    # THEN the Enterprise server was not asked; the github.com link stays, with the note
+    assert github.requests() == []
+    assert diff is not None
+    assert diff.compare_url == f"https://github.com/{REPO}/compare/{shas[1]}...{shas[3]}"
+    assert "set GITHUB_API_URL" in diff.note
+
+
+def test_a_github_enterprise_repository_is_asked_at_its_own_api(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a GitHub Enterprise Server repository, and GITHUB_API_URL naming that server
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    event = execution_event(2, shas[3], provider="GitHubEnterpriseServer")
+    # WHEN looked up
+    diff = _diff(aws.lookup(github.url, configured=GHE_API), event).diff
+    # THEN its API was asked, and the link goes to the server
+    assert diff is not None
+    assert diff.count == 2
+    assert diff.compare_url == f"https://ghe.example/{REPO}/compare/{shas[1]}...{shas[3]}"

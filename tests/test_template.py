@@ -623,3 +623,13 @@ def test_an_empty_github_token_parameter_means_none() -> None:
     pattern = _raw()["Parameters"]["GitHubTokenParameter"]["AllowedPattern"]
     assert re.fullmatch(pattern, "")
     assert re.fullmatch(pattern, "/deploybot/github-token")
+
+
+def test_the_github_api_url_is_a_parameter(translated: dict[str, Any]) -> None:
+    # GIVEN the default, THEN github.com's API
+    assert Stack(translated, PARAMETERS).env()["GITHUB_API_URL"] == "https://api.github.com"
+    # AND a GitHub Enterprise Server's API when given
+    values = {**PARAMETERS, "GitHubApiUrl": "https://ghe.example/api/v3"}
+    assert Stack(_translate(values), values).env()["GITHUB_API_URL"] == "https://ghe.example/api/v3"
+    pattern = _raw()["Parameters"]["GitHubApiUrl"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, "")

@@ -205,10 +205,15 @@ class ReleaseLookup:
         self._diffs: dict[str, tuple[float, ReleaseDiff]] = {}
         self._live: dict[str, Baseline] = {}  # each pipeline's newest success this container saw
         api = self._settings.github_api_url
+        on_github_com = release.web_root(api) == release.GITHUB_WEB
         self._hosts = Hosts(
-            github_enterprise="" if api == DEFAULT_GITHUB_API_URL else release.web_root(api),
+            github_enterprise="" if on_github_com else release.web_root(api),
             gitlab_self_managed=self._settings.gitlab_url,
         )
+        # The one provider GITHUB_API_URL serves: api.github.com is github.com's; any other is a
+        # GitHub Enterprise Server's. The other is never asked (its repository names and SHAs
+        # stay off a server that is not theirs).
+        self._served = "github" if on_github_com else "githubenterpriseserver"
 
     # --- the two calls bot/aws/enrich.py makes ------------------------------------------------
 
@@ -329,7 +334,7 @@ class ReleaseLookup:
         commit = event.commit
         if self._github is None or commit is None or not commit.confirmed:
             return None
-        if commit.provider.replace(" ", "").lower() not in _GITHUBS:
+        if commit.provider.replace(" ", "").lower() != self._served:
             return None
         with self._lock:
             live = self._live.get(event.pipeline)
@@ -502,12 +507,27 @@ class ReleaseLookup:
         """The commits base..head where the provider has an API we read, else None."""
         kind = provider.replace(" ", "").lower()
         if self._github is not None and kind in _GITHUBS:
+            if kind != self._served:
+                raise _Missing(self._unserved(kind))
             return self._github_diff(self._github, span, run, partial)
         if kind == "codecommit" and self._codecommit is not None:
             return self._codecommit_diff(span, found.backwards, run, partial)
         return None
 
     # --- GitHub -------------------------------------------------------------------------------
+
+    def _unserved(self, kind: str) -> str:
+        """Why a GitHub the API URL does not serve is not asked, and what to set."""
+        api = self._settings.github_api_url
+        if kind == "github":
+            return (
+                f"GITHUB_API_URL names {api}, not github.com's API: set GITHUB_API_URL to "
+                f"{DEFAULT_GITHUB_API_URL} to list github.com repositories"
+            )
+        return (
+            "GitHub Enterprise Server is not asked at api.github.com: set GITHUB_API_URL to "
+            "its API (https://HOST/api/v3)"
+        )
 
     @staticmethod
     def _page(github: GitHub, span: _Span, page: int, run: Deadline) -> Page:
