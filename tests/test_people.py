@@ -231,3 +231,32 @@ def test_failure_mentions_authors_pings_the_mapped_authors_once() -> None:
         "U0BOB",
     )
     assert expand_mentions(("authors",), None) == ()
+
+
+def test_only_slack_user_ids_become_mentions_of_authors() -> None:
+    # GIVEN authors whose Slack id is not one (a store record or a lookup answer gone wrong)
+    diff = ReleaseDiff(
+        "a" * 40,
+        "b" * 40,
+        count=4,
+        authors=(
+            Person(login="a", slack_id="here"),
+            Person(login="b", slack_id="!channel"),
+            Person(login="c", slack_id="U0OK|x>"),
+            Person(login="d", slack_id="W0DANA"),
+        ),
+    )
+    # THEN only the real user id is pinged
+    assert expand_mentions(("authors",), diff) == ("W0DANA",)
+
+
+def test_the_cc_line_never_makes_a_special_mention_from_an_unchecked_id() -> None:
+    from blocks.deployment import mention_section
+
+    failed = Deployment(
+        source=Source.CODEPIPELINE, scope=Scope.PIPELINE, status=Status.FAILED, pipeline="web"
+    )
+    # WHEN the mentions hold something that is not a configured shape
+    line = mention_section(failed, ("U0ALICE", "S0OPS", "here", "everyone", "U0X>|<!channel"))
+    # THEN users, groups and the configured specials render, nothing else does
+    assert line == "cc <@U0ALICE> <!subteam^S0OPS> <!here>"
