@@ -915,3 +915,25 @@ def test_a_github_enterprise_repository_is_asked_at_its_own_api(
     assert diff is not None
     assert diff.count == 2
     assert diff.compare_url == f"https://ghe.example/{REPO}/compare/{shas[1]}...{shas[3]}"
+
+
+# --- the approval request ------------------------------------------------------------------------
+
+
+def test_an_approval_request_gets_the_diff_of_the_execution_it_waits_in(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN run 2 (commit 3) waits at a manual approval; run 1 made commit 1 live
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    approval = replace(
+        execution_event(2, shas[3], status=Status.STARTED),
+        scope=Scope.APPROVAL,
+        stage="Approve",
+        action="Release",
+    )
+    # WHEN the approval request is looked up
+    diff = _diff(aws.lookup(github.url), approval).diff
+    # THEN it carries what the approver is asked to let through
+    assert diff is not None
+    assert (diff.base, diff.head, diff.count) == (shas[1], shas[3], 2)

@@ -153,9 +153,13 @@ class Pending:
     progress: _Progress = field(default_factory=_Progress)
 
 
+_EXECUTIONS = frozenset({Scope.PIPELINE, Scope.APPROVAL})  # an approval shows its run's diff
+
+
 def wants_diff(event: Deployment) -> bool:
-    """Pipeline executions and CodeDeploy deployments have a release diff; parts of them not."""
-    if event.scope is Scope.PIPELINE:
+    """Pipeline executions, their approval requests (what the approver lets through) and
+    CodeDeploy deployments have a release diff; other parts of a run do not."""
+    if event.scope in _EXECUTIONS:
         return bool(event.pipeline and event.execution_id)
     return event.scope is Scope.DEPLOYMENT and bool(event.deployment_id)
 
@@ -228,7 +232,7 @@ class ReleaseLookup:
         history = self._pool.submit(self._history, pipeline) if pipeline else None
         progress = _Progress()
         branch = None
-        if event.scope is Scope.PIPELINE and history is not None:
+        if event.scope in _EXECUTIONS and history is not None:
             early = self._guess(event, run)
             branch = self._branches.submit(
                 self._execution_outcome, event, history, run, progress, early
