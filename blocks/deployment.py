@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from blocks import ids
@@ -26,8 +27,10 @@ from blocks.text import (
 )
 from blocks.traffic import waiting_text
 from bot.domain.model import Commit, Deployment, Scope, Status
-from bot.domain.people import expand_mentions
+from bot.domain.people import SLACK_USER_ID, expand_mentions
 from bot.domain.rollback import Target
+
+_USERGROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -354,16 +357,18 @@ def mention_section(event: Deployment, mentions: tuple[str, ...]) -> str:
     mentions = expand_mentions(mentions, event.diff)  # "authors": who wrote the release diff
     if not mentions or not event.status.is_failure:
         return ""
-    return "cc " + " ".join(_mention(m) for m in mentions)
+    shown = [m for m in (_mention(m) for m in mentions) if m]
+    return "cc " + " ".join(shown) if shown else ""
 
 
 def _mention(mention: str) -> str:
-    """Config-validated ids only (bot.config checks the shape): user, user group or special."""
+    """A user, a user group or a special mention, each checked for its shape here too (the
+    config checks them, but authors' ids come from lookups): anything else renders nothing."""
     if mention in ("here", "channel"):
         return f"<!{mention}>"
-    if mention.startswith("S"):
+    if _USERGROUP_ID.fullmatch(mention):
         return f"<!subteam^{mention}>"
-    return f"<@{mention}>"
+    return f"<@{mention}>" if SLACK_USER_ID.fullmatch(mention) else ""
 
 
 def link_button(text: str, url: str, action_id: str) -> Block | None:

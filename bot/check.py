@@ -49,6 +49,7 @@ def required_scopes(config: Config) -> dict[str, str]:
     if config.rollback.usergroups:
         scopes["usergroups:read"] = "rollback.usergroups"
     if config.release.enabled and config.release.lookup_emails:
+        scopes["users:read"] = "required with users:read.email"
         scopes["users:read.email"] = "commit authors as Slack users (release.lookup_emails)"
     return scopes
 

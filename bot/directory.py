@@ -3,8 +3,10 @@
 The I/O edge of "people, not strings" (bot/domain/people.py decides who needs a lookup). Slack's
 method (scope `users:read.email`, Tier 3) answers a user object, or `users_not_found`, or
 `missing_scope` when the app was installed without the scope. Answers are kept per container
-(found and not found) and, when found, in the store, so a cold container asks Slack only about
-e-mails it has never seen. Nothing here raises: an unknown author stays plain text.
+(found, and Slack's `users_not_found` for an hour) and, when found, in the store, so a cold
+container asks Slack only about e-mails it has never seen. A failure that is no answer (rate
+limited, 5xx, a timeout) is not kept: the next event asks again. Nothing here raises: an
+unknown author stays plain text.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class SlackDirectory:
         if cached is not None and cached[0] > self._clock():
             return cached[1]
         user = self._stored(key) or self._ask(key)
+        if user is None:
+            return ""  # no answer: not kept, so the next event asks again
         until = float("inf") if user else self._clock() + NOT_FOUND_SECONDS
         with self._lock:
             self._known[key] = (until, user)
@@ -80,7 +84,9 @@ class SlackDirectory:
         user = json.loads(record.body).get("user", "")
         return user if isinstance(user, str) else ""
 
-    def _ask(self, email: str) -> str:
+    def _ask(self, email: str) -> str | None:
+        """The user id, "" when Slack says there is no such (active) user, None when Slack
+        gave no answer (rate limited, 5xx, a timeout, lookups off)."""
         try:
             answer = self._client.users_lookupByEmail(email=email)
         except SlackApiError as exc:
@@ -92,12 +98,14 @@ class SlackDirectory:
                     "users:read.email scope and reinstall the app)",
                     error,
                 )
-            elif error != "users_not_found":
+            elif error == "users_not_found":
+                return ""
+            else:
                 logger.warning("users.lookupByEmail failed: %s", error or exc.response.status_code)
-            return ""
+            return None
         except (SlackClientError, OSError) as exc:
             logger.warning("users.lookupByEmail failed: %s", type(exc).__name__)
-            return ""
+            return None
         user = answer.get("user") or {}
         if not isinstance(user, dict) or user.get("deleted") or not user.get("id"):
             return ""

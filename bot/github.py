@@ -11,7 +11,8 @@ for the primary rate limit (until `x-ratelimit-reset`), 403 or 429 naming a seco
 
 stdlib urllib, one short timeout per call and no retry: the diff is looked up under the
 notification's deadline, and a failure only costs the commit list (the compare link stays).
-The token is read on first use and kept for an hour; it never reaches a log or a reason.
+The token is read on first use and kept for an hour (a token that could not be read: a minute);
+it never reaches a log or a reason.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum for a paginated compare
 TIMEOUT_SECONDS = 4.0
 TOKEN_SECONDS = 3600.0  # a rotated token is picked up within the hour
+RETRY_TOKEN_SECONDS = 60.0  # a token that could not be read is asked for again this soon
 USER_AGENT = "deploybot"
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="([^"]+)"')
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -73,7 +75,7 @@ class GitHub:
     def __init__(
         self,
         api_url: str,
-        token: Callable[[], str],
+        token: Callable[[], str | None],
         *,
         timeout: float = TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -88,7 +90,9 @@ class GitHub:
     def _bearer(self) -> str:
         with self._lock:
             if self._token is None or self._token[0] <= self._clock():
-                self._token = (self._clock() + TOKEN_SECONDS, self._read_token())
+                token = self._read_token()  # None: configured, but could not be read now
+                keep = TOKEN_SECONDS if token is not None else RETRY_TOKEN_SECONDS
+                self._token = (self._clock() + keep, token or "")
             return self._token[1]
 
     def compare(

@@ -61,8 +61,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "GITHUB_TOKEN_PARAMETER",
     ):
         monkeypatch.delenv(key, raising=False)
-    # No test reaches GitHub: release diffs of github.com repositories get their link only,
-    # and a test that wants commits points GITHUB_API_URL at tests/fake_github.py.
+    # No test reaches GitHub: release diffs of github.com repositories get their link only
+    # (this API is not github.com's, so it is not asked), and a test that wants commits points
+    # the GitHub client at tests/fake_github.py.
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("DEPLOYBOT_STORE_PATH", str(tmp_path / "state.db"))
 

@@ -81,6 +81,7 @@ class FakeGitHub(Loopback):
     calls: list[Call] = field(default_factory=list)
     fault: str = ""  # "rate_limit", "secondary", "server" for every request while set
     delay: float = 0.0
+    later_pages_delay: float = 0.0  # more seconds for pages after the first
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -222,7 +223,9 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             )
             with fake.lock:
                 fake.calls.append(call)
-            time.sleep(fake.delay)
+            time.sleep(
+                fake.delay + (fake.later_pages_delay if query.get("page", "1") != "1" else 0)
+            )
             status, body, headers = self._answer(parts.path, query)
             call.ended = time.monotonic()
             with contextlib.suppress(OSError):  # the client gave up (a timeout test)

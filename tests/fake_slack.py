@@ -55,7 +55,7 @@ class FakeSlack(Loopback):
     # What auth.test reports in x-oauth-scopes, and the workspace's channels by id.
     scopes: str = (  # manifest.yml's bot scopes
         "chat:write,chat:write.public,commands,channels:read,groups:read,channels:history,"
-        "groups:history,usergroups:read,users:read.email"
+        "groups:history,usergroups:read,users:read,users:read.email"
     )
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by channel

@@ -100,6 +100,8 @@ def test_users_read_email_is_required_only_while_authors_are_looked_up(
     scopes = _by_name(list(check_slack(looked_up, make_web_client(looked_up))))["Slack scopes"]
     assert scopes.ok is False
     assert "users:read.email (commit authors as Slack users" in scopes.detail
+    # AND users:read with it: Slack grants users:read.email only together with users:read
+    assert "users:read (" in scopes.detail
     # AND with it off, nothing is missing
     client = make_web_client(not_looked_up)
     assert _by_name(list(check_slack(not_looked_up, client)))["Slack scopes"].ok
@@ -108,7 +110,7 @@ def test_users_read_email_is_required_only_while_authors_are_looked_up(
 def test_usergroups_read_is_not_required_without_rollback_usergroups(
     fake_slack: FakeSlack,
 ) -> None:
-    fake_slack.scopes = "chat:write,commands,channels:read,groups:read,users:read.email"
+    fake_slack.scopes = "chat:write,commands,channels:read,groups:read,users:read,users:read.email"
     config = _slack_config(fake_slack, store_backend="none")
     checks = _by_name(list(check_slack(config, make_web_client(config))))
     assert checks["Slack scopes"].ok is True

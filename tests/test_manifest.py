@@ -76,6 +76,7 @@ def test_manifest_declares_what_the_code_uses_and_no_more() -> None:
         "groups:history",
         "groups:read",
         "usergroups:read",  # the Roll back button: rollback.usergroups membership
+        "users:read",  # Slack: users:read.email "must be requested at the same time as" it
         "users:read.email",  # the release diff: authors by e-mail (users.lookupByEmail)
     ]
     assert "user" not in manifest["oauth_config"]["scopes"]

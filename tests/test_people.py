@@ -115,6 +115,25 @@ def test_slack_failing_leaves_the_author_unmapped(slack: FakeSlack) -> None:
     assert _directory(slack).user_for_email("bob@example.com") == ""
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [("429", 1), ("500", None), ("error", "internal_error")],
+    ids=["ratelimited", "server-error", "internal-error"],
+)
+def test_a_failed_lookup_is_not_kept_as_not_found(
+    slack: FakeSlack, fault: tuple[str, object]
+) -> None:
+    # GIVEN Slack fails the first lookup (rate limit, 5xx, or an error that is not an answer)
+    slack.fail_next(fault)
+    directory = _directory(slack)
+    # WHEN the same author is looked up twice
+    first = directory.user_for_email("bob@example.com")
+    second = directory.user_for_email("bob@example.com")
+    # THEN the failure left them plain text once, and the second lookup asked Slack again
+    assert (first, second) == ("", "U0BOB")
+    assert len(slack.calls_to("users.lookupByEmail")) == 2
+
+
 def test_no_directory_without_a_bot_token_or_with_lookups_off() -> None:
     assert make_directory(Config(), None) is None
     off = Config(slack_bot_token=TOKEN, release=ReleaseSettings(lookup_emails=False))
@@ -212,3 +231,32 @@ def test_failure_mentions_authors_pings_the_mapped_authors_once() -> None:
         "U0BOB",
     )
     assert expand_mentions(("authors",), None) == ()
+
+
+def test_only_slack_user_ids_become_mentions_of_authors() -> None:
+    # GIVEN authors whose Slack id is not one (a store record or a lookup answer gone wrong)
+    diff = ReleaseDiff(
+        "a" * 40,
+        "b" * 40,
+        count=4,
+        authors=(
+            Person(login="a", slack_id="here"),
+            Person(login="b", slack_id="!channel"),
+            Person(login="c", slack_id="U0OK|x>"),
+            Person(login="d", slack_id="W0DANA"),
+        ),
+    )
+    # THEN only the real user id is pinged
+    assert expand_mentions(("authors",), diff) == ("W0DANA",)
+
+
+def test_the_cc_line_never_makes_a_special_mention_from_an_unchecked_id() -> None:
+    from blocks.deployment import mention_section
+
+    failed = Deployment(
+        source=Source.CODEPIPELINE, scope=Scope.PIPELINE, status=Status.FAILED, pipeline="web"
+    )
+    # WHEN the mentions hold something that is not a configured shape
+    line = mention_section(failed, ("U0ALICE", "S0OPS", "here", "everyone", "U0X>|<!channel"))
+    # THEN users, groups and the configured specials render, nothing else does
+    assert line == "cc <@U0ALICE> <!subteam^S0OPS> <!here>"

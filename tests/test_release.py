@@ -3,8 +3,10 @@ over HTTP, CodeCommit's commits under Stubber, and what a failure leaves on the 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,7 +19,7 @@ from bot.aws.enrich import Enricher
 from bot.aws.release import ReleaseLookup
 from bot.aws.run import Run
 from bot.directory import SlackDirectory
-from bot.domain.config import Config, EnrichSettings, ReleaseSettings
+from bot.domain.config import DEFAULT_GITHUB_API_URL, Config, EnrichSettings, ReleaseSettings
 from bot.domain.model import Deployment, Person, ReleaseDiff, Scope, Source, Status
 from bot.domain.release import Baseline
 from bot.github import GitHub, GitHubError, last_page
@@ -70,17 +72,22 @@ class Setup:
         *,
         token: str = "",
         release: ReleaseSettings | None = None,
+        threads: bool = False,
+        configured: str = DEFAULT_GITHUB_API_URL,
         **kwargs: Any,
     ) -> ReleaseLookup:
+        """The lookup, its GitHub client at `api_url` (the fake) playing the API that
+        GITHUB_API_URL names (`configured`); on InlineExecutor (Stubber's order), or with
+        `threads` on its own thread pools, as in production."""
         settings = release or ReleaseSettings()
-        config = Config(release=replace(settings, github_api_url=api_url))
+        config = Config(release=replace(settings, github_api_url=configured))
         return ReleaseLookup(
             self.cp,
             self.cd,
             config,
             codecommit=lambda: self.cc,
             github=GitHub(api_url, lambda: token),
-            executor=InlineExecutor(),
+            executor=None if threads else InlineExecutor(),
             **kwargs,
         )
 
@@ -740,3 +747,193 @@ def test_a_wrong_guess_is_dropped_for_what_the_history_says(aws: Setup, github: 
     assert diff is not None
     assert (diff.base, diff.base_run, diff.count) == (shas[3], execution_id(2), 3)
     assert len(github.requests()) - before == 2
+
+
+# --- on real threads, past the deadline -----------------------------------------------------------
+# Production runs the diff on the lookup's own pools while `finish` waits until the event's
+# deadline: what the diff found by then stays on the message.
+
+
+def _diff_on_threads(
+    lookup: ReleaseLookup, event: Deployment, run: Run
+) -> tuple[Deployment, Future[Any] | None]:
+    pending = lookup.start(event, run)
+    assert pending is not None
+    return lookup.finish(event, pending, run), pending.branch
+
+
+def test_a_late_github_on_real_threads_leaves_the_link_and_a_note(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN GitHub answers after 2 s and the event's deadline is 0.5 s away
+    shas = _repo(github, 4)
+    github.delay = 2.0
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    # WHEN looked up on the lookup's own threads
+    lookup = aws.lookup(github.url, threads=True)
+    event, _ = _diff_on_threads(lookup, execution_event(2, shas[3]), _run(0.5))
+    # THEN the compare link is there (it needs no network), with a note instead of the list
+    diff = event.diff
+    assert diff is not None
+    assert diff.compare_url == f"https://github.com/{REPO}/compare/{shas[1]}...{shas[3]}"
+    assert (diff.base, diff.head, diff.count) == (shas[1], shas[3], None)
+    assert diff.note.startswith("Commit list unavailable: ")
+
+
+def test_a_slow_slack_lookup_keeps_the_commits_without_mentions(
+    aws: Setup, github: FakeGitHub, fake_slack: FakeSlack
+) -> None:
+    # GIVEN GitHub answers at once, but users.lookupByEmail takes 3 s and the deadline is 1 s
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[0]), summary(2, shas[3], status="InProgress"))
+    fake_slack.delay = 3.0
+    fake_slack.users = {"bob@example.com": slack_user("U0BOB", "bob@example.com")}
+    directory = SlackDirectory(WebClient(token=SLACK_TOKEN, base_url=fake_slack.api_url))
+    lookup = aws.lookup(github.url, threads=True, people=directory)
+    # WHEN looked up on the lookup's own threads
+    event, _ = _diff_on_threads(lookup, execution_event(2, shas[3]), _run(1.0))
+    # THEN the commits GitHub listed are there; the authors stay plain text
+    diff = event.diff
+    assert diff is not None
+    assert diff.count == 3
+    assert [c.title for c in diff.changes] == ["Change 3", "Change 2", "Change 1"]
+    assert diff.note == ""
+    assert [p.slack_id for p in diff.authors] == ["", ""]
+
+
+def test_a_codecommit_walk_past_the_deadline_keeps_the_commits_it_walked(aws: Setup) -> None:
+    # GIVEN commits 0 <- 1 <- ... <- 49, commit 0 live, and CodeCommit's 5th answer is held
+    # back until the event's deadline (1 s) has passed
+    aws.history(_codecommit_history(0))
+    _expect_commits(aws, [49, 0], [codecommit_commit(49, [48]), codecommit_commit(0, [])])
+    for n in (48, 47, 46, 45):
+        _expect_commits(aws, [n], [codecommit_commit(n, [n - 1])])
+    held = threading.Event()
+    asked: list[int] = []
+
+    def hold(**_: Any) -> None:
+        asked.append(1)
+        if len(asked) == 5:
+            held.wait(10)
+
+    aws.cc.meta.events.register("before-parameter-build.codecommit.BatchGetCommits", hold)
+    lookup = aws.lookup("http://127.0.0.1:9", threads=True)
+    # WHEN looked up on the lookup's own threads
+    event, branch = _diff_on_threads(lookup, _codecommit_event(49), _run(1.0))
+    held.set()
+    assert branch is not None
+    branch.result(timeout=10)  # the walk ends (the held answer is used): Stubber's queue empties
+    # THEN the four commits walked by the deadline are there, as "4+ commits"
+    diff = event.diff
+    assert diff is not None
+    assert (diff.count, diff.complete) == (4, False)
+    assert [c.title for c in diff.changes] == ["Change 49", "Change 48", "Change 47", "Change 46"]
+    assert diff.compare_url.endswith(f"{commit_id(0)}/.../{commit_id(49)}?region={REGION}")
+
+
+def test_a_late_second_page_on_real_threads_keeps_the_first(aws: Setup, github: FakeGitHub) -> None:
+    # GIVEN 150 commits (two pages of 100); page 1 answers at once, page 2 after 2 s, and the
+    # event's deadline is 1 s away
+    shas = _repo(github, 152)
+    github.later_pages_delay = 2.0
+    aws.history(summary(1, shas[1]), summary(2, shas[151], status="InProgress"))
+    # WHEN looked up on the lookup's own threads
+    lookup = aws.lookup(github.url, threads=True)
+    event, _ = _diff_on_threads(lookup, execution_event(2, shas[151]), _run(1.0))
+    # THEN the count and page 1's commits are there, with a note that some are not listed
+    diff = event.diff
+    assert diff is not None
+    assert diff.count == 150
+    assert diff.changes[0].title == "Change 101"
+    assert diff.note.startswith("some commits are not listed: ")
+
+
+def test_a_token_that_could_not_be_read_is_asked_for_again_within_a_minute(
+    github: FakeGitHub,
+) -> None:
+    # GIVEN a token getter that fails once (None: configured, but AWS refused), then answers
+    shas = _repo(github, 2)
+    answers: list[str | None] = [None, TOKEN]
+    now = [0.0]
+    client = GitHub(github.url, lambda: answers.pop(0), clock=lambda: now[0])
+    # WHEN a page is read, then another a minute later
+    client.compare(REPO, shas[0], shas[1])
+    now[0] = 61.0
+    client.compare(REPO, shas[0], shas[1])
+    # THEN the first went without a token, and the second asked again and had it
+    assert [r["authorization"] for r in github.requests()] == ["", f"Bearer {TOKEN}"]
+
+
+# --- which GitHub GITHUB_API_URL serves ---------------------------------------------------------
+
+GHE_API = "https://ghe.example/api/v3"
+
+
+def test_a_github_enterprise_repository_is_not_sent_to_github_com(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a GitHub Enterprise Server repository, and GITHUB_API_URL left at api.github.com
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    event = execution_event(2, shas[3], provider="GitHubEnterpriseServer")
+    # WHEN looked up (the client that would go to api.github.com is the fake)
+    diff = _diff(aws.lookup(github.url, configured=DEFAULT_GITHUB_API_URL), event).diff
+    # THEN GitHub.com was not asked (no internal repository name or SHA leaves), and the note
+    # says what to set
+    assert github.requests() == []
+    assert diff is not None
+    assert diff.count is None
+    assert "set GITHUB_API_URL" in diff.note
+    assert "private or gone" not in diff.note
+
+
+def test_a_github_com_repository_is_not_sent_to_github_enterprise(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a github.com repository, and GITHUB_API_URL naming a GitHub Enterprise Server
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    # WHEN looked up
+    diff = _diff(aws.lookup(github.url, configured=GHE_API), execution_event(2, shas[3])).diff
+    # THEN the Enterprise server was not asked; the github.com link stays, with the note
+    assert github.requests() == []
+    assert diff is not None
+    assert diff.compare_url == f"https://github.com/{REPO}/compare/{shas[1]}...{shas[3]}"
+    assert "set GITHUB_API_URL" in diff.note
+
+
+def test_a_github_enterprise_repository_is_asked_at_its_own_api(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN a GitHub Enterprise Server repository, and GITHUB_API_URL naming that server
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    event = execution_event(2, shas[3], provider="GitHubEnterpriseServer")
+    # WHEN looked up
+    diff = _diff(aws.lookup(github.url, configured=GHE_API), event).diff
+    # THEN its API was asked, and the link goes to the server
+    assert diff is not None
+    assert diff.count == 2
+    assert diff.compare_url == f"https://ghe.example/{REPO}/compare/{shas[1]}...{shas[3]}"
+
+
+# --- the approval request ------------------------------------------------------------------------
+
+
+def test_an_approval_request_gets_the_diff_of_the_execution_it_waits_in(
+    aws: Setup, github: FakeGitHub
+) -> None:
+    # GIVEN run 2 (commit 3) waits at a manual approval; run 1 made commit 1 live
+    shas = _repo(github, 4)
+    aws.history(summary(1, shas[1]), summary(2, shas[3], status="InProgress"))
+    approval = replace(
+        execution_event(2, shas[3], status=Status.STARTED),
+        scope=Scope.APPROVAL,
+        stage="Approve",
+        action="Release",
+    )
+    # WHEN the approval request is looked up
+    diff = _diff(aws.lookup(github.url), approval).diff
+    # THEN it carries what the approver is asked to let through
+    assert diff is not None
+    assert (diff.base, diff.head, diff.count) == (shas[1], shas[3], 2)

@@ -17,6 +17,7 @@ from bot.domain.codec import dump_event, load_event
 from bot.domain.commits import build_commit
 from bot.domain.config import Config, ReleaseSettings, RollbackPipeline, RollbackSettings
 from bot.domain.model import (
+    Approval,
     Change,
     Deployment,
     Execution,
@@ -286,3 +287,19 @@ def test_any_git_text_renders_escaped_and_within_limits(
         text = json.dumps(built)
         assert "<!" not in text.replace("<!date^", "").replace("<!subteam^", "")
         assert "<@" not in text.replace("<@U0ALICE>", "").replace("<@U0BOB>", "")
+
+
+def test_a_lone_approval_request_shows_the_diff(snapshot_json: SnapshotAssertion) -> None:
+    # GIVEN an approval request with its execution's diff, and no living message (store "none")
+    approval = replace(
+        _execution(Status.STARTED, TWELVE),
+        scope=Scope.APPROVAL,
+        stage="Approve",
+        action="Release",
+        approval=Approval(custom_data="Ship the login fix?"),
+    )
+    message = build_post(approval, Config(default_channel="C0DEPLOY", store_backend="none"))
+    # THEN the request says what the approver lets through, within Block Kit's limits
+    assert violations(message) == []
+    assert "*12 commits*" in json.dumps(message["blocks"])
+    assert message == snapshot_json

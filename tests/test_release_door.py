@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot import aws, lambda_function
+from bot.aws import release
 from bot.cli import main
+from bot.github import GitHub
 from tests.conftest import OWN_ACCOUNT, load_sample
 from tests.fake_aws import FakeAws
 from tests.fake_github import Author, FakeGitHub
@@ -96,13 +98,17 @@ def world(
         "AWS_ENDPOINT_URL_CODEPIPELINE": fake.url,
         "AWS_ENDPOINT_URL_CODEDEPLOY": fake.url,
         "AWS_ENDPOINT_URL_STS": fake_sts.url,
-        "GITHUB_API_URL": github.url,
+        "GITHUB_API_URL": "https://api.github.com",  # github.com's repositories are asked...
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": fake_slack.api_url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     fake_sts.accounts["x"] = OWN_ACCOUNT
+    # ...and the real client that would go to api.github.com goes to the fake (no internet)
+    monkeypatch.setattr(
+        release, "GitHub", lambda _api, token: GitHub(github.url, token), raising=True
+    )
     fake_slack.scopes += ",users:read.email"
     fake_slack.users = {"user@host.com": slack_user("U0GHUSER", "user@host.com")}
     for cached in (aws._client, aws._session, aws.unavailable_reason, lambda_function._enrich):

@@ -609,3 +609,27 @@ def test_the_sweep_runs_every_five_minutes_unless_turned_off(translated: dict[st
     assert permission["Principal"] == "events.amazonaws.com"
     off = Stack(translated, {**PARAMETERS, "SweepSchedule": ""})
     assert not off.exists("SweepRule") and not off.exists("SweepPermission")
+
+
+def test_an_empty_github_token_parameter_means_none() -> None:
+    # GIVEN GitHubTokenParameter left empty (the token lives in the SlackSecretsId secret, or
+    # there is none)
+    values = {**PARAMETERS, "GitHubTokenParameter": "", "SlackSecretsId": "deploybot/slack"}
+    stack = Stack(_translate(values), values)
+    # THEN the function is told of no parameter, and may read none for it
+    assert "GITHUB_TOKEN_PARAMETER" not in stack.env()
+    assert not [s for s in stack.statements() if s.get("Sid") == "ReadGitHubToken"]
+    # AND CloudFormation would accept the empty value
+    pattern = _raw()["Parameters"]["GitHubTokenParameter"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "/deploybot/github-token")
+
+
+def test_the_github_api_url_is_a_parameter(translated: dict[str, Any]) -> None:
+    # GIVEN the default, THEN github.com's API
+    assert Stack(translated, PARAMETERS).env()["GITHUB_API_URL"] == "https://api.github.com"
+    # AND a GitHub Enterprise Server's API when given
+    values = {**PARAMETERS, "GitHubApiUrl": "https://ghe.example/api/v3"}
+    assert Stack(_translate(values), values).env()["GITHUB_API_URL"] == "https://ghe.example/api/v3"
+    pattern = _raw()["Parameters"]["GitHubApiUrl"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, "")

@@ -9,7 +9,10 @@ commits), who wrote them and who started the run, as Slack users where they map 
 bot/aws/enrich.py calls `start` when an event's lookups begin and `finish` with the event they
 produced. Between the two, the history is read on this module's own pool, in parallel with
 the commit lookup; for a pipeline execution the whole diff runs there. `finish` waits only
-until the event's deadline: what could not be read leaves the compare link and a note.
+until the event's deadline: what could not be read leaves the compare link and a note. The diff
+on the pool keeps what it has found so far (`_Progress`: the link as soon as the history is read,
+the commits walked or listed, then the whole list), so a lookup still running at the deadline
+costs only its own part, never the link.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from bot import aws
@@ -108,6 +111,38 @@ class _Outcome:
     diff: ReleaseDiff | None = None
 
 
+class _Progress:
+    """What one event's diff has reached so far, shared by the pool's threads and `finish`: the
+    newest outcome (replaced whole as the diff goes on) and the Slack lookups asked for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: _Outcome | None = None
+        self._asked: dict[str, Future[str]] = {}
+
+    def keep(self, outcome: _Outcome) -> None:
+        with self._lock:
+            self._latest = outcome
+
+    def latest(self) -> _Outcome | None:
+        with self._lock:
+            return self._latest
+
+    def ask(self, email: str, start: Callable[[str], Future[str]] | None) -> Future[str] | None:
+        """The lookup of `email` this event began already, else one `start` begins (if any)."""
+        with self._lock:
+            if email not in self._asked and start is not None:
+                self._asked[email] = start(email)
+            return self._asked.get(email)
+
+
+def _ignore(_: ReleaseDiff) -> None:
+    """Where a partial diff goes when nobody waits for it (the caller's own thread reads it)."""
+
+
+Partial = Callable[[ReleaseDiff], None]  # takes the diff found so far, if the deadline comes
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A release lookup under way for one event."""
@@ -115,11 +150,16 @@ class Pending:
     cached: ReleaseDiff | None = None
     history: Future[list[Any]] | None = None
     branch: Future[_Outcome] | None = None
+    progress: _Progress = field(default_factory=_Progress)
+
+
+_EXECUTIONS = frozenset({Scope.PIPELINE, Scope.APPROVAL})  # an approval shows its run's diff
 
 
 def wants_diff(event: Deployment) -> bool:
-    """Pipeline executions and CodeDeploy deployments have a release diff; parts of them not."""
-    if event.scope is Scope.PIPELINE:
+    """Pipeline executions, their approval requests (what the approver lets through) and
+    CodeDeploy deployments have a release diff; other parts of a run do not."""
+    if event.scope in _EXECUTIONS:
         return bool(event.pipeline and event.execution_id)
     return event.scope is Scope.DEPLOYMENT and bool(event.deployment_id)
 
@@ -169,10 +209,15 @@ class ReleaseLookup:
         self._diffs: dict[str, tuple[float, ReleaseDiff]] = {}
         self._live: dict[str, Baseline] = {}  # each pipeline's newest success this container saw
         api = self._settings.github_api_url
+        on_github_com = release.web_root(api) == release.GITHUB_WEB
         self._hosts = Hosts(
-            github_enterprise="" if api == DEFAULT_GITHUB_API_URL else release.web_root(api),
+            github_enterprise="" if on_github_com else release.web_root(api),
             gitlab_self_managed=self._settings.gitlab_url,
         )
+        # The one provider GITHUB_API_URL serves: api.github.com is github.com's; any other is a
+        # GitHub Enterprise Server's. The other is never asked (its repository names and SHAs
+        # stay off a server that is not theirs).
+        self._served = "github" if on_github_com else "githubenterpriseserver"
 
     # --- the two calls bot/aws/enrich.py makes ------------------------------------------------
 
@@ -185,17 +230,20 @@ class ReleaseLookup:
             return Pending(cached=cached)
         pipeline = event.pipeline or self._sole_pipeline(event)
         history = self._pool.submit(self._history, pipeline) if pipeline else None
+        progress = _Progress()
         branch = None
-        if event.scope is Scope.PIPELINE and history is not None:
+        if event.scope in _EXECUTIONS and history is not None:
             early = self._guess(event, run)
-            branch = self._branches.submit(self._execution_outcome, event, history, run, early)
-        return Pending(history=history, branch=branch)
+            branch = self._branches.submit(
+                self._execution_outcome, event, history, run, progress, early
+            )
+        return Pending(history=history, branch=branch, progress=progress)
 
     def finish(self, event: Deployment, pending: Pending, run: Deadline) -> Deployment:
         """The event with its diff, who started it and their Slack ids; never raises."""
         try:
             event = self._with_diff(event, pending, run)
-            return self._with_people(event, run)
+            return self._with_people(event, run, pending.progress)
         except Exception:
             logger.exception("the release diff failed unexpectedly")
             run.notes.append("Changes unknown: the lookup failed unexpectedly (see the logs)")
@@ -252,7 +300,7 @@ class ReleaseLookup:
 
     def _outcome(self, event: Deployment, pending: Pending, run: Deadline) -> _Outcome:
         if pending.branch is not None:
-            return self._wait(pending.branch, run)
+            return self._branch_outcome(pending.branch, pending.progress, run)
         if event.pipeline and event.execution_id and event.rollback is None:
             history = pending.history
             if history is None or event.pipeline != self._sole_pipeline(event):
@@ -261,6 +309,20 @@ class ReleaseLookup:
         if event.scope is Scope.DEPLOYMENT and not event.execution_id:
             return _Outcome(self._group_found(event, run))
         return _Outcome(_Found())
+
+    def _branch_outcome(
+        self, branch: Future[_Outcome], progress: _Progress, run: Deadline
+    ) -> _Outcome:
+        """The diff on the pool; still running at the deadline: what it had found by then."""
+        try:
+            return self._wait(branch, run)
+        except _Missing:
+            if branch.done():
+                return self._wait(branch, run)  # it ended meanwhile: its answer or its error
+            latest = progress.latest()
+            if latest is None:
+                raise  # the history was not read: no link either
+            return latest
 
     def _history(self, pipeline: str) -> list[Any]:
         page = aws.call(
@@ -276,7 +338,7 @@ class ReleaseLookup:
         commit = event.commit
         if self._github is None or commit is None or not commit.confirmed:
             return None
-        if commit.provider.replace(" ", "").lower() not in _GITHUBS:
+        if commit.provider.replace(" ", "").lower() != self._served:
             return None
         with self._lock:
             live = self._live.get(event.pipeline)
@@ -290,18 +352,27 @@ class ReleaseLookup:
         event: Deployment,
         history: Future[list[Any]],
         run: Deadline,
+        progress: _Progress,
         early: _Early | None = None,
     ) -> _Outcome:
-        """On the pool, for an execution: its history, then its diff if the head is known."""
+        """On the pool, for an execution: its history, then its diff if the head is known;
+        `progress` keeps each step, for `finish` to take if the deadline comes first."""
         found = self._execution_found(event, self._wait(history, run))
+        progress.keep(_Outcome(found))
         head = event.commit if event.commit and event.commit.confirmed else found.head
         if found.base is None or head is None:
             return _Outcome(found)
-        diff = self._diff(found, head, event.region, run, early)
+
+        def partial(diff: ReleaseDiff) -> None:
+            progress.keep(_Outcome(found, diff))
+
+        diff = self._diff(found, head, event.region, run, early=early, partial=partial)
+        if diff is not None:
+            partial(diff)
         # Ask Slack about the authors now, while the commit lookup may still run: `finish`
-        # then finds them in the directory's cache.
+        # then takes the same lookups (done, or still under way) from `progress`.
         starter = event.started_by or found.starter
-        self._users(persons(replace(event, diff=diff, started_by=starter)), run)
+        self._users(persons(replace(event, diff=diff, started_by=starter)), run, progress)
         return _Outcome(found, diff)
 
     def _execution_found(self, event: Deployment, summaries: list[Any]) -> _Found:
@@ -393,11 +464,14 @@ class ReleaseLookup:
         head: Commit,
         region: str,
         run: Deadline,
+        *,
         early: _Early | None = None,
+        partial: Partial = _ignore,
     ) -> ReleaseDiff | None:
         """The diff from what was live to `head`: link always, commits where an API can list.
 
         `early` is a comparison started on a guess (`_guess`); it is used if it guessed right.
+        `partial` gets what is known while the list is read: the link alone, then any part.
         """
         base = found.base
         assert base is not None
@@ -414,11 +488,15 @@ class ReleaseLookup:
         if base.sha == head.sha:
             return ReleaseDiff(base.sha, head.sha, count=0, **facts)
         span = _Span(repository, base.sha, head.sha)
+        unlisted = f"Commit list unavailable: {run.timeout_reason}"
+        partial(ReleaseDiff(base.sha, head.sha, note=unlisted, **facts))
         try:
             if early is not None and early[0] == span:
                 listed: ReleaseDiff | None = self._wait(early[1], run)
             else:
-                listed = self._list(head.provider, span, found, run)
+                listed = self._list(
+                    head.provider, span, found, run, lambda d: partial(replace(d, **facts))
+                )
         except _Missing as exc:
             return ReleaseDiff(
                 base.sha, head.sha, note=f"Commit list unavailable: {exc.reason}", **facts
@@ -427,16 +505,33 @@ class ReleaseLookup:
             return ReleaseDiff(base.sha, head.sha, **facts)
         return replace(listed, **facts)
 
-    def _list(self, provider: str, span: _Span, found: _Found, run: Deadline) -> ReleaseDiff | None:
+    def _list(
+        self, provider: str, span: _Span, found: _Found, run: Deadline, partial: Partial
+    ) -> ReleaseDiff | None:
         """The commits base..head where the provider has an API we read, else None."""
         kind = provider.replace(" ", "").lower()
         if self._github is not None and kind in _GITHUBS:
-            return self._github_diff(self._github, span, run)
+            if kind != self._served:
+                raise _Missing(self._unserved(kind))
+            return self._github_diff(self._github, span, run, partial)
         if kind == "codecommit" and self._codecommit is not None:
-            return self._codecommit_diff(span, found.backwards, run)
+            return self._codecommit_diff(span, found.backwards, run, partial)
         return None
 
     # --- GitHub -------------------------------------------------------------------------------
+
+    def _unserved(self, kind: str) -> str:
+        """Why a GitHub the API URL does not serve is not asked, and what to set."""
+        api = self._settings.github_api_url
+        if kind == "github":
+            return (
+                f"GITHUB_API_URL names {api}, not github.com's API: set GITHUB_API_URL to "
+                f"{DEFAULT_GITHUB_API_URL} to list github.com repositories"
+            )
+        return (
+            "GitHub Enterprise Server is not asked at api.github.com: set GITHUB_API_URL to "
+            "its API (https://HOST/api/v3)"
+        )
 
     @staticmethod
     def _page(github: GitHub, span: _Span, page: int, run: Deadline) -> Page:
@@ -448,23 +543,31 @@ class ReleaseLookup:
         except GitHubError as exc:
             raise _Missing(exc.reason) from exc
 
-    def _github_diff(self, github: GitHub, span: _Span, run: Deadline) -> ReleaseDiff:
+    def _github_diff(
+        self, github: GitHub, span: _Span, run: Deadline, partial: Partial = _ignore
+    ) -> ReleaseDiff:
         first = self._page(github, span, 1, run)
         status, _, behind = release.github_status(first.body)
         listed = span.reversed() if status == "behind" else span
         if listed is not span:  # head is older than what was live: list what the run takes out
             first = self._page(github, listed, 1, run)
+
+        def summary(pages: list[Page], note: str) -> ReleaseDiff:
+            return release.summarize(
+                span.old,
+                span.new,
+                release.github_changes(p.body for p in pages),
+                count=as_count(first.body.get("total_commits")),
+                backwards=listed is not span,
+                note=note,
+            )
+
+        if first.last > 1:
+            partial(summary([first], f"some commits are not listed: {run.timeout_reason}"))
         pages, note = self._more_pages(github, listed, first, run)
         if status == "diverged" and behind:
             note = note or f"{behind} commits of the old revision are not in the new one"
-        return release.summarize(
-            span.old,
-            span.new,
-            release.github_changes(p.body for p in pages),
-            count=as_count(first.body.get("total_commits")),
-            backwards=listed is not span,
-            note=note,
-        )
+        return summary(pages, note)
 
     def _more_pages(
         self, github: GitHub, span: _Span, first: Page, run: Deadline
@@ -486,29 +589,48 @@ class ReleaseLookup:
 
     # --- CodeCommit ---------------------------------------------------------------------------
 
-    def _codecommit_diff(self, span: _Span, backwards: bool, run: Deadline) -> ReleaseDiff:
+    def _codecommit_diff(
+        self, span: _Span, backwards: bool, run: Deadline, partial: Partial = _ignore
+    ) -> ReleaseDiff:
         assert self._codecommit is not None
-        listed = span.reversed() if backwards else span
-        commits, complete = self._walk(self._codecommit(), listed, run)
-        return release.summarize(
-            span.old,
-            span.new,
-            release.codecommit_changes(commits),
-            complete=complete,
-            backwards=backwards,
-        )
-
-    def _walk(self, client: Any, span: _Span, run: Deadline) -> tuple[list[Any], bool]:
-        """Commits reachable from `start` but not `stop`, newest first, one generation of
-        parents per BatchGetCommits (CodeCommit has no log API). Commits older than `stop`
-        end the walk on their branch, so merges of old work are not counted."""
         limit = min(self._settings.max_commits, CODECOMMIT_MAX)
+
+        def summary(walked: list[Any], complete: bool) -> ReleaseDiff:
+            newest_first = sorted(walked, key=release.commit_time, reverse=True)[:limit]
+            return release.summarize(
+                span.old,
+                span.new,
+                release.codecommit_changes(newest_first),
+                complete=complete,
+                backwards=backwards,
+            )
+
+        listed = span.reversed() if backwards else span
+        walked, complete = self._walk(
+            self._codecommit(), listed, run, limit, lambda so_far: partial(summary(so_far, False))
+        )
+        return summary(walked, complete)
+
+    @staticmethod
+    def _walk(
+        client: Any,
+        span: _Span,
+        run: Deadline,
+        limit: int,
+        progress: Callable[[list[Any]], None],
+    ) -> tuple[list[Any], bool]:
+        """Commits reachable from `start` but not `stop` (unordered), one generation of
+        parents per BatchGetCommits (CodeCommit has no log API), each generation shown to
+        `progress`. Commits older than `stop` end the walk on their branch, so merges of old
+        work are not counted. Stops at the deadline with what it has, if anything."""
         start, stop = span.new, span.old
         frontier, seen = [start], {start, stop}
         walked: list[Any] = []
         stop_date: int | None = None
         while frontier and len(walked) < limit:
             if run.now() >= run.deadline:
+                if not walked:
+                    raise _Missing(run.timeout_reason)
                 return walked, False
             # BatchGetCommits takes 100 ids at most (CommitIdsLimitExceededException).
             first = stop_date is None
@@ -532,22 +654,34 @@ class ReleaseLookup:
                 fresh = [p for p in release.parents(commit) if p not in seen]
                 seen.update(fresh)
                 frontier.extend(fresh)
-        walked.sort(key=release.commit_time, reverse=True)
-        return walked[:limit], not frontier
+            progress(list(walked))
+        return walked, not frontier
 
     # --- people ---------------------------------------------------------------------------------
 
-    def _users(self, named: Iterable[Person], run: Deadline) -> dict[str, str]:
+    def _users(self, named: Iterable[Person], run: Deadline, progress: _Progress) -> dict[str, str]:
         """Slack user ids by e-mail for the people [people] does not map (users.lookupByEmail,
-        in parallel; the directory keeps what it learns)."""
+        in parallel; the directory keeps what it learns). An e-mail this event asked about
+        already is not asked again; after the deadline, nobody new is asked."""
         people = self._settings.people
+        lookup = self._people
+        if lookup is None:
+            return {}
+
+        def start(email: str) -> Future[str]:
+            return self._pool.submit(lookup.user_for_email, email)
+
+        late = run.now() >= run.deadline
         asked: dict[str, Future[str]] = {}
         for person in named:
             email = person.email.lower()
             if person.slack_id or mapped_id(person, people) or not email or email in asked:
                 continue
-            if self._people is not None and len(asked) < LOOKUPS_MAX:
-                asked[email] = self._pool.submit(self._people.user_for_email, email)
+            if len(asked) >= LOOKUPS_MAX:
+                break
+            future = progress.ask(email, None if late else start)
+            if future is not None:
+                asked[email] = future
         found: dict[str, str] = {}
         for email, future in asked.items():
             try:
@@ -556,10 +690,10 @@ class ReleaseLookup:
                 logger.info("no Slack user for an author within the deadline")
         return found
 
-    def _with_people(self, event: Deployment, run: Deadline) -> Deployment:
+    def _with_people(self, event: Deployment, run: Deadline, progress: _Progress) -> Deployment:
         """Everyone the event names, with a Slack id from [people] or users.lookupByEmail."""
         people = self._settings.people
-        found = self._users(persons(event), run)
+        found = self._users(persons(event), run, progress)
 
         def resolve(person: Person) -> Person:
             if person.slack_id:

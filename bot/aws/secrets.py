@@ -7,6 +7,7 @@ through Powertools' parameters utility, which caches what it read. Values never 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from functools import cache
@@ -80,26 +81,49 @@ def _parameter(name: str) -> str:
     )
 
 
-def github_token(config: Config) -> str:
+def github_token(config: Config) -> str | None:
     """The GitHub token for the release diff: GITHUB_TOKEN, else the SSM SecureString that
-    GITHUB_TOKEN_PARAMETER names, else a GITHUB_TOKEN key in the SLACK_SECRETS_ID secret.
+    GITHUB_TOKEN_PARAMETER names, else (no such parameter) a GITHUB_TOKEN key in the
+    SLACK_SECRETS_ID secret.
 
-    "" when there is none or it cannot be read (logged, never raised): public repositories are
-    compared without a token, private ones show their compare link only.
+    "" when there is none: public repositories are compared without a token, private ones show
+    their compare link only. None when one is configured but could not be read now (denied,
+    throttled, KMS, no answer): the caller asks again later. Logged with AWS's reason, never a
+    value; never raised.
     """
     release = config.release
     if release.github_token:
         return release.github_token
-    try:
-        if release.github_token_parameter:
-            return _parameter(release.github_token_parameter)
-        if config.slack_secrets_id:
-            name = config.slack_secrets_id
-            secret = _read(
-                f"Secrets Manager secret {name}",
-                lambda: _secrets_manager().get(name, max_age=MAX_AGE_SECONDS, transform="json"),
-            )
-            return str(secret.get("GITHUB_TOKEN", "")) if isinstance(secret, dict) else ""
-    except ConfigError as exc:
-        logger.warning("no GitHub token: %s", exc)
+    name = release.github_token_parameter
+    if name:
+        try:
+            answer = aws.call(aws.client("ssm"), "get_parameter", Name=name, WithDecryption=True)
+            return str(answer.get("Parameter", {}).get("Value", "")).strip()
+        except aws.AwsError as exc:
+            if exc.problem.code != "ParameterNotFound":
+                logger.warning("could not read the GitHub token (SSM parameter %s): %s", name, exc)
+                return None
+            logger.info("SSM parameter %s does not exist: no GitHub token there", name)
+    if config.slack_secrets_id:
+        return _github_token_in_secret(config.slack_secrets_id)
     return ""
+
+
+def _github_token_in_secret(name: str) -> str | None:
+    """The GITHUB_TOKEN key of a Secrets Manager secret: "" when there is none, None when the
+    secret cannot be read now."""
+    try:
+        answer = aws.call(aws.client("secretsmanager"), "get_secret_value", SecretId=name)
+    except aws.AwsError as exc:
+        if exc.problem.code == "ResourceNotFoundException":
+            logger.info("Secrets Manager secret %s does not exist: no GitHub token there", name)
+            return ""
+        logger.warning("could not read the GitHub token (Secrets Manager secret %s): %s", name, exc)
+        return None
+    try:
+        secret = json.loads(str(answer.get("SecretString") or "{}"))
+    except ValueError:
+        logger.warning("Secrets Manager secret %s is not a JSON object: no GitHub token", name)
+        return ""
+    token = secret.get("GITHUB_TOKEN", "") if isinstance(secret, dict) else ""
+    return str(token).strip()

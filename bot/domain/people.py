@@ -10,6 +10,7 @@ login -> Slack user id), else through Slack's users.lookupByEmail (bot/directory
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 
@@ -21,6 +22,7 @@ _CALLED_BY_PRINCIPAL = frozenset({"StartPipelineExecution", "ManualRollback"})
 _PUSHES = frozenset({"Webhook", "WebhookV2", "PollForSourceChanges"})
 AUTHORS = "authors"  # the failure_mentions value that pings the authors of the release diff
 MENTIONED_AUTHORS_MAX = 10  # a failure pings at most this many authors
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")  # what may go into <@...>: a user, nothing else
 
 
 def principal(arn: str) -> tuple[Person | None, str]:
@@ -159,6 +161,6 @@ def expand_mentions(mentions: Iterable[str], diff: ReleaseDiff | None) -> tuple[
         if mention != AUTHORS:
             expanded.append(mention)
         elif diff is not None and not diff.backwards:
-            ids = [p.slack_id for p in diff.authors if p.slack_id]
+            ids = [p.slack_id for p in diff.authors if SLACK_USER_ID.fullmatch(p.slack_id)]
             expanded.extend(ids[:MENTIONED_AUTHORS_MAX])
     return tuple(dict.fromkeys(expanded))
