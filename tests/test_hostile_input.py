@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from blocks.actions import mention
+from blocks.deploy_status import build_answer
 from blocks.deployment import build_message
 from bot.domain.coerce import as_count
 from bot.domain.events import parse_payload
 from bot.domain.living import dump_state, message_key
-from bot.domain.model import Deployment
+from bot.domain.model import Deployment, StatusReport
 from tests.blockkit import violations
 from tests.conftest import load_sample
 
@@ -355,3 +357,17 @@ def test_a_links_host_is_named_as_it_opens(url: str, label: str) -> None:
     from blocks.links import host_label
 
     assert host_label(url) == label
+
+
+# --- Slack ids are matched whole --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["U0123ABC\n", "U0123ABC\nx", "xU0123ABC"])
+def test_an_id_with_a_trailing_newline_is_no_mention(user: str) -> None:
+    # GIVEN a user id from a click or a Share button that ends in a newline (a `$` match takes it)
+    # WHEN deploybot names who pressed, or who shared an answer
+    said = mention(user)
+    shared = build_answer(StatusReport(), query="", share=False, shared_by=user)
+    # THEN neither is a mention: the id is shown as text, or not at all
+    assert "<@" not in said
+    assert "<@" not in json.dumps(shared)
