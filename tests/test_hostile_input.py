@@ -4,19 +4,26 @@ that opens somewhere other than it says, reproduced on a real sample."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from blocks.actions import mention
+from blocks.actions import mention, section
 from blocks.deploy_status import build_answer
 from blocks.deployment import build_message
 from bot.domain.coerce import as_count
+from bot.domain.config import Config
 from bot.domain.events import parse_payload
 from bot.domain.living import dump_state, message_key
 from bot.domain.model import Deployment, StatusReport
+from bot.domain.release import commit_time
+from bot.github import GitHub, GitHubError, last_page
+from bot.slack import WebApiPoster, make_poster
 from tests.blockkit import violations
 from tests.conftest import load_sample
+from tests.fake_github import Author, FakeGitHub
+from tests.fake_slack import TOKEN, FakeSlack
 
 SOURCE_ACTION = "codepipeline-notification-action-source-succeeded-github.json"
 GIT_FAILED = "codepipeline-notification-execution-failed-github.json"
@@ -371,3 +378,78 @@ def test_an_id_with_a_trailing_newline_is_no_mention(user: str) -> None:
     # THEN neither is a mention: the id is shown as text, or not at all
     assert "<@" not in said
     assert "<@" not in json.dumps(shared)
+
+
+# --- GitHub's answers: counts that are not ASCII digits, lone surrogates -----------------------
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub.start()
+    yield fake
+    fake.close()
+
+
+def test_a_last_page_that_is_no_ascii_number_is_ignored() -> None:
+    # GIVEN a link header whose last page is "²" ("²".isdigit() is true, int("²") raises)
+    link = '<https://api.github.com/repos/o/r/compare/a...b?page=²>; rel="last"'
+    # WHEN the last page is read, THEN the page asked for is the last one known
+    assert last_page(link, 2) == 2
+
+
+@pytest.mark.parametrize("reset", ["²", "99999999999999999", "999999999999999", "-1", ""])
+def test_a_rate_limit_reset_that_is_no_time_still_says_the_limit_is_used_up(
+    github: FakeGitHub, reset: str
+) -> None:
+    # GIVEN GitHub's rate limit is used up, and x-ratelimit-reset is no time Python can show
+    github.repository("o/r")
+    github.fault, github.reset = "rate_limit", reset
+    # WHEN a comparison is asked for
+    with pytest.raises(GitHubError) as refused:
+        GitHub(github.url, lambda: "").compare("o/r", "a" * 40, "b" * 40)
+    # THEN it is a GitHubError saying so, without a time
+    assert refused.value.reason == "GitHub's rate limit is used up"
+
+
+def test_a_lone_surrogate_in_a_compare_page_is_replaced(github: FakeGitHub) -> None:
+    # GIVEN a commit whose message holds half of a UTF-16 pair ("fix \\ud800 thing" in JSON)
+    repo = github.repository("o/r")
+    base = repo.add("base", Author("A", "a@example.com"))
+    head = repo.add("fix \ud800 thing", Author("A", "a@example.com"))
+    # WHEN the comparison is read
+    page = GitHub(github.url, lambda: "").compare("o/r", base, head)
+    # THEN the message holds U+FFFD, and everything in the page can be sent as UTF-8
+    assert page.body["commits"][0]["commit"]["message"] == "fix \ufffd thing"
+    json.dumps(page.body, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_codecommit_commit_time_that_is_no_ascii_number_is_unknown() -> None:
+    # GIVEN a committer date of "²" (and an author date that is a number)
+    commit = {"committer": {"date": "² -0800"}, "author": {"date": "1484167798 -0800"}}
+    # WHEN its time is read, THEN the readable one counts, and "²" alone is unknown (0)
+    assert commit_time(commit) == 1484167798
+    assert commit_time({"committer": {"date": "² -0800"}}) == 0
+
+
+@pytest.mark.parametrize("door", ["bot token", "incoming webhook"])
+def test_no_lone_surrogate_reaches_slack_whatever_path_built_the_message(
+    fake_slack: FakeSlack, door: str
+) -> None:
+    # GIVEN a message that still holds a lone surrogate (built from text no parser cleaned)
+    text = "fix \ud800 thing"
+    message = {"channel": "C0DEPLOYS", "text": text, "blocks": [section(text)]}
+    config = (
+        Config(slack_bot_token=TOKEN, slack_api_url=fake_slack.api_url)
+        if door == "bot token"
+        else Config(slack_webhook_url=fake_slack.webhook_url)
+    )
+    # WHEN it is posted (and, with a bot token, updated)
+    poster = make_poster(config)
+    ref = poster.post(message)
+    if isinstance(poster, WebApiPoster) and ref is not None:
+        poster.update(ref, {**message, "text": "fixed \udfff"})
+    # THEN Slack gets U+FFFD in its place, in the text and in the blocks
+    [call, *update] = [c.args for c in fake_slack.calls]
+    assert call["text"] == "fix \ufffd thing"
+    assert call["blocks"][0]["text"]["text"] == "fix \ufffd thing"
+    assert [u["text"] for u in update] == (["fixed \ufffd"] if door == "bot token" else [])
