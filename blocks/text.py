@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from bot.domain.urls import split_url
 
@@ -177,12 +178,22 @@ def safe_url(url: str, limit: int = 3000) -> str:
     """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made.
 
     It must parse with a plain host and no user info (bot.domain.urls.split_url), so that the
-    host a reader is told is the host a browser opens.
+    host a reader is told is the host a browser opens; what a reader could not see or that
+    would reformat the link is percent-encoded.
     """
     if split_url(url) is None:
         return ""
-    cleaned = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    cleaned = _URL_UNSAFE.sub(_percent, url)
     return cleaned if units(cleaned) <= limit else ""
+
+
+# Outside printable ASCII (spaces, bidi controls, zero-width and non-ASCII characters), and what
+# would end `<url|label>` or start code formatting: percent-encoded (UTF-8), as browsers send it.
+_URL_UNSAFE = re.compile("[^!-~]|[`|<>]")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="replace")
 
 
 def date_token(moment: datetime) -> str:

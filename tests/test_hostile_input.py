@@ -12,6 +12,7 @@ import pytest
 from blocks.actions import mention, section
 from blocks.deploy_status import build_answer
 from blocks.deployment import build_message
+from blocks.text import safe_url
 from bot.domain.coerce import as_count
 from bot.domain.config import Config
 from bot.domain.events import parse_payload
@@ -225,6 +226,26 @@ def test_a_details_link_from_a_notification_names_its_host() -> None:
     # WHEN rendered THEN the button says where it goes
     [rendered] = _render(sample)
     assert _button_texts(rendered)["link_details"] == "Details (evil.example)"
+
+
+def test_a_link_keeps_no_backtick_bidi_control_or_invisible_character() -> None:
+    # GIVEN an action whose details URL hides a backtick, a bidi override, a zero-width space,
+    # a space and non-ASCII letters in its path
+    sample = load_sample("codepipeline-notification-action-codedeploy-failed.json")
+    url = "https://eu-west-1.console.aws.amazon.com/x/`a`\u202eb\u200bc d/é?q=<|>"
+    sample["detail"]["execution-result"]["external-execution-url"] = url
+    # WHEN rendered
+    [rendered] = _render(sample)
+    # THEN the button opens it percent-encoded (UTF-8), with nothing outside printable ASCII
+    encoded = (
+        "https://eu-west-1.console.aws.amazon.com/x/%60a%60%E2%80%AEb%E2%80%8Bc%20d/%C3%A9"
+        "?q=%3C%7C%3E"
+    )
+    assert encoded in _urls(rendered)
+    assert safe_url(url) == encoded
+    # AND a valid URL, already encoded, is left as it is
+    plain_url = "https://github.com/o/r/compare/a...b?x=%20y&z=1#frag"
+    assert safe_url(plain_url) == plain_url
 
 
 def test_an_approval_message_links_the_console_but_never_the_token() -> None:
