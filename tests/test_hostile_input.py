@@ -4,6 +4,7 @@ that opens somewhere other than it says, reproduced on a real sample."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from blocks.actions import mention, section
 from blocks.deploy_status import build_answer
 from blocks.deployment import build_message
-from blocks.text import safe_url
+from blocks.text import safe_url, visible
 from bot.domain.coerce import as_count
 from bot.domain.config import Config
 from bot.domain.events import parse_payload
@@ -317,6 +318,43 @@ def test_bidi_and_invisible_characters_are_stripped_from_names_and_headers(trick
     assert "production" in header
     assert "production" in message["text"]
     assert trick not in json.dumps(message, ensure_ascii=False)
+
+
+def test_format_and_control_characters_and_hangul_fillers_leave_the_header() -> None:
+    # GIVEN a CodeDeploy trigger whose application hides a soft hyphen, a combining grapheme
+    # joiner, a Hangul filler, a deprecated format character, an invisible times, a terminal
+    # escape sequence and a NUL (the audit's `deploybot render` case)
+    sample = load_sample("codedeploy-trigger-failure.json")
+    message = json.loads(sample["Records"][0]["Sns"]["Message"])
+    message["applicationName"] = "pro\u00adduc\u034ftion\u3164\u206a\u2062x\x1b[2J\x00"
+    sample["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    # WHEN it is rendered
+    [rendered] = _render(sample)
+    # THEN the header names the application as it reads, and none of them is anywhere
+    assert "productionx[2J" in rendered["blocks"][0]["text"]["text"]
+    shown = json.dumps(rendered, ensure_ascii=False)
+    for hidden in "\u00ad\u034f\u3164\u206a\u2062\x1b\x00":
+        assert hidden not in shown
+
+
+_KEPT = {"\n", "\t", "\u200c", "\u200d"}  # newlines, tabs; joiners between two non-ASCII
+_EVERY_HIDDEN = [
+    ch
+    for ch in map(chr, range(0x110000))
+    if unicodedata.category(ch) in ("Cf", "Cc") and ch not in _KEPT
+] + ["\u115f", "\u1160", "\u3164", "\uffa0", "\u034f"]
+
+
+def test_every_format_and_control_character_is_stripped_where_no_script_needs_it() -> None:
+    # GIVEN every format (Cf) and control (Cc) character this Python's Unicode database knows,
+    # and the Hangul fillers (letters that show nothing)
+    # WHEN each sits inside a name, THEN it is gone (tags outside a flag included)
+    assert [ch for ch in _EVERY_HIDDEN if visible(f"a{ch}b") != "ab"] == []
+    # AND what scripts and emoji need stays: joiners between non-ASCII letters, a flag's tags,
+    # newlines and tabs
+    flag = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    for kept in ("👨\u200d👩", "می\u200cخواهم", flag, "a\nb\tc"):
+        assert visible(kept) == kept
 
 
 def test_joiners_that_scripts_and_emoji_need_are_kept() -> None:
