@@ -23,7 +23,7 @@ CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
 BUTTON_TEXT_MAX = 75
 AWS_MESSAGE_MAX = 1500
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _MENTIONED = re.compile(r"&lt;@([UW][A-Z0-9]{2,})&gt;")
 
 
@@ -67,7 +67,7 @@ def decode_value(value: str) -> dict[str, str]:
 
 def mention(user: str) -> str:
     """A user mention for an id Slack sent; anything else is shown, escaped, not mentioned."""
-    return f"<@{user}>" if _USER_ID.match(user) else inline(user, 30)
+    return f"<@{user}>" if _USER_ID.fullmatch(user) else inline(user, 30)
 
 
 def section(text: str) -> Block:

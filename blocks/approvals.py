@@ -15,7 +15,15 @@ from blocks.actions import Block, Message, audit, button, mention, with_aws_word
 from blocks.links import host_label
 from blocks.looks import LOOKS
 from blocks.text import date_token, duration, inline, link, mrkdwn, plain, safe_url
-from bot.domain.approvals import APPROVED, REASON_MAX, Reminder, answered, encode, pending
+from bot.domain.approvals import (
+    APPROVED,
+    REASON_MAX,
+    Reminder,
+    answerable,
+    answered,
+    encode,
+    pending,
+)
 from bot.domain.model import Approval, AwsProblem, Deployment
 
 CUSTOM_DATA_MAX = 800
@@ -23,6 +31,8 @@ NAME_MAX = 100
 MODAL_TITLE_MAX = 24  # Slack's modal title and button texts
 REASON_BLOCK = "reason"  # the input block of the modal, where errors are shown
 REASON_INPUT = "text"
+# Under an approval whose names or execution id no button can carry (not AWS's, or too long).
+CONSOLE_NOTE = "_Answer it in the CodePipeline console: its names cannot go into a Slack button._"
 
 
 def _where(approval: Deployment) -> str:
@@ -44,13 +54,14 @@ def _request_lines(asked: Approval, release: str) -> list[str]:
     return lines
 
 
-def approval_text(approval: Deployment, release: str = "") -> str:
+def approval_text(approval: Deployment, release: str = "", *, in_console: bool = False) -> str:
     """The approval as mrkdwn: what waits and what to look at (`release`: the release diff's
-    line, ready mrkdwn), or how it was answered."""
+    line, ready mrkdwn), or how it was answered; `in_console`: its buttons cannot be offered."""
     asked = approval.approval or Approval()
     if pending(approval):
         head = f":raised_hand: *Approval needed*: {_where(approval)}"
-        return "\n".join([head, *_request_lines(asked, release)])
+        note = [CONSOLE_NOTE] if in_console else []
+        return "\n".join([head, *_request_lines(asked, release), *note])
     decision = answered(approval)
     emoji = ":white_check_mark:" if decision == APPROVED else ":no_entry:"
     if asked.decision:
@@ -67,8 +78,9 @@ def approval_text(approval: Deployment, release: str = "") -> str:
 
 
 def approval_buttons(key: str, approval: Deployment) -> list[Block]:
-    """Approve (primary) and Reject (danger) for a waiting approval; each opens a modal."""
-    if not pending(approval):
+    """Approve (primary) and Reject (danger) for a waiting approval; each opens a modal. None
+    when no button can name it (`answerable`): then it is answered in the console."""
+    if not pending(approval) or not answerable(key, approval):
         return []
     value = json.loads(encode(key, approval))
     return [

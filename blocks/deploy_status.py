@@ -46,7 +46,7 @@ PROBLEM_LINES = {
     "throttled": ":hourglass: AWS is throttling {action}",
     "timeout": ":alarm_clock: no answer from AWS in time",
 }
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 # What each kind of AWS failure means for the reader, and what to do about it.
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -229,7 +229,7 @@ def _problem_text(problem: AwsProblem) -> str:
 
 def _share(query: str, share: bool, shared_by: str, next_page: int = 0) -> list[Block]:
     if shared_by:
-        who = f"<@{shared_by}>" if _USER_ID.match(shared_by) else "someone"
+        who = f"<@{shared_by}>" if _USER_ID.fullmatch(shared_by) else "someone"
         return [_context(f"Shared by {who} with `{COMMAND}`")]
     if not share or units(query) > QUERY_MAX:
         return []

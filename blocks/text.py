@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from bot.domain.urls import split_url
 
@@ -28,10 +29,21 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-# Bidi controls reorder what follows them (a name can be made to read as another); these
-# invisible characters hide inside a name. Neither has a use in what deploybot shows.
+# What hides inside a name or reorders it (so that it reads as another), and has no use in what
+# deploybot shows: Unicode's format characters (category Cf: bidi controls, zero-width spaces,
+# the soft hyphen, invisible operators; as of Unicode 15.1, the joiners and tags aside, which
+# follow), control characters but newline and tab (Cc: NUL, terminal escapes, C1), and the
+# letters that show nothing: the Hangul fillers and the combining grapheme joiner. The ones in
+# the Basic Multilingual Plane are one class, which re checks with one lookup per character;
+# the rest are looked for only in text that has characters beyond it (most text has none).
 _HIDDEN = re.compile(
-    "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060-\u2064\ufeff\u180e]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # Cc but \t and \n
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"  # Cf
+    "\u115f\u1160\u3164\uffa0\u034f]"  # Hangul fillers, combining grapheme joiner
+)
+_HIDDEN_ASTRAL = re.compile(
+    "[\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a]"
 )
 # Joiners are kept only between two non-ASCII characters: emoji sequences and scripts such as
 # Persian or Devanagari need them there; between ASCII letters they only hide a difference.
@@ -43,9 +55,17 @@ _FENCE = re.compile("`{3,}")
 
 
 def visible(text: str) -> str:
-    """`text` without bidi controls, invisible characters and stray joiners or tags."""
-    text = _STRAY_JOINER.sub("", _HIDDEN.sub("", text))
-    return _TAGS.sub(lambda m: m.group(0) if m.group(1) else "", text)
+    """`text` without format and control characters (but newlines and tabs), invisible letters,
+    and stray joiners or tags."""
+    text = _HIDDEN.sub("", text)
+    if text.isascii():
+        return text
+    if units(text) > len(text):  # characters beyond the BMP: astral format characters, tags
+        text = _HIDDEN_ASTRAL.sub("", text)
+        text = _TAGS.sub(lambda m: m.group(0) if m.group(1) else "", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _STRAY_JOINER.sub("", text)
+    return text
 
 
 def _no_fence(text: str) -> str:
@@ -177,12 +197,22 @@ def safe_url(url: str, limit: int = 3000) -> str:
     """An http(s) URL that cannot break out of `<url|label>`, or "" if none can be made.
 
     It must parse with a plain host and no user info (bot.domain.urls.split_url), so that the
-    host a reader is told is the host a browser opens.
+    host a reader is told is the host a browser opens; what a reader could not see or that
+    would reformat the link is percent-encoded.
     """
     if split_url(url) is None:
         return ""
-    cleaned = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    cleaned = _URL_UNSAFE.sub(_percent, url)
     return cleaned if units(cleaned) <= limit else ""
+
+
+# Outside printable ASCII (spaces, bidi controls, zero-width and non-ASCII characters), and what
+# would end `<url|label>` or start code formatting: percent-encoded (UTF-8), as browsers send it.
+_URL_UNSAFE = re.compile("[^!-~]|[`|<>]")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="replace")
 
 
 def date_token(moment: datetime) -> str:

@@ -31,6 +31,8 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from bot.domain.coerce import as_count, well_formed
+
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
@@ -39,6 +41,7 @@ TIMEOUT_SECONDS = 4.0
 TOKEN_SECONDS = 3600.0  # a rotated token is picked up within the hour
 RETRY_TOKEN_SECONDS = 60.0  # a token that could not be read is asked for again this soon
 USER_AGENT = "deploybot"
+_RESET_MAX = 4_102_444_800  # 2100-01-01: x-ratelimit-reset is within the hour, not centuries
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="([^"]+)"')
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
@@ -66,7 +69,7 @@ def last_page(link: str, page: int) -> int:
     if not url:
         return page
     numbers = parse_qs(urlsplit(url).query).get("page") or ["0"]
-    return max(page, int(numbers[0]) if numbers[0].isdigit() else page)
+    return max(page, as_count(numbers[0]))
 
 
 class GitHub:
@@ -118,7 +121,7 @@ class GitHub:
         wait = min(timeout or self._timeout, self._timeout)
         try:
             with urllib.request.urlopen(request, timeout=max(wait, 0.1)) as answer:  # noqa: S310
-                body = json.loads(answer.read())
+                body = well_formed(json.loads(answer.read()))  # no lone surrogate goes on
                 link = answer.headers.get("link") or ""
         except urllib.error.HTTPError as exc:
             raise GitHubError(_refusal(exc, repository, has_token=bool(token))) from None
@@ -131,7 +134,7 @@ class GitHub:
 
 def _message(exc: urllib.error.HTTPError) -> str:
     try:
-        body = json.loads(exc.read() or b"{}")
+        body = well_formed(json.loads(exc.read() or b"{}"))
     except (OSError, ValueError):
         return ""
     message = body.get("message") if isinstance(body, dict) else ""
@@ -157,10 +160,10 @@ def _refusal(exc: urllib.error.HTTPError, repository: str, *, has_token: bool) -
 
 def _rate_limited(headers: Message, message: str) -> str:
     if headers.get("x-ratelimit-remaining") == "0":
-        reset = headers.get("x-ratelimit-reset") or ""
+        reset = as_count(headers.get("x-ratelimit-reset"))
         when = ""
-        if reset.isdigit():
-            when = datetime.fromtimestamp(int(reset), tz=UTC).strftime(" until %H:%M UTC")
+        if 0 < reset < _RESET_MAX:
+            when = datetime.fromtimestamp(reset, tz=UTC).strftime(" until %H:%M UTC")
         return f"GitHub's rate limit is used up{when}"
     if "secondary rate limit" in message.lower() or headers.get("retry-after"):
         after = headers.get("retry-after")

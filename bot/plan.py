@@ -25,6 +25,7 @@ from blocks.living import (
 )
 from blocks.release import release_line
 from blocks.traffic import traffic_buttons, waiting_text
+from bot.domain.approvals import answerable, pending
 from bot.domain.config import Config
 from bot.domain.living import MAIN, REPLY, STUCK, Slot, State, kind_of
 from bot.domain.model import Deployment, View
@@ -129,7 +130,7 @@ def living_targets(
         site_url=site,
         rollback=rollback,
         commits_shown=config.release.commits_shown,
-        panels=_panels(view),
+        panels=_panels(view, key, config),
         controls=_controls(key, view, config),
     )
     targets = {MAIN: post_arguments(view.head, channel, living, **payload)}
@@ -156,15 +157,26 @@ def _replies(key: str, state: State, view: View, config: Config) -> dict[str, di
     return replies
 
 
-def _panels(view: View) -> tuple[str, ...]:
+def _panels(view: View, key: str = "", config: Config | None = None) -> tuple[str, ...]:
     """What waits for a person in a living message: its approvals (with the release they let
-    through, as the release diff tells it), its waiting deployments."""
+    through, as the release diff tells it), its waiting deployments. With `key` and `config`
+    (a message that can have buttons), an approval the config lets people answer but no
+    button can name says to answer it in the console."""
     diff = view.head.diff
     release = release_line(diff, mention=False) if diff is not None else ""
     return (
-        *(approval_text(a, release) for a in view.approvals),
+        *(
+            approval_text(a, release, in_console=_in_console(key, a, config))
+            for a in view.approvals
+        ),
         *(waiting_text(d) for d in view.waiting),
     )
+
+
+def _in_console(key: str, approval: Deployment, config: Config | None) -> bool:
+    if config is None or not config.approvals.policy_for(approval.pipeline).anyone:
+        return False
+    return pending(approval) and not answerable(key, approval)
 
 
 def _controls(key: str, view: View, config: Config) -> tuple[Block, ...]:

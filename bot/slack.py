@@ -25,6 +25,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from blocks.ids import METADATA_EVENT_TYPE
+from bot.domain.coerce import well_formed
 from bot.domain.config import Config, ConfigError
 from bot.logs import secret_safe_logger
 
@@ -172,6 +173,7 @@ class WebApiPoster:
 
     def post(self, message: dict[str, Any]) -> MessageRef:
         """Post once; after an unclear failure, look for the message before trying again."""
+        message = well_formed(message)  # the last guard: Slack cannot take a lone surrogate
         key, slot = _post_key(message)
         started = time.time()
         maybe_posted = False
@@ -219,7 +221,7 @@ class WebApiPoster:
     def update(self, ref: MessageRef, message: dict[str, Any]) -> None:
         """chat.update (idempotent, so retried freely); the text alone if the blocks are refused."""
         fields: dict[str, Any] = {
-            k: message[k] for k in ("text", "blocks", "metadata") if k in message
+            k: well_formed(message[k]) for k in ("text", "blocks", "metadata") if k in message
         }
         try:
             self._client.chat_update(channel=ref.channel, ts=ref.ts, **fields)
@@ -327,6 +329,7 @@ class WebhookPoster:
 
         A webhook answers without a ts, so its messages can be neither found nor edited.
         """
+        message = well_formed(message)  # the last guard: Slack cannot take a lone surrogate
         status, body = self._send(message, message.get("blocks"))
         if status != 200 and body.strip() in _BLOCK_ERRORS:
             logger.warning("Slack rejected the blocks (%s); posting the text alone", body)

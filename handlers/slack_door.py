@@ -4,8 +4,9 @@ On Lambda, Bolt parses a request's body before its middleware checks the signatu
 parsing happens when `BoltRequest` is built), so a body it cannot parse (`payload=x`,
 `payload=[]`, bytes that are not UTF-8) used to raise before the signature was checked and
 answer 502 with a stack trace. `SlackDoor` checks the signature on the raw bytes first (401),
-then that Bolt can read the body (400), and only then hands the event to Bolt, which checks
-the signature again. `only_from` is Bolt middleware (Lambda, `deploybot serve`, Socket Mode):
+then that Bolt can read the body and that its user, team, actions, view and event have the
+shapes Slack sends (400), and only then hands the event to Bolt, which checks the signature
+again. `only_from` is Bolt middleware (Lambda, `deploybot serve`, Socket Mode):
 a signed request from a workspace that is not served gets 403 and runs nothing.
 """
 
@@ -19,7 +20,13 @@ from typing import Any
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
-from bot.domain.slack_request import RawRequest, is_signed, is_ssl_check, raw_request
+from bot.domain.slack_request import (
+    RawRequest,
+    is_signed,
+    is_ssl_check,
+    misshapen,
+    raw_request,
+)
 from bot.slack import Workspaces
 
 logger = logging.getLogger(__name__)
@@ -56,7 +63,8 @@ class SlackDoor:
         return response
 
     def refusal(self, request: RawRequest) -> dict[str, Any] | None:
-        """401 for a bad signature; 400 for a signed body Bolt cannot read; else None."""
+        """401 for a bad signature; 400 for a signed body Bolt cannot read, or whose fields are
+        not of the shape Slack sends (`misshapen`); else None."""
         if not is_signed(request, self._secret, self._clock()):
             logger.warning("refused a request that Slack did not sign (401)")
             return _answer(401, "invalid request")
@@ -68,9 +76,11 @@ class SlackDoor:
         except Exception as exc:
             reason = type(exc).__name__
         else:
-            if isinstance(body, dict):  # json.loads may give a list, whatever Bolt's types say
+            # json.loads may give a list, whatever Bolt's types say
+            field = misshapen(body) if isinstance(body, dict) else ""
+            if isinstance(body, dict) and not field:
                 return None
-            reason = "not an object"
+            reason = f"its {field} is not what Slack sends" if field else "not an object"
         logger.warning("refused a signed request whose body cannot be read (%s; 400)", reason)
         return _answer(400, "unreadable request")
 

@@ -80,6 +80,7 @@ class FakeGitHub(Loopback):
     repositories: dict[str, Repository] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     fault: str = ""  # "rate_limit", "secondary", "server" for every request while set
+    reset: str = "1795000000"  # x-ratelimit-reset: when the rate limit resets (epoch seconds)
     delay: float = 0.0
     later_pages_delay: float = 0.0  # more seconds for pages after the first
     server: ThreadingHTTPServer | None = None
@@ -238,7 +239,7 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 "x-ratelimit-limit": "5000",
                 "x-ratelimit-remaining": "4999",
                 "x-ratelimit-used": "1",
-                "x-ratelimit-reset": "1795000000",
+                "x-ratelimit-reset": fake.reset,
                 "x-ratelimit-resource": "core",
             }
             if fake.fault == "rate_limit":

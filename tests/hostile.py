@@ -18,7 +18,13 @@ import json
 import random
 from typing import Any
 
-from bot.domain.config import Config, RollbackGroup, RollbackPipeline, RollbackSettings
+from bot.domain.config import (
+    ApprovalSettings,
+    Config,
+    RollbackGroup,
+    RollbackPipeline,
+    RollbackSettings,
+)
 from bot.domain.events import ParseError, parse_payload
 from bot.domain.living import (
     MAIN,
@@ -37,8 +43,8 @@ from tests.conftest import SAMPLE_FILES
 
 SAMPLES = [json.loads(p.read_text(encoding="utf-8")) for p in SAMPLE_FILES]
 _EVENTS = [event for sample in SAMPLES for event in parse_payload(sample)]
-# Mentions, sites and rollback for every pipeline and group the samples name: each button
-# (a rollback's value included) is built from hostile input too.
+# Mentions, sites, rollback for every pipeline and group the samples name, and approvals: each
+# button (a rollback's and an approval's value included) is built from hostile input too.
 CONFIG = Config(
     failure_mentions=("U0123ABC", "S0PLATFORM", "here"),
     sites={"production": "https://www.example.com", "meerkat": "https://meerkat.example"},
@@ -52,6 +58,7 @@ CONFIG = Config(
         users=("U0123ABC",),
         channels=("C0DEPLOYS",),
     ),
+    approvals=ApprovalSettings(users=("U0123ABC",), channels=("C0DEPLOYS",)),
 )
 
 HOSTILE: list[Any] = [

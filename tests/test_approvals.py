@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from blocks.approvals import approval_text, build_modal, reason_error
+from blocks import ids
+from blocks.approvals import CONSOLE_NOTE, approval_text, build_modal, reason_error
 from blocks.deployment import build_message
 from bot.domain import approvals, traffic
 from bot.domain.config import ConfigError, config_from_mapping
-from bot.domain.living import State, absorb, build_view, message_key
+from bot.domain.events import parse_payload
+from bot.domain.living import MAIN, Slot, State, absorb, build_view, message_key, with_slot
 from bot.domain.model import (
     Approval,
     Deployment,
@@ -27,7 +29,8 @@ from bot.domain.model import (
     StartedBy,
     Status,
 )
-from bot.plan import plan
+from bot.domain.rollback import VALUE_MAX
+from bot.plan import living_targets, plan
 from tests.blockkit import modal_violations, violations
 from tests.conftest import load_sample
 
@@ -205,6 +208,81 @@ def test_hostile_custom_data_and_links_stay_escaped_and_within_limits() -> None:
     text = json.dumps(message)
     assert "<!channel>" not in text and "<@U123>" not in text and "<http://evil" not in text
     assert "<https://x.example/a%7Cb%3Ec|x.example>" in approval_text(event)
+
+
+def _living(sample: dict[str, Any]) -> dict[str, Any]:
+    """The living message of a notification, posted, where [approvals] lets people answer."""
+    config = config_from_mapping(
+        {"approvals": {"users": ["U0123ABC"], "channels": ["C0DEPLOYS"]}}, {}
+    )
+    [event] = parse_payload(sample)
+    key, state = message_key(event), absorb(State(), event)
+    assert state is not None
+    posted = with_slot(state, MAIN, Slot(channel="C0DEPLOYS", ts="1700000000.000100"))
+    targets = living_targets(key, posted, build_view(key, [event]), config, editable=True)
+    message: dict[str, Any] = targets[MAIN]
+    assert violations(message) == []
+    return message
+
+
+def _approval_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") in (ids.APPROVE, ids.REJECT)
+    ]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"execution-id": "a" * 2100},
+        {"pipeline": "é" * 3000, "stage": "é" * 3000, "action": "é" * 3000},
+        {"stage": "x" * 700, "action": "x" * 700},
+        {"action": "Release<!channel>"},
+        {"execution-id": "12345678-1234-5678-abcd-12345678abcd/../x"},
+    ],
+    ids=["long-execution-id", "long-non-ascii-names", "long-ascii-names", "odd-name", "odd-id"],
+)
+def test_an_approval_whose_names_no_button_can_carry_is_answered_in_the_console(
+    names: dict[str, str],
+) -> None:
+    # GIVEN an approval request whose names or execution id are not AWS's (too long for a
+    # button's value, which Slack caps at 2,000 characters, or outside AWS's alphabets)
+    sample = load_sample("eventbridge-codepipeline-action-approval-started.json")
+    sample["detail"].update(names)
+    # WHEN its living message is built
+    message = _living(sample)
+    # THEN it stays within Block Kit's limits, offers no Approve or Reject, and says where to
+    # answer it instead
+    assert _approval_buttons(message) == []
+    assert CONSOLE_NOTE in json.dumps(message, ensure_ascii=False)
+
+
+def test_an_approval_with_aws_names_gets_its_buttons_within_slacks_limit() -> None:
+    # GIVEN the real sample, and one with names and an id at AWS's longest
+    longest = {"pipeline": "p" * 100, "stage": "s" * 100, "action": "a" * 100}
+    longest["execution-id"] = "e" * 100
+    for names in ({}, longest):
+        sample = load_sample("eventbridge-codepipeline-action-approval-started.json")
+        sample["detail"].update(names)
+        # WHEN its living message is built
+        message = _living(sample)
+        # THEN Approve and Reject are there, each value within 2,000 characters, and no note
+        buttons = _approval_buttons(message)
+        assert [b["action_id"] for b in buttons] == [ids.APPROVE, ids.REJECT]
+        assert all(len(b["value"]) <= VALUE_MAX for b in buttons)
+        assert CONSOLE_NOTE not in json.dumps(message, ensure_ascii=False)
+
+
+def test_the_encoder_refuses_a_value_slack_would_refuse() -> None:
+    # GIVEN an approval whose execution id is far longer than AWS's
+    approval = _approval(execution_id="a" * 2100)
+    # WHEN its button value is asked for THEN the encoder refuses rather than break the message
+    with pytest.raises(AssertionError):
+        approvals.encode(f"execution#{approval.execution_id}", approval)
 
 
 def test_the_modal_stays_within_slacks_limits_and_a_reason_is_required_to_reject() -> None:

@@ -4,17 +4,28 @@ that opens somewhere other than it says, reproduced on a real sample."""
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from blocks.actions import mention, section
+from blocks.deploy_status import build_answer
 from blocks.deployment import build_message
+from blocks.text import safe_url, visible
 from bot.domain.coerce import as_count
+from bot.domain.config import Config
 from bot.domain.events import parse_payload
 from bot.domain.living import dump_state, message_key
-from bot.domain.model import Deployment
+from bot.domain.model import Deployment, StatusReport
+from bot.domain.release import commit_time
+from bot.github import GitHub, GitHubError, last_page
+from bot.slack import WebApiPoster, make_poster
 from tests.blockkit import violations
 from tests.conftest import load_sample
+from tests.fake_github import Author, FakeGitHub
+from tests.fake_slack import TOKEN, FakeSlack
 
 SOURCE_ACTION = "codepipeline-notification-action-source-succeeded-github.json"
 GIT_FAILED = "codepipeline-notification-execution-failed-github.json"
@@ -218,6 +229,26 @@ def test_a_details_link_from_a_notification_names_its_host() -> None:
     assert _button_texts(rendered)["link_details"] == "Details (evil.example)"
 
 
+def test_a_link_keeps_no_backtick_bidi_control_or_invisible_character() -> None:
+    # GIVEN an action whose details URL hides a backtick, a bidi override, a zero-width space,
+    # a space and non-ASCII letters in its path
+    sample = load_sample("codepipeline-notification-action-codedeploy-failed.json")
+    url = "https://eu-west-1.console.aws.amazon.com/x/`a`\u202eb\u200bc d/é?q=<|>"
+    sample["detail"]["execution-result"]["external-execution-url"] = url
+    # WHEN rendered
+    [rendered] = _render(sample)
+    # THEN the button opens it percent-encoded (UTF-8), with nothing outside printable ASCII
+    encoded = (
+        "https://eu-west-1.console.aws.amazon.com/x/%60a%60%E2%80%AEb%E2%80%8Bc%20d/%C3%A9"
+        "?q=%3C%7C%3E"
+    )
+    assert encoded in _urls(rendered)
+    assert safe_url(url) == encoded
+    # AND a valid URL, already encoded, is left as it is
+    plain_url = "https://github.com/o/r/compare/a...b?x=%20y&z=1#frag"
+    assert safe_url(plain_url) == plain_url
+
+
 def test_an_approval_message_links_the_console_but_never_the_token() -> None:
     # GIVEN the legacy manual-approval SNS message, whose review link carries the approval token
     [message] = _render(load_sample("codepipeline-manual-approval-sns-legacy.json"))
@@ -289,6 +320,43 @@ def test_bidi_and_invisible_characters_are_stripped_from_names_and_headers(trick
     assert trick not in json.dumps(message, ensure_ascii=False)
 
 
+def test_format_and_control_characters_and_hangul_fillers_leave_the_header() -> None:
+    # GIVEN a CodeDeploy trigger whose application hides a soft hyphen, a combining grapheme
+    # joiner, a Hangul filler, a deprecated format character, an invisible times, a terminal
+    # escape sequence and a NUL (the audit's `deploybot render` case)
+    sample = load_sample("codedeploy-trigger-failure.json")
+    message = json.loads(sample["Records"][0]["Sns"]["Message"])
+    message["applicationName"] = "pro\u00adduc\u034ftion\u3164\u206a\u2062x\x1b[2J\x00"
+    sample["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    # WHEN it is rendered
+    [rendered] = _render(sample)
+    # THEN the header names the application as it reads, and none of them is anywhere
+    assert "productionx[2J" in rendered["blocks"][0]["text"]["text"]
+    shown = json.dumps(rendered, ensure_ascii=False)
+    for hidden in "\u00ad\u034f\u3164\u206a\u2062\x1b\x00":
+        assert hidden not in shown
+
+
+_KEPT = {"\n", "\t", "\u200c", "\u200d"}  # newlines, tabs; joiners between two non-ASCII
+_EVERY_HIDDEN = [
+    ch
+    for ch in map(chr, range(0x110000))
+    if unicodedata.category(ch) in ("Cf", "Cc") and ch not in _KEPT
+] + ["\u115f", "\u1160", "\u3164", "\uffa0", "\u034f"]
+
+
+def test_every_format_and_control_character_is_stripped_where_no_script_needs_it() -> None:
+    # GIVEN every format (Cf) and control (Cc) character this Python's Unicode database knows,
+    # and the Hangul fillers (letters that show nothing)
+    # WHEN each sits inside a name, THEN it is gone (tags outside a flag included)
+    assert [ch for ch in _EVERY_HIDDEN if visible(f"a{ch}b") != "ab"] == []
+    # AND what scripts and emoji need stays: joiners between non-ASCII letters, a flag's tags,
+    # newlines and tabs
+    flag = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    for kept in ("👨\u200d👩", "می\u200cخواهم", flag, "a\nb\tc"):
+        assert visible(kept) == kept
+
+
 def test_joiners_that_scripts_and_emoji_need_are_kept() -> None:
     # GIVEN a commit title with an emoji ZWJ sequence and Persian text with a ZWNJ, and a name
     # with a ZWJ between ASCII letters (no script needs one there)
@@ -355,3 +423,92 @@ def test_a_links_host_is_named_as_it_opens(url: str, label: str) -> None:
     from blocks.links import host_label
 
     assert host_label(url) == label
+
+
+# --- Slack ids are matched whole --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["U0123ABC\n", "U0123ABC\nx", "xU0123ABC"])
+def test_an_id_with_a_trailing_newline_is_no_mention(user: str) -> None:
+    # GIVEN a user id from a click or a Share button that ends in a newline (a `$` match takes it)
+    # WHEN deploybot names who pressed, or who shared an answer
+    said = mention(user)
+    shared = build_answer(StatusReport(), query="", share=False, shared_by=user)
+    # THEN neither is a mention: the id is shown as text, or not at all
+    assert "<@" not in said
+    assert "<@" not in json.dumps(shared)
+
+
+# --- GitHub's answers: counts that are not ASCII digits, lone surrogates -----------------------
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub.start()
+    yield fake
+    fake.close()
+
+
+def test_a_last_page_that_is_no_ascii_number_is_ignored() -> None:
+    # GIVEN a link header whose last page is "²" ("²".isdigit() is true, int("²") raises)
+    link = '<https://api.github.com/repos/o/r/compare/a...b?page=²>; rel="last"'
+    # WHEN the last page is read, THEN the page asked for is the last one known
+    assert last_page(link, 2) == 2
+
+
+@pytest.mark.parametrize("reset", ["²", "99999999999999999", "999999999999999", "-1", ""])
+def test_a_rate_limit_reset_that_is_no_time_still_says_the_limit_is_used_up(
+    github: FakeGitHub, reset: str
+) -> None:
+    # GIVEN GitHub's rate limit is used up, and x-ratelimit-reset is no time Python can show
+    github.repository("o/r")
+    github.fault, github.reset = "rate_limit", reset
+    # WHEN a comparison is asked for
+    with pytest.raises(GitHubError) as refused:
+        GitHub(github.url, lambda: "").compare("o/r", "a" * 40, "b" * 40)
+    # THEN it is a GitHubError saying so, without a time
+    assert refused.value.reason == "GitHub's rate limit is used up"
+
+
+def test_a_lone_surrogate_in_a_compare_page_is_replaced(github: FakeGitHub) -> None:
+    # GIVEN a commit whose message holds half of a UTF-16 pair ("fix \\ud800 thing" in JSON)
+    repo = github.repository("o/r")
+    base = repo.add("base", Author("A", "a@example.com"))
+    head = repo.add("fix \ud800 thing", Author("A", "a@example.com"))
+    # WHEN the comparison is read
+    page = GitHub(github.url, lambda: "").compare("o/r", base, head)
+    # THEN the message holds U+FFFD, and everything in the page can be sent as UTF-8
+    assert page.body["commits"][0]["commit"]["message"] == "fix \ufffd thing"
+    json.dumps(page.body, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_codecommit_commit_time_that_is_no_ascii_number_is_unknown() -> None:
+    # GIVEN a committer date of "²" (and an author date that is a number)
+    commit = {"committer": {"date": "² -0800"}, "author": {"date": "1484167798 -0800"}}
+    # WHEN its time is read, THEN the readable one counts, and "²" alone is unknown (0)
+    assert commit_time(commit) == 1484167798
+    assert commit_time({"committer": {"date": "² -0800"}}) == 0
+
+
+@pytest.mark.parametrize("door", ["bot token", "incoming webhook"])
+def test_no_lone_surrogate_reaches_slack_whatever_path_built_the_message(
+    fake_slack: FakeSlack, door: str
+) -> None:
+    # GIVEN a message that still holds a lone surrogate (built from text no parser cleaned)
+    text = "fix \ud800 thing"
+    message = {"channel": "C0DEPLOYS", "text": text, "blocks": [section(text)]}
+    config = (
+        Config(slack_bot_token=TOKEN, slack_api_url=fake_slack.api_url)
+        if door == "bot token"
+        else Config(slack_webhook_url=fake_slack.webhook_url)
+    )
+    # WHEN it is posted (and, with a bot token, updated)
+    poster = make_poster(config)
+    ref = poster.post(message)
+    if isinstance(poster, WebApiPoster) and ref is not None:
+        poster.update(ref, {**message, "text": "fixed \udfff"})
+    # THEN Slack gets U+FFFD in its place, in the text and in the blocks
+    [call, *update] = [c.args for c in fake_slack.calls]
+    assert call["text"] == "fix \ufffd thing"
+    assert call["blocks"][0]["text"]["text"] == "fix \ufffd thing"
+    assert [u["text"] for u in update] == (["fixed \ufffd"] if door == "bot token" else [])

@@ -117,6 +117,23 @@ def test_a_redelivered_event_with_a_bad_record_posts_nothing_twice(
     assert sorted(dynamodb_env.posted_by_key().values()) == [1, 1]
 
 
+def test_without_a_store_each_retry_of_a_mixed_event_posts_the_readable_records_again(
+    slack_env: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN `[store] backend = "none"`, and an event with a good record and an unreadable one
+    config = tmp_path / "deploybot.toml"
+    config.write_text('[store]\nbackend = "none"\n')
+    monkeypatch.setenv("DEPLOYBOT_CONFIG", str(config))
+    event = load_sample("codedeploy-trigger-failure.json")
+    event["Records"].append({"EventSource": "aws:sqs", "body": "{}"})
+    # WHEN Lambda tries it and retries it twice (asynchronous invocation)
+    for _ in range(3):
+        with pytest.raises(UnreadableRecords):
+            lambda_function.handler(copy.deepcopy(event), None)
+    # THEN nothing remembers the good record: it is posted on every attempt (as the README says)
+    assert len(_mains(slack_env)) == 3
+
+
 @pytest.mark.parametrize("event", ["garbage", 42, None, [], ["x"]])
 def test_an_event_that_is_not_an_object_fails_with_a_clear_error(
     slack_env: FakeSlack, event: object, caplog: pytest.LogCaptureFixture

@@ -28,6 +28,7 @@ from tests.slack_requests import (
     block_actions,
     function_url_event,
     slash_command,
+    view_submission,
 )
 
 
@@ -66,6 +67,7 @@ UNREADABLE = {
     "json-a-string": (b'"x"', JSON),
     "team-a-number": (b'{"team": 5, "type": "block_actions"}', JSON),
     "authorizations-a-string": (b'{"authorizations": "x"}', JSON),
+    "event-a-string": (b'{"type": "event_callback", "event": "type"}', JSON),
 }
 
 
@@ -108,6 +110,78 @@ def test_the_same_bodies_unsigned_get_401(
     with caplog.at_level(logging.INFO):
         response = _invoke(event)
     assert response["statusCode"] == 401
+    _assert_quiet(caplog, response)
+
+
+def _click(action_id: str, door: FakeSlack, **change: Any) -> dict[str, Any]:
+    payload = json.loads(
+        parse_qs(block_actions(action_id, f"{door.url}/r", value="{}"))["payload"][0]
+    )
+    return {**payload, **change}
+
+
+def _submission(*, drop: str = "", **view: Any) -> dict[str, Any]:
+    modal = {"type": "modal", "callback_id": "approval_answer", "private_metadata": "{}"}
+    payload = json.loads(parse_qs(view_submission(modal, "V1"))["payload"][0])
+    shown = {k: v for k, v in {**payload["view"], **view}.items() if k != drop}
+    return {**payload, "view": shown}
+
+
+MISSHAPEN = {
+    "user-a-string": lambda door: _click("approval_reject", door, user="U0DEVELOP"),
+    "user-a-list": lambda door: _click("rollback", door, user=["U0DEVELOP"]),
+    "user-id-a-number": lambda door: _click("rollback", door, user={"id": 5, "team_id": "T000"}),
+    "team-a-list": lambda door: _click("rollback", door, team=["T000"]),
+    "actions-an-object": lambda door: _click("rollback", door, actions={"action_id": "rollback"}),
+    "action-a-string": lambda door: _click("rollback", door, actions=["rollback"]),
+    "view-with-no-type": lambda door: _submission(drop="type"),
+    "view-a-string": lambda door: {**_submission(), "view": "approval_answer"},
+    "view-state-a-string": lambda door: _submission(state="x"),
+    "view-metadata-a-list": lambda door: _submission(private_metadata=["x"]),
+}
+
+
+@pytest.mark.parametrize("build", MISSHAPEN.values(), ids=MISSHAPEN.keys())
+def test_a_signed_payload_of_the_wrong_shape_gets_400(
+    build: Any, door: FakeSlack, aws_env: FakeLambda, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a click or a modal submission, signed by Slack, whose user, team, actions or view
+    # is not what Slack sends (a string user crashed the click handler; a view with no type,
+    # Bolt's own middleware: 500 with a stack trace)
+    payload = build(door)
+    # WHEN it reaches the function, really signed
+    with caplog.at_level(logging.INFO):
+        response = _invoke(function_url_event(urlencode({"payload": json.dumps(payload)})))
+    # THEN 400 before Bolt: nothing run, nothing posted (the app only learned its workspace
+    # from auth.test while it was built), no ERROR line, no stack trace
+    assert response["statusCode"] == 400
+    assert aws_env.invocations == []
+    assert [c.method for c in door.calls if c.method != "auth.test"] == []
+    _assert_quiet(caplog, response)
+
+
+def test_the_shapes_slack_sends_pass_the_door(door: FakeSlack) -> None:
+    # GIVEN a click and a modal submission as Slack sends them (team null: an org-wide install)
+    for payload in (_click("status_next", door, team=None), _submission()):
+        # WHEN they reach the function THEN the shape check lets them through to Bolt
+        response = _invoke(function_url_event(urlencode({"payload": json.dumps(payload)})))
+        assert response["statusCode"] != 400, payload["type"]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [{"state": {"values": []}, "private_metadata": '{"k":5}'}, {"private_metadata": "[1]"}],
+    ids=["values-a-list", "metadata-a-list"],
+)
+def test_a_well_shaped_submission_with_odd_contents_gets_no_server_error(
+    view: dict[str, Any], door: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a modal submission of the right shape whose contents are not deploybot's
+    payload = _submission(**view)
+    # WHEN it reaches the function THEN the listener refuses it quietly: no 5xx, no ERROR
+    with caplog.at_level(logging.INFO):
+        response = _invoke(function_url_event(urlencode({"payload": json.dumps(payload)})))
+    assert response["statusCode"] < 500
     _assert_quiet(caplog, response)
 
 

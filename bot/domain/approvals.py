@@ -20,6 +20,8 @@ from bot.domain.codepipeline import ApprovalAction
 from bot.domain.coerce import as_map, as_str, mappings, parse_time, string_fields
 from bot.domain.model import Approval, Deployment, Person, Scope, Status, View
 from bot.domain.people import mapped_id
+from bot.domain.rollback import VALUE_MAX
+from bot.domain.urls import is_execution_id, is_pipeline_name
 
 APPROVE = "approve"  # the claims' name for an answer to an approval (bot/domain/claims.py)
 APPROVED = "Approved"  # PutApprovalResult's result.status values
@@ -39,7 +41,16 @@ def approval_id(stage: str, action: str) -> str:
 
 def encode(key: str, approval: Deployment) -> str:
     """The value of an approval's buttons: where its message's state is, which approval, and
-    its names for the modal's words (checked against the stored state at click time)."""
+    its names for the modal's words (checked against the stored state at click time).
+
+    Only for an approval that is `answerable`: Slack refuses a message whose value is longer.
+    """
+    value = _value(key, approval)
+    assert len(value) <= VALUE_MAX, "an approval's button value must fit Slack's limit"
+    return value
+
+
+def _value(key: str, approval: Deployment) -> str:
     value = {
         "k": key,
         "i": approval_id(approval.stage, approval.action),
@@ -48,6 +59,18 @@ def encode(key: str, approval: Deployment) -> str:
         "a": approval.action,
     }
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def answerable(key: str, approval: Deployment) -> bool:
+    """True when a button can name `approval`: its pipeline, stage, action and execution id are
+    names and ids AWS allows, and its value fits Slack's 2,000 characters. Otherwise it is
+    answered in the console (an event may carry anything; AWS would not know such names)."""
+    names = (approval.pipeline, approval.stage, approval.action)
+    if not all(is_pipeline_name(name) for name in names):
+        return False
+    if approval.execution_id and not is_execution_id(approval.execution_id):
+        return False
+    return len(_value(key, approval)) <= VALUE_MAX
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,9 +245,9 @@ def codecommit_changes(commits: Iterable[Response]) -> list[Change]:
 def commit_time(commit: Response) -> int:
     """When a CodeCommit commit was made, in epoch seconds ("1484167798 -0800"); 0 if unknown."""
     for who in ("committer", "author"):
-        stamp = as_str(as_map(commit.get(who)).get("date")).split(" ")[0]
-        if stamp.isdigit():
-            return int(stamp)
+        stamp = as_count(as_str(as_map(commit.get(who)).get("date")).split(" ")[0])
+        if stamp:
+            return stamp
     return 0
 
 

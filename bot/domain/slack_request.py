@@ -1,5 +1,5 @@
 """A request to the Slack door as a Lambda Function URL delivers it, checked before anything
-reads its body. Pure: the clock is passed in.
+reads its body, and the shape of what it carries. Pure: the clock is passed in.
 
 Slack signs `v0:{X-Slack-Request-Timestamp}:{raw body}` with HMAC-SHA256 and the app's signing
 secret, and a request older than five minutes is refused (slack_sdk's SignatureVerifier, and
@@ -88,3 +88,46 @@ def is_ssl_check(request: RawRequest) -> bool:
     except UnicodeDecodeError:
         return False
     return form.get("ssl_check") == ["1"]
+
+
+# The fields of Slack's payloads that Bolt and deploybot's listeners index into, as Slack's
+# references describe them (interaction payloads: block_actions, view_submission; the Events
+# API's event_callback): field -> (the string fields it must have, the ones it may have, the
+# objects it may have). `team` may be null (an org-wide install); `actions` is a list of them.
+_SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "user": (("id",), ("team_id", "username", "name"), ()),
+    "team": ((), ("id", "domain", "enterprise_id"), ()),
+    "view": (("type",), ("id", "callback_id", "private_metadata", "hash"), ("state",)),
+    "event": (("type",), (), ()),
+    "actions": (("action_id",), ("type", "value", "block_id", "action_ts"), ()),
+}
+
+
+def misshapen(body: Mapping[str, object]) -> str:
+    """The field of a parsed Slack payload that is not of the shape Slack sends ("" if none).
+
+    Bolt's middleware and the listeners read these fields as Slack documents them; a signed
+    body that holds something else (a string `user`, a `view` with no type) made them raise.
+    """
+    for name, shape in _SHAPES.items():
+        value = body.get(name)
+        if name not in body or (name == "team" and value is None):
+            continue
+        if name == "actions":
+            if not isinstance(value, list) or not all(_fits(item, *shape) for item in value):
+                return name
+        elif not _fits(value, *shape):
+            return name
+    return ""
+
+
+def _fits(
+    value: object, needed: tuple[str, ...], strings: tuple[str, ...], objects: tuple[str, ...]
+) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    if not all(isinstance(value.get(field), str) for field in needed):
+        return False
+    if not all(isinstance(value.get(field, ""), str) for field in strings):
+        return False
+    return all(isinstance(value.get(field, {}), Mapping) for field in objects)
