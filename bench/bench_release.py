@@ -162,7 +162,8 @@ def main() -> None:
         slack_bot_token="xoxb-bench",
         slack_api_url=f"{fake.url}/api/",
         pipelines=(PipelineMapping(PIPELINE, applications=(APP,), deployment_groups=(GROUP,)),),
-        release=ReleaseSettings(github_api_url=github.url),
+        # github.com's repositories are asked of api.github.com, which `client` stands in for
+        release=ReleaseSettings(github_api_url="https://api.github.com"),
     )
     poster = make_poster(config)
     directory = make_directory(config, None)
@@ -195,6 +196,8 @@ def main() -> None:
                 f"{name:46} {'on' if diff else 'off':>4} {depth:>11} {median * 1000:>6.0f}ms  "
                 f"{', '.join(operations)}"
             )
+            if diff and "compare" not in operations:
+                raise SystemExit(f"{name}: the diff asked GitHub nothing: this measures nothing")
     # A run's later events (STARTED, then SUCCEEDED): the diff is kept per run.
     kept = ReleaseLookup(cp, cd, config, github=client, people=directory)
     enricher = Enricher(cp, cd, config, release=kept)
