@@ -334,16 +334,16 @@ def _attempt(label: str, client: Any, operation: str, **params: Any) -> Check:
 # --- what the function's role may do ----------------------------------------------------------
 
 
-def role_from_stack(cloudformation: Any, stack: str) -> str:
-    """The FunctionRoleArn output of the stack ("" when the stack has no such output)."""
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs, {OutputKey: OutputValue} (FunctionRoleArn, FunctionName, ...)."""
     from bot import aws
 
     answer = aws.call(cloudformation, "describe_stacks", StackName=stack)
-    for found in answer.get("Stacks", []):
-        for output in found.get("Outputs", []):
-            if output.get("OutputKey") == "FunctionRoleArn":
-                return str(output.get("OutputValue", ""))
-    return ""
+    return {
+        str(output.get("OutputKey", "")): str(output.get("OutputValue", ""))
+        for found in answer.get("Stacks", [])
+        for output in found.get("Outputs", [])
+    }
 
 
 def place_of(role_arn: str, region: str) -> Place:
@@ -356,10 +356,13 @@ class CannotSimulate(Exception):
     """The policy simulator could not be used; the checklist says why, once."""
 
 
-def check_role(config: Config, iam: Any, role_arn: str, region: str) -> Iterator[Check]:
-    """Simulate each action the config needs against the role's policies."""
+def check_role(
+    config: Config, iam: Any, role_arn: str, region: str, function: str = ""
+) -> Iterator[Check]:
+    """Simulate each action the config needs against the role's policies (and, with the
+    `function`'s name, invoking itself)."""
     try:
-        for need in needs(config, place_of(role_arn, region)):
+        for need in needs(config, place_of(role_arn, region), function):
             yield _simulated(iam, role_arn, need, region)
     except CannotSimulate as exc:
         yield Check(
@@ -418,14 +421,16 @@ def _role_checks(config: Config, role: str, stack: str, region: str) -> Iterator
             "pass --stack NAME (or --role ARN) to check what the deployed function may do",
         )
         return
+    function = ""
     if not role:
         try:
-            role = role_from_stack(aws.client("cloudformation"), stack)
+            outputs = stack_outputs(aws.client("cloudformation"), stack)
         except aws.AwsError as exc:
             known = exc.problem.kind == "error"  # e.g. ValidationException: no such stack
             line = explain.aws_problem(exc.problem)
             yield Check(f"stack {stack}", False if known else None, line)
             return
+        role, function = outputs.get("FunctionRoleArn", ""), outputs.get("FunctionName", "")
         if not role:
             yield Check(
                 f"stack {stack}",
@@ -434,7 +439,7 @@ def _role_checks(config: Config, role: str, stack: str, region: str) -> Iterator
                 "update the stack (sam build && sam deploy), or pass --role ARN",
             )
             return
-    yield from check_role(config, aws.client("iam"), role, region)
+    yield from check_role(config, aws.client("iam"), role, region, function)
 
 
 def run_checks(config: Config, *, role: str = "", stack: str = "") -> list[Check]:

@@ -408,7 +408,7 @@ def deployed(
     return shared_clients
 
 
-def test_cli_check_reads_the_role_from_the_stack(
+def test_cli_check_reads_the_role_and_the_function_from_the_stack(
     capsys: pytest.CaptureFixture[str], deployed: tuple[Stubber, Stubber, Stubber]
 ) -> None:
     # GIVEN a deployed stack whose role may do everything the default config needs
@@ -421,20 +421,32 @@ def test_cli_check_reads_the_role_from_the_stack(
                     "StackName": "deploybot",
                     "CreationTime": "2026-01-01T00:00:00Z",
                     "StackStatus": "CREATE_COMPLETE",
-                    "Outputs": [{"OutputKey": "FunctionRoleArn", "OutputValue": ROLE}],
+                    "Outputs": [
+                        {"OutputKey": "FunctionRoleArn", "OutputValue": ROLE},
+                        {"OutputKey": "FunctionName", "OutputValue": "deploybot-deploybot"},
+                    ],
                 }
             ]
         },
         {"StackName": "deploybot"},
     )
-    [unscoped] = list(needs(Config(), Place("aws", REGION, "123456789012")))
+    place = Place("aws", REGION, "123456789012")
+    unscoped, invoke = needs(Config(), place, "deploybot-deploybot")
     _simulation(iam, unscoped.actions, "*", {})
+    # (the stack's role may not invoke its own function: an older or hand-edited stack)
+    function = f"arn:aws:lambda:{REGION}:123456789012:function:deploybot-deploybot"
+    assert (invoke.resource, invoke.actions) == (function, ("lambda:InvokeFunction",))
+    _simulation(iam, invoke.actions, function, {"lambda:InvokeFunction": "implicitDeny"})
     # WHEN `deploybot check --stack deploybot` runs
     code = main(["check", "--stack", "deploybot"])
-    # THEN the role's line passes and so does the whole list
+    # THEN the role's reads pass, and invoking itself (Slack's lazy listeners) is named
     out = capsys.readouterr().out
     assert "✓ role may list pipelines and deployments: 5 actions allowed" in out
-    assert code == 0, out
+    assert (
+        "✗ role may invoke itself (deploybot-deploybot: Slack's lazy listeners): denied: "
+        f"lambda:InvokeFunction on {function}"
+    ) in out
+    assert code == 1, out
     for stubber in deployed:
         stubber.assert_no_pending_responses()
 

@@ -3,8 +3,9 @@
 Pure: `deploybot check` simulates these against the role (iam:SimulatePrincipalPolicy); the
 template grants them (README "IAM permissions"). Reads are always needed; the Slack secrets the
 config names; the rollback writes only for what `[rollback]` names, and the Freeze button's
-writes when someone may press it. Not here, because the config does not name their resources:
-lambda:InvokeFunction on the function itself (its name), PutApprovalResult (the approval
+writes when someone may press it, and lambda:InvokeFunction on the function itself when its name
+is known (a stack's FunctionName output). Not here, because the config does not name their
+resources: PutApprovalResult (the approval
 actions, found in the pipelines' definitions), codecommit:BatchGetCommits (the repositories,
 found in the source actions), Freeze on a deploy stage the config leaves for GetPipeline to
 find, and the blue/green buttons' ContinueDeployment and StopDeployment (whether a group
@@ -44,6 +45,8 @@ FREEZE = ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransi
 # Secrets Manager names a secret's ARN NAME-xxxxxx (six random characters); the template grants
 # NAME-??????, so a simulation needs some six characters.
 SAMPLE_ARN_SUFFIX = "-AbCdEf"
+# Slack's lazy listeners: the function invokes itself asynchronously (slack_bolt's runner).
+INVOKE = ("lambda:InvokeFunction",)
 # A deployment config to simulate GetDeploymentConfig on (the group's own is not in the config).
 SAMPLE_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
 
@@ -88,9 +91,14 @@ def _groups(config: Config) -> list[tuple[str, str]]:
     return list(dict.fromkeys(groups))
 
 
-def needs(config: Config, place: Place) -> Iterator[Need]:
-    """Every (resource, actions) the function needs for `config`, reads first."""
+def needs(config: Config, place: Place, function: str = "") -> Iterator[Need]:
+    """Every (resource, actions) the function (named `function`, when known) needs for
+    `config`, reads first."""
     yield Need("list pipelines and deployments", "*", UNSCOPED_READS, "the template grants it")
+    if function:
+        arn = place.arn("lambda", f"function:{function}")
+        grant = "the template grants it (LazyListenersInvokeThisFunction): update the stack"
+        yield Need(f"invoke itself ({function}: Slack's lazy listeners)", arn, INVOKE, grant)
     for pipeline in _pipelines(config):
         arn = place.arn("codepipeline", pipeline)
         grant = f"add {pipeline} to the stack's PipelineNames"
