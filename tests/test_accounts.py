@@ -225,6 +225,11 @@ environment = "production"
 application = "checkout-ecs"
 deployment_group = "production"
 
+[[rollback.deployment_groups]]
+application = "legacy-app"
+deployment_group = "prod"
+environment = "legacy"
+
 [approvals]
 users = ["U0ALLOWED"]
 channels = ["C0DEPLOYS"]
@@ -378,6 +383,29 @@ def _failed_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
     return _channel_message(front)
 
 
+def _bundle(version: str) -> dict[str, Any]:
+    """An S3 revision of legacy-app."""
+    s3 = {"bucket": "builds", "key": "legacy.zip", "bundleType": "zip", "version": version}
+    return {"revisionType": "S3", "s3Location": s3}
+
+
+def _group_failed_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
+    """legacy-app/prod of the spoke (and its hub twin, same ids) deployed v1, then v2, which
+    failed; the spoke's failure reached the hub: its message."""
+    for world in _twins(estate):
+        world.group("legacy-app", "prod")
+        world.deployment("legacy-app", "prod", _bundle("v1"), ago=3 * HOUR, id="d-GOOD00001")
+        world.deployment(
+            "legacy-app", "prod", _bundle("v2"), ago=HOUR, status="Failed", id="d-BAD000001"
+        )
+    sample = "eventbridge-codedeploy-deployment-state-change.json"
+    where = {"application": "legacy-app", "deploymentGroup": "prod"}
+    event = _moved(sample, SPOKE, SPOKE_REGION, **where, deploymentId="d-BAD000001")
+    event["detail"]["state"] = "FAILURE"
+    handler(event, LambdaContext())
+    return _channel_message(front)
+
+
 def _roll_back(front: Door, message: dict[str, Any]) -> None:
     [button] = [b for b in buttons(message, "rollback") if b["action_id"] == ids.ROLLBACK]
     click(front, message, button)
@@ -435,27 +463,48 @@ def _reroute(front: Door, message: dict[str, Any]) -> None:
     click(front, message, button)
 
 
-def test_a_rollback_in_a_spoke_starts_once_there_with_the_spokes_credentials(
-    door: tuple[Estate, Door],
+ROLLBACKS = {  # strategy: (its scene, its write, what the write carries, the audit line)
+    "pipeline": (
+        _failed_in_spoke,
+        "StartPipelineExecution",
+        (
+            "sourceRevisions",
+            [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": SHA}],
+        ),
+        f"started a rollback of *production (prod)* to `{SHA[:7]}`",
+    ),
+    "group": (
+        _group_failed_in_spoke,
+        "CreateDeployment",
+        ("revision", _bundle("v1")),
+        "started a rollback of *legacy (prod)* to `d-GOOD00001`",
+    ),
+}
+
+
+@pytest.mark.parametrize("strategy", list(ROLLBACKS))
+def test_a_rollback_in_a_spoke_is_sent_once_there_with_the_spokes_credentials(
+    door: tuple[Estate, Door], strategy: str
 ) -> None:
     estate, front = door
     spoke, hub = _twins(estate)
+    scene, operation, (key, value), audit = ROLLBACKS[strategy]
     # GIVEN the spoke's failure message, offering to roll back to what ran before
-    message = _failed_in_spoke(estate, front)
+    message = scene(estate, front)
     # WHEN an allowed user confirms Roll back
     _roll_back(front, message)
-    # THEN one execution started, in the spoke, signed by its role for its region, pinned to SHA
+    # THEN one write reached the spoke, signed by its role for its region, back to the good one
     assert refusals(front.slack) == []
-    assert _signed(estate, "StartPipelineExecution") == [(SPOKE, SPOKE_REGION)]
-    [started] = spoke.started("StartPipelineExecution")
-    assert started["sourceRevisions"][0]["revisionValue"] == SHA
-    # AND the hub's web-prod, same name and same executions, was not touched
+    assert _signed(estate, operation) == [(SPOKE, SPOKE_REGION)]
+    [sent] = spoke.started(operation)
+    assert sent[key] == value
+    # AND the hub's twin (same names, same ids) was not touched
     assert hub.writes == []
-    # AND the thread's audit line names the environment with its account, and links the new
-    # execution in the spoke's region
+    # AND the thread's audit line names the environment with its account, and links what it
+    # started in the spoke's region
     said = thread_text(front.slack, message["ts"])
-    assert f"started a rollback of *production (prod)* to `{SHA[:7]}`" in said
-    assert f"https://{SPOKE_REGION}.console.aws.amazon.com/codesuite/codepipeline/" in said
+    assert audit in said
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com/" in said
 
 
 def test_an_approval_in_a_spoke_is_answered_once_there_with_the_spokes_credentials(
@@ -498,6 +547,7 @@ def test_a_reroute_in_a_spoke_continues_the_deployment_there_with_the_spokes_cre
 
 SCENES = {
     "rollback": (_failed_in_spoke, _roll_back),
+    "group-rollback": (_group_failed_in_spoke, _roll_back),
     "approve": (_waiting_in_spoke, _approve),
     "reroute": (_ready_in_spoke, _reroute),
 }
