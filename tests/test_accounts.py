@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +334,8 @@ WRITES = {  # every production write deploybot sends
     "EnableStageTransition",
 }
 APPROVAL = ("web-gate", "Approve", "Release")  # (pipeline, stage, action)
+Scene = Callable[[Estate, Door], dict[str, Any]]  # sets a spoke's target up: its message
+Press = Callable[[Door, dict[str, Any]], None]  # presses the message's button
 
 
 def _moved(sample: str, account: str, region: str, **detail: Any) -> dict[str, Any]:
@@ -463,6 +465,22 @@ def _reroute(front: Door, message: dict[str, Any]) -> None:
     click(front, message, button)
 
 
+def _sent_once_in_spoke(
+    estate: Estate, front: Door, scene: Scene, press: Press, operation: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post the spoke's message (`scene`) and `press` its button as an allowed user: no refusal,
+    one `operation` request, signed by the spoke role's credentials for the spoke's region, and
+    nothing written to the hub's twin. (The message, the request's parameters.)"""
+    spoke, hub = _twins(estate)
+    message = scene(estate, front)
+    press(front, message)
+    assert refusals(front.slack) == []
+    assert _signed(estate, operation) == [(SPOKE, SPOKE_REGION)]
+    [sent] = spoke.started(operation)
+    assert hub.writes == []
+    return message, sent
+
+
 ROLLBACKS = {  # strategy: (its scene, its write, what the write carries, the audit line)
     "pipeline": (
         _failed_in_spoke,
@@ -487,19 +505,14 @@ def test_a_rollback_in_a_spoke_is_sent_once_there_with_the_spokes_credentials(
     door: tuple[Estate, Door], strategy: str
 ) -> None:
     estate, front = door
-    spoke, hub = _twins(estate)
     scene, operation, (key, value), audit = ROLLBACKS[strategy]
-    # GIVEN the spoke's failure message, offering to roll back to what ran before
-    message = scene(estate, front)
+    # GIVEN the spoke's failure message, offering to roll back to what ran before; the hub's
+    # twin (same names, same ids)
     # WHEN an allowed user confirms Roll back
-    _roll_back(front, message)
-    # THEN one write reached the spoke, signed by its role for its region, back to the good one
-    assert refusals(front.slack) == []
-    assert _signed(estate, operation) == [(SPOKE, SPOKE_REGION)]
-    [sent] = spoke.started(operation)
+    # THEN one write reached the spoke alone, signed by its role for its region
+    message, sent = _sent_once_in_spoke(estate, front, scene, _roll_back, operation)
+    # AND it goes back to the good one
     assert sent[key] == value
-    # AND the hub's twin (same names, same ids) was not touched
-    assert hub.writes == []
     # AND the thread's audit line names the environment with its account, and links what it
     # started in the spoke's region
     said = thread_text(front.slack, message["ts"])
@@ -511,19 +524,15 @@ def test_an_approval_in_a_spoke_is_answered_once_there_with_the_spokes_credentia
     door: tuple[Estate, Door],
 ) -> None:
     estate, front = door
-    spoke, hub = _twins(estate)
-    # GIVEN the spoke's web-gate waiting for approval, its message in the channel
-    message = _waiting_in_spoke(estate, front)
+    # GIVEN the spoke's web-gate waiting for approval, its message in the channel, and the hub's
+    # same-named pipeline waiting with the same execution and token
     # WHEN an allowed user approves it
-    _approve(front, message)
-    # THEN one PutApprovalResult reached the spoke, signed by its role, with the spoke's token
-    assert refusals(front.slack) == []
-    assert _signed(estate, "PutApprovalResult") == [(SPOKE, SPOKE_REGION)]
-    [sent] = spoke.started("PutApprovalResult")
+    # THEN one PutApprovalResult reached the spoke alone, signed by its role for its region
+    _, sent = _sent_once_in_spoke(estate, front, _waiting_in_spoke, _approve, "PutApprovalResult")
+    spoke, hub = _twins(estate)
     assert sent["token"] == spoke.approvals[APPROVAL].token
     assert sent["result"]["status"] == "Approved"
-    # AND the hub's same-named approval is still waiting, unanswered
-    assert hub.writes == []
+    # AND the hub's same-named approval is still waiting
     assert hub.approvals[APPROVAL].status == "InProgress"
 
 
@@ -531,21 +540,15 @@ def test_a_reroute_in_a_spoke_continues_the_deployment_there_with_the_spokes_cre
     door: tuple[Estate, Door],
 ) -> None:
     estate, front = door
-    spoke, hub = _twins(estate)
-    # GIVEN the spoke's blue/green deployment ready to reroute, its message in the channel
-    message = _ready_in_spoke(estate, front)
+    # GIVEN the spoke's blue/green deployment ready to reroute, its message in the channel, and
+    # the hub's deployment of the same id ready too
     # WHEN an allowed user presses Reroute traffic now
-    _reroute(front, message)
-    # THEN one ContinueDeployment reached the spoke, signed by its role for its region
-    assert refusals(front.slack) == []
-    assert _signed(estate, "ContinueDeployment") == [(SPOKE, SPOKE_REGION)]
-    [sent] = spoke.started("ContinueDeployment")
+    # THEN one ContinueDeployment reached the spoke alone, signed by its role for its region
+    _, sent = _sent_once_in_spoke(estate, front, _ready_in_spoke, _reroute, "ContinueDeployment")
     assert sent["deploymentWaitType"] == "READY_WAIT"
-    # AND the hub's deployment of the same id still waits
-    assert hub.writes == []
 
 
-SCENES = {
+SCENES: dict[str, tuple[Scene, Press]] = {
     "rollback": (_failed_in_spoke, _roll_back),
     "group-rollback": (_group_failed_in_spoke, _roll_back),
     "approve": (_waiting_in_spoke, _approve),
