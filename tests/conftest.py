@@ -68,9 +68,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DEPLOYBOT_STORE_PATH", str(tmp_path / "state.db"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_containers() -> Iterator[None]:
-    """Each test starts a cold container: no cached config, Slack app or AWS client."""
+def cold_start() -> None:
+    """From now on the Lambda runs in a new container: no cached config, Slack app, AWS client,
+    assumed role or rate limit."""
     caches = (
         aws._client,
         accounts._accounts,
@@ -81,13 +81,19 @@ def _fresh_containers() -> Iterator[None]:
         lambda_function._poster,
         lambda_function._enrich,
         lambda_function._store,
+        lambda_function._slack_handler,
     )
-    for cached in (*caches, lambda_function._slack_handler):
+    for cached in caches:
         cached.cache_clear()
     limits.reset_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_containers() -> Iterator[None]:
+    """Each test starts a cold container: no cached config, Slack app or AWS client."""
+    cold_start()
     yield
-    for cached in (*caches, lambda_function._slack_handler):
-        cached.cache_clear()
+    cold_start()
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from blocks import ids
 from bot.aws.accounts import accounts_of
 from bot.check import Check, check_accounts
 from bot.config import load_config
@@ -24,8 +25,8 @@ from bot.store import Record, make_store
 from handlers.living import LivingDelivery
 from handlers.sweep import Sweeper
 from tests.blockkit import violations
-from tests.conftest import load_sample
-from tests.doors import Door, buttons, click, refusals, status, submit
+from tests.conftest import cold_start, load_sample
+from tests.doors import Door, buttons, click, refusals, status, submit, thread_text
 from tests.estate import (
     CONFIG,
     HUB,
@@ -39,7 +40,7 @@ from tests.estate import (
     serve_estate,
     trigger,
 )
-from tests.fake_deploys import gated, standard
+from tests.fake_deploys import World, gated, standard
 from tests.fake_lambda import FakeLambda
 from tests.fake_slack import FakeSlack
 from tests.fake_sts import Trust
@@ -218,6 +219,20 @@ channels = ["C0DEPLOYS"]
 
 [[rollback.pipelines]]
 pipeline = "web-prod"
+environment = "production"
+
+[[rollback.deployment_groups]]
+application = "checkout-ecs"
+deployment_group = "production"
+
+[[rollback.deployment_groups]]
+application = "legacy-app"
+deployment_group = "prod"
+environment = "legacy"
+
+[approvals]
+users = ["U0ALLOWED"]
+channels = ["C0DEPLOYS"]
 """
 
 
@@ -298,6 +313,271 @@ def test_a_freeze_of_a_spokes_stage_is_sent_once_with_the_spokes_credentials(
     assert (estate.account_of(sent[0].access_key), sent[0].region) == (SPOKE, SPOKE_REGION)
     # AND the hub's web-prod was never written
     assert estate.world(HUB, HUB_REGION).started("DisableStageTransition") == []
+
+
+# --- rollback, approvals and blue/green in a spoke: the one write, signed by the spoke ----------
+#
+# The hub holds a twin of each target: the same pipeline or deployment group, the same execution,
+# deployment and approval ids, waiting the same way. A write sent with the hub's credentials
+# would succeed there; each test checks it reached the spoke alone.
+
+BAD = "60303ae22b998861bce3b28f33eec1be758a213c"
+IMAGE = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "ab" * 32}}
+WRITES = {  # every production write deploybot sends
+    "StartPipelineExecution",
+    "RollbackStage",
+    "PutApprovalResult",
+    "ContinueDeployment",
+    "StopDeployment",
+    "CreateDeployment",
+    "DisableStageTransition",
+    "EnableStageTransition",
+}
+APPROVAL = ("web-gate", "Approve", "Release")  # (pipeline, stage, action)
+Scene = Callable[[Estate, Door], dict[str, Any]]  # sets a spoke's target up: its message
+Press = Callable[[Door, dict[str, Any]], None]  # presses the message's button
+
+
+def _moved(sample: str, account: str, region: str, **detail: Any) -> dict[str, Any]:
+    """An EventBridge sample as `account` sends it from `region`, its detail updated."""
+    event = load_sample(sample)
+    text = json.dumps(event).replace(event["account"], account)
+    event = json.loads(text.replace(event["region"], region))
+    event["detail"].update(detail)
+    return dict(event)
+
+
+def _channel_message(front: Door) -> dict[str, Any]:
+    """The one main message in the channel, as Slack sends it back on a click (with its ts)."""
+    [message] = [m for m in front.slack.messages["C0DEPLOYS"] if not m.get("thread_ts")]
+    return dict(message)
+
+
+def _twins(estate: Estate) -> tuple[World, World]:
+    """(the spoke's world, the hub's)."""
+    return estate.world(SPOKE, SPOKE_REGION), estate.world(HUB, HUB_REGION)
+
+
+def _signed(estate: Estate, operation: str) -> list[tuple[str, str]]:
+    """(account, region) of each `operation` request that reached AWS, by who signed it."""
+    return [
+        (estate.account_of(c.access_key), c.region)
+        for c in estate.server.calls
+        if c.operation == operation
+    ]
+
+
+def _failed_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
+    """web-prod of the spoke (and its hub twin) ran SHA an hour ago, then BAD, which deployed
+    and failed its tests; the spoke's failure reached the hub: its message."""
+    spoke, hub = _twins(estate)
+    bad = "0b6e5c4d-3a2f-4e1d-8c9b-7a6f5e4d3c2b"
+    for world in (spoke, hub):
+        world.run("web-prod", BAD, ago=HOUR / 2, failed_at="Test", id=bad)
+    assert [e.id for e in spoke.executions if e.pipeline == "web-prod"] == [
+        e.id for e in hub.executions if e.pipeline == "web-prod"
+    ]
+    failed = "eventbridge-codepipeline-execution-failed.json"
+    handler(
+        _moved(failed, SPOKE, SPOKE_REGION, pipeline="web-prod", **{"execution-id": bad}),
+        LambdaContext(),
+    )
+    return _channel_message(front)
+
+
+def _bundle(version: str) -> dict[str, Any]:
+    """An S3 revision of legacy-app."""
+    s3 = {"bucket": "builds", "key": "legacy.zip", "bundleType": "zip", "version": version}
+    return {"revisionType": "S3", "s3Location": s3}
+
+
+def _group_failed_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
+    """legacy-app/prod of the spoke (and its hub twin, same ids) deployed v1, then v2, which
+    failed; the spoke's failure reached the hub: its message."""
+    for world in _twins(estate):
+        world.group("legacy-app", "prod")
+        world.deployment("legacy-app", "prod", _bundle("v1"), ago=3 * HOUR, id="d-GOOD00001")
+        world.deployment(
+            "legacy-app", "prod", _bundle("v2"), ago=HOUR, status="Failed", id="d-BAD000001"
+        )
+    sample = "eventbridge-codedeploy-deployment-state-change.json"
+    where = {"application": "legacy-app", "deploymentGroup": "prod"}
+    event = _moved(sample, SPOKE, SPOKE_REGION, **where, deploymentId="d-BAD000001")
+    event["detail"]["state"] = "FAILURE"
+    handler(event, LambdaContext())
+    return _channel_message(front)
+
+
+def _roll_back(front: Door, message: dict[str, Any]) -> None:
+    [button] = [b for b in buttons(message, "rollback") if b["action_id"] == ids.ROLLBACK]
+    click(front, message, button)
+
+
+def _waiting_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
+    """web-gate of the spoke (and its hub twin, same execution) waits for approval Release;
+    the spoke's EventBridge events reached the hub: the execution's message."""
+    for world in _twins(estate):
+        world.add(gated("web-gate"))
+    execution = "5f1d2c3b-4a5e-4f6d-9e8c-1b2a3c4d5e6f"
+    for world in _twins(estate):
+        world.run("web-gate", SHA, ago=600, running_at="Approve", id=execution)
+        world.await_approval(execution, "Approve", "Release")
+    # the same token in both: an answer sent to the hub would be taken there
+    spoke, hub = _twins(estate)
+    hub.approvals[APPROVAL].token = spoke.approvals[APPROVAL].token
+    where = {"pipeline": "web-gate", "execution-id": execution}
+    for sample, more in (
+        ("eventbridge-codepipeline-execution-started.json", {}),
+        (
+            "eventbridge-codepipeline-action-approval-started.json",
+            {"stage": "Approve", "action": "Release"},
+        ),
+    ):
+        handler(_moved(sample, SPOKE, SPOKE_REGION, **where, **more), LambdaContext())
+    return _channel_message(front)
+
+
+def _approve(front: Door, message: dict[str, Any]) -> None:
+    [approve] = [b for b in buttons(message, "approval_") if b["action_id"] == ids.APPROVE]
+    opened = len(front.slack.views)
+    click(front, message, approve)
+    if len(front.slack.views) > opened:  # the modal opened: submit it with a comment
+        values = {"reason": {"text": {"type": "plain_text_input", "value": "ship it"}}}
+        submit(front, front.slack.views[-1], "V1", values=values)
+
+
+def _ready_in_spoke(estate: Estate, front: Door) -> dict[str, Any]:
+    """A blue/green deployment of checkout-ecs/production in the spoke (and its hub twin, same
+    id) waits to reroute; the spoke's READY event reached the hub: its message."""
+    ready = "d-SPOKEB6N1"
+    for world in _twins(estate):
+        world.group("checkout-ecs", "production")
+        world.deployment(
+            "checkout-ecs", "production", IMAGE, ago=300, status="Ready", blue_green=True, id=ready
+        )
+    sample = "eventbridge-codedeploy-deployment-ready-bluegreen.json"
+    handler(_moved(sample, SPOKE, SPOKE_REGION, deploymentId=ready), LambdaContext())
+    return _channel_message(front)
+
+
+def _reroute(front: Door, message: dict[str, Any]) -> None:
+    [button] = [b for b in buttons(message, "traffic_") if b["action_id"] == ids.TRAFFIC_REROUTE]
+    click(front, message, button)
+
+
+def _sent_once_in_spoke(
+    estate: Estate, front: Door, scene: Scene, press: Press, operation: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post the spoke's message (`scene`) and `press` its button as an allowed user: no refusal,
+    one `operation` request, signed by the spoke role's credentials for the spoke's region, and
+    nothing written to the hub's twin. (The message, the request's parameters.)"""
+    spoke, hub = _twins(estate)
+    message = scene(estate, front)
+    press(front, message)
+    assert refusals(front.slack) == []
+    assert _signed(estate, operation) == [(SPOKE, SPOKE_REGION)]
+    [sent] = spoke.started(operation)
+    assert hub.writes == []
+    return message, sent
+
+
+ROLLBACKS = {  # strategy: (its scene, its write, what the write carries, the audit line)
+    "pipeline": (
+        _failed_in_spoke,
+        "StartPipelineExecution",
+        (
+            "sourceRevisions",
+            [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": SHA}],
+        ),
+        f"started a rollback of *production (prod)* to `{SHA[:7]}`",
+    ),
+    "group": (
+        _group_failed_in_spoke,
+        "CreateDeployment",
+        ("revision", _bundle("v1")),
+        "started a rollback of *legacy (prod)* to `d-GOOD00001`",
+    ),
+}
+
+
+@pytest.mark.parametrize("strategy", list(ROLLBACKS))
+def test_a_rollback_in_a_spoke_is_sent_once_there_with_the_spokes_credentials(
+    door: tuple[Estate, Door], strategy: str
+) -> None:
+    estate, front = door
+    scene, operation, (key, value), audit = ROLLBACKS[strategy]
+    # GIVEN the spoke's failure message, offering to roll back to what ran before; the hub's
+    # twin (same names, same ids)
+    # WHEN an allowed user confirms Roll back
+    # THEN one write reached the spoke alone, signed by its role for its region
+    message, sent = _sent_once_in_spoke(estate, front, scene, _roll_back, operation)
+    # AND it goes back to the good one
+    assert sent[key] == value
+    # AND the thread's audit line names the environment with its account, and links what it
+    # started in the spoke's region
+    said = thread_text(front.slack, message["ts"])
+    assert audit in said
+    assert f"https://{SPOKE_REGION}.console.aws.amazon.com/" in said
+
+
+def test_an_approval_in_a_spoke_is_answered_once_there_with_the_spokes_credentials(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    # GIVEN the spoke's web-gate waiting for approval, its message in the channel, and the hub's
+    # same-named pipeline waiting with the same execution and token
+    # WHEN an allowed user approves it
+    # THEN one PutApprovalResult reached the spoke alone, signed by its role for its region
+    _, sent = _sent_once_in_spoke(estate, front, _waiting_in_spoke, _approve, "PutApprovalResult")
+    spoke, hub = _twins(estate)
+    assert sent["token"] == spoke.approvals[APPROVAL].token
+    assert sent["result"]["status"] == "Approved"
+    # AND the hub's same-named approval is still waiting
+    assert hub.approvals[APPROVAL].status == "InProgress"
+
+
+def test_a_reroute_in_a_spoke_continues_the_deployment_there_with_the_spokes_credentials(
+    door: tuple[Estate, Door],
+) -> None:
+    estate, front = door
+    # GIVEN the spoke's blue/green deployment ready to reroute, its message in the channel, and
+    # the hub's deployment of the same id ready too
+    # WHEN an allowed user presses Reroute traffic now
+    # THEN one ContinueDeployment reached the spoke alone, signed by its role for its region
+    _, sent = _sent_once_in_spoke(estate, front, _ready_in_spoke, _reroute, "ContinueDeployment")
+    assert sent["deploymentWaitType"] == "READY_WAIT"
+
+
+SCENES: dict[str, tuple[Scene, Press]] = {
+    "rollback": (_failed_in_spoke, _roll_back),
+    "group-rollback": (_group_failed_in_spoke, _roll_back),
+    "approve": (_waiting_in_spoke, _approve),
+    "reroute": (_ready_in_spoke, _reroute),
+}
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_a_click_in_a_spoke_whose_role_cannot_be_assumed_is_refused_naming_the_trust(
+    door: tuple[Estate, Door], scene: str
+) -> None:
+    estate, front = door
+    scenery, press = SCENES[scene]
+    # GIVEN a spoke's message with its button, posted while the role could be assumed
+    message = scenery(estate, front)
+    # AND then the role's trust no longer names deploybot's role, and the click reaches a new
+    # container (no credentials kept)
+    estate.sts.roles[SPOKE_ROLE] = Trust(frozenset())
+    cold_start()
+    before = len(estate.server.calls)
+    # WHEN an allowed user presses it
+    press(front, message)
+    # THEN the click is refused with the note naming the role and the trust it lacks
+    said = "\n".join(refusals(front.slack))
+    assert f"could not assume {SPOKE_ROLE} for account prod (AccessDenied)" in said
+    assert "trust policy must let deploybot's role call sts:AssumeRole" in said
+    # AND nothing was sent anywhere, with any credentials
+    assert [c.operation for c in estate.server.calls[before:] if c.operation in WRITES] == []
+    assert all(world.writes == [] for world in _twins(estate))
 
 
 # --- deploybot check ---------------------------------------------------------------------------
@@ -534,9 +814,7 @@ def unlisted(
 
 def _of_other(sample: str, execution: str) -> dict[str, Any]:
     """An EventBridge event of web-prod in OTHER's account, in the hub's region."""
-    event = load_sample(sample)
-    event.update(account=OTHER, region=HUB_REGION)
-    event["detail"].update(pipeline="web-prod", **{"execution-id": execution})
+    event = _moved(sample, OTHER, HUB_REGION, pipeline="web-prod", **{"execution-id": execution})
     if "stage" in event["detail"]:
         event["detail"].update(stage="Approve", action="Release")
     return event
