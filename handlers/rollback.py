@@ -55,7 +55,6 @@ from bot.aws.rollback import (
     freeze,
     prepare,
     start,
-    start_pending,
     status_of,
 )
 from bot.domain import claims
@@ -228,11 +227,8 @@ class _Rollback(Flow[Plan]):
         gone, _ = claimed(claim, self.target)
         started = claim.state_at(now()) == claims.STARTED
         try:
-            run_id = claim.outcome if started else self.find(claim)
+            run_id, hidden = (claim.outcome, False) if started else self._look_back(claim)
             status = status_of(gone, run_id, **self._reads()) if run_id else ""
-            hidden = not run_id and start_pending(
-                gone, since=claim.at, codepipeline=self.codepipeline
-            )
         except AwsError as exc:
             self.refuse(
                 f"{mention(claim.user)}'s rollback may still run and AWS cannot tell: "
@@ -264,6 +260,11 @@ class _Rollback(Flow[Plan]):
         return {"codepipeline": self.codepipeline, "codedeploy": self.codedeploy}
 
     def find(self, claim: Claim) -> str:
+        return self._look_back(claim)[0]
+
+    def _look_back(self, claim: Claim) -> tuple[str, bool]:
+        """What the claim's write started, and whether a run that may be it hides its
+        revisions still (one read)."""
         gone, pins = claimed(claim, self.target)
         return find_started(gone, since=claim.at, token=claim.token, pins=pins, **self._reads())
 

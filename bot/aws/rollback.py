@@ -19,7 +19,6 @@ from bot.domain.coerce import as_list, as_map, as_str, mappings
 from bot.domain.rollback import (
     CODEDEPLOY,
     MATCH_MARGIN_SECONDS,
-    PIPELINE,
     STAGE,
     Target,
     check_deployment,
@@ -156,26 +155,21 @@ def find_started(
     pins: Mapping[str, str],
     codepipeline: Any,
     codedeploy: Any,
-) -> str:
-    """What a rollback claimed at `since` started, read from AWS ("" when nothing shows yet)."""
+) -> tuple[str, bool]:
+    """What a rollback claimed at `since` started, read from AWS ("" when nothing shows yet),
+    and whether a re-run started since still hides its revisions, so that it may be the
+    claim's (only for strategy "pipeline": CodePipeline's reference does not say when an
+    execution summary's `sourceRevisions` appear)."""
     if target.strategy == CODEDEPLOY:
-        return _find_deployment(target, since, token, codedeploy)
+        return _find_deployment(target, since, token, codedeploy), False
     listed = aws.call(
         codepipeline, "list_pipeline_executions", pipelineName=target.pipeline, maxResults=RECENT
     )
     summaries = as_list(listed.get("pipelineExecutionSummaries"))
-    return started_execution(summaries, target, since, pins if target.strategy == PIPELINE else {})
-
-
-def start_pending(target: Target, *, since: float, codepipeline: Any) -> bool:
-    """Does a re-run of the target's pipeline started since `since` still hide its revisions
-    (so that it may be what a claim started)? Never for the other strategies."""
-    if target.strategy != PIPELINE:
-        return False
-    listed = aws.call(
-        codepipeline, "list_pipeline_executions", pipelineName=target.pipeline, maxResults=RECENT
-    )
-    return unrevised_start(as_list(listed.get("pipelineExecutionSummaries")), since)
+    if target.strategy == STAGE:
+        return started_execution(summaries, target, since, {}), False
+    found = started_execution(summaries, target, since, pins)
+    return found, not found and unrevised_start(summaries, since)
 
 
 def _find_deployment(target: Target, since: float, token: str, codedeploy: Any) -> str:
